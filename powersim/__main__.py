@@ -1,0 +1,3 @@
+from powersim.cli import main
+
+raise SystemExit(main())
