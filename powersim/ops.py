@@ -18,7 +18,8 @@ Row layout
              DS-form DS<<2 (sign-extended); branch displacements LI<<2 / BD<<2
              (sign-extended, relative unless ``F_AA``); XFX the SPR number;
              MD/XS-form SH (0..63); M-form SH (0..31); X-form shift SH for
-             srawi (0..31); mtcrf/mtocrf FXM; sync L; wait WC; stop 0;
+             srawi (0..31); mtcrf/mtocrf/mfocrf FXM; sync L; dcbf L; slbia IH;
+             wait WC (always 0: POWER9 accepts only WC = 0); stop 0;
              tlbie/tlbiel RIC; sc LEV; isel BC (condition bit).
 ``P_AUX``    a second immediate: MD-form MB or ME (6 bits, as the ISA names it
              for that instruction); M-form MB | ME << 8; tlbie PRS | R << 1;
