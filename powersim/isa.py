@@ -96,7 +96,7 @@ class Field:
     @functools.cached_property
     def range(self):
         n, s = self.width, self.shift
-        lo = -(1 << (n - 1)) if self.signed else 0
+        lo = -(1 << (n - 1)) if self.signed or self.signopt else 0
         hi = (1 << n) - 1 if (self.signopt or not self.signed) else (1 << (n - 1)) - 1
         return lo << s, hi << s
 
@@ -145,7 +145,7 @@ class Insn:
     lat_src: str
     flags: int
     base: Insn | None = None          # extended mnemonics: the base variant
-    sets: tuple = ()                  # ((Field, Expr), ...) for extended mnemonics
+    sets: tuple = ()                  # ((Field, Expr), ...): the row's "set"
     disasm_preferred: bool = False
     absolute: bool = False
     hint: str = ""
@@ -196,8 +196,10 @@ def _operand_groups(spec, fields, vars_, where):
                 v = vars_[name]
                 f = Field(name, v["kind"], ((0, v["bits"]),), signed=v["kind"] == "simm",
                           signopt=v.get("signopt", False))
-                o = Operand(name, v["kind"], bits=v["bits"],
-                            range=tuple(v.get("range", f.range)))
+                lo, hi = v.get("range", f.range)
+                if v.get("negative"):   # GNU's PPC_OPERAND_NEGATIVE: the field takes -value
+                    lo, hi = -hi, -lo
+                o = Operand(name, v["kind"], bits=v["bits"], range=(lo, hi))
             else:
                 raise IsaTableError(f"{where}: unknown operand {name!r} (not in [fields] or [vars])")
             if default:
@@ -280,7 +282,8 @@ class Table:
                       unit=ops.UNITS[lat["unit"]], lat=lat["cycles"], lat_src=lat["src"],
                       imm=Expr.parse(imm, w) if imm else None,
                       aux=Expr.parse(row["aux"], w) if "aux" in row else None,
-                      invalid=Expr.parse(row["invalid"], w) if "invalid" in row else None)
+                      invalid=Expr.parse(row["invalid"], w) if "invalid" in row else None,
+                      sets=self._sets(row, groups, w))
         variants = [v for v in row.get("var", "").split()]
         for v in variants:
             if v not in VARIANTS:
@@ -303,6 +306,9 @@ class Table:
             if o.field.mask & opmask:
                 raise IsaTableError(f"{w}: operand {o.name} overlaps another operand")
             opmask |= o.field.mask
+        for f, _ in ins.sets:
+            if f.mask & opmask:
+                raise IsaTableError(f"{w}: set field {f.name} overlaps an operand")
         match = 0
         for fname, value in fixed.items():
             f = self.fields.get(fname)
@@ -352,13 +358,7 @@ class Table:
             raise IsaTableError(f"{w}: unknown base instruction {base_name!r}")
         base0 = bases[0]
         groups = _operand_groups(row.get("operands", ""), self.fields, self.vars, w)
-        sets = tuple((self._field(fname, w), Expr.parse(src, w))
-                     for fname, src in row.get("set", {}).items())
-        known = {o.name for g in groups for o in g}
-        for f, e in sets:
-            if not e.names <= known:
-                raise IsaTableError(f"{w}: set {f.name} = {e.src!r} uses unknown names "
-                                    f"{sorted(e.names - known)}")
+        sets = self._sets(row, groups, w)
         for o in itertools.chain.from_iterable(groups):
             if o.field is None and not any(o.name in e.names for _, e in sets):
                 raise IsaTableError(f"{w}: operand {o.name} is used by no 'set' expression")
@@ -379,6 +379,17 @@ class Table:
             if al.disasm_preferred:
                 self._disasm_aliases.setdefault(b, []).append(al)
 
+    def _sets(self, row, groups, w):
+        """A row's "set": ((Field, Expr over its operands), ...)."""
+        sets = tuple((self._field(fname, w), Expr.parse(src, w))
+                     for fname, src in row.get("set", {}).items())
+        known = {o.name for g in groups for o in g}
+        for f, e in sets:
+            if not e.names <= known:
+                raise IsaTableError(f"{w}: set {f.name} = {e.src!r} uses unknown names "
+                                    f"{sorted(e.names - known)}")
+        return sets
+
     def _field(self, name, w):
         if name not in self.fields:
             raise IsaTableError(f"{w}: unknown field {name!r}")
@@ -391,8 +402,7 @@ class Table:
         ins = self._names.get(mnemonic)
         if ins is None and mnemonic[-1:] in ("+", "-"):
             plain = self._names.get(mnemonic[:-1])
-            bo = next((e for f, e in (plain.sets if plain else ()) if f.name == "BO"), None)
-            if bo is not None and not bo.names and _hinted(bo({}), mnemonic[-1]) is not None:
+            if plain is not None and _takes_hint(plain):
                 ins = replace(plain, mnemonic=mnemonic, hint=mnemonic[-1])
                 self._names[mnemonic] = ins
         return ins
@@ -414,22 +424,24 @@ class Table:
             if not isinstance(v, (int, np.integer)):
                 raise EncodeError(f"{ins.mnemonic}: operand {o.name} must be an integer, got {v!r}")
             v = int(v)
+            # a pc-relative displacement reaches GNU's check through a fixup,
+            # which first requires it to fit 32 bits (gas/write.c fixup_segment)
+            wrap = True
             if o.kind == "target" and not ins.absolute:
                 v -= pc
-            _check(ins, o.name, v, o.range, o.align)
-            env[o.name] = v
+                wrap = -(1 << 32) < v < 1 << 32
+            env[o.name] = _check(ins, o.name, v, o.range, o.align, wrap)
         base = ins.base or ins
         word = base.match
         for o in ops_:
             if o.field is not None:
                 word = (word & ~o.field.mask) | o.field.insert(env[o.name])
-        for f, e in ins.sets:
-            v = e(env)
-            _check(ins, f"{f.name} (= {e.src})", v, f.range, 1 << f.shift)
-            word = (word & ~f.mask) | f.insert(v)
+        word = _set_fields(ins, ins.sets, env, word)
+        if ins.base is not None:   # the base row's own "set" sees its field values
+            word = _set_fields(ins, base.sets, {f.name: f.extract(word) for f in base.fields},
+                               word)
         if ins.hint:
-            bo = self.fields["BO"]
-            word = (word & ~bo.mask) | bo.insert(_hinted(bo.extract(word), ins.hint))
+            word = _apply_hint(ins, word, self.fields["BO"])
         if base.invalid is not None and self.decode(word) is None:
             raise EncodeError(f"{ins.mnemonic}: invalid form (the ISA forbids "
                               f"{base.invalid.src})")
@@ -551,12 +563,26 @@ class Table:
         return out
 
 
-def _check(ins, name, v, rng, align):
+def _check(ins, name, v, rng, align, wrap=False):
+    """``v`` if allowed, else an EncodeError naming the range.  With ``wrap``,
+    GNU as's rule for operands of at most 32 bits (gas/config/tc-ppc.c
+    ppc_insert_operand) [OBJ]: a value above the range that fits once
+    sign-extended from 32 bits (v - 2^32: li r3,0xffff8000) or below it that
+    fits as a 32-bit unsigned (v + 2^32) stands for that value."""
     lo, hi = rng
-    if not lo <= v <= hi or v % align:
+    fit = v - (1 << 32) if wrap and v > hi else v + (1 << 32) if wrap and v < lo else v
+    if not lo <= fit <= hi or fit % align:
         al = f", a multiple of {align}" if align > 1 else ""
         raise EncodeError(f"{ins.mnemonic}: operand {name} = {v} not allowed: "
                           f"must be in {lo}..{hi}{al}")
+    return fit
+
+
+def _set_fields(ins, sets, env, word):
+    for f, e in sets:
+        v = _check(ins, f"{f.name} (= {e.src})", e(env), f.range, 1 << f.shift)
+        word = (word & ~f.mask) | f.insert(v)
+    return word
 
 
 def _signature(ins):
@@ -574,6 +600,29 @@ def _hinted(bo, hint):
     if bo & 0b10100 == 0b10000 and bo & 0b01001 == 0:
         return bo | (0b01001 if hint == "+" else 0b01000)
     return None
+
+
+def _takes_hint(ins):
+    """GNU as accepts "+"/"-" on the base branches (BO an operand) and on the
+    extended mnemonics whose fixed BO takes a hint [OBJ]."""
+    if any(o.name == "BO" for o in ins.operands):
+        return True
+    bo = next((e for f, e in ins.sets if f.name == "BO"), None)
+    return bo is not None and not bo.names and _hinted(bo({}), "+") is not None
+
+
+def _apply_hint(ins, word, field):
+    """``word`` with the hint of ``ins`` in its BO.  As GNU as (binutils
+    opcodes/ppc-opc.c insert_bdm/insert_bdp, valid_bo) [OBJ], the given BO
+    may be hint-free or already carry that same hint."""
+    bo = field.extract(word)
+    plain = bo if _hinted(bo, ins.hint) is not None else _unhinted(bo, ins.hint)
+    if plain is None:
+        allowed = [b for b in range(32) if _hinted(b, ins.hint) is not None
+                   or _unhinted(b, ins.hint) is not None]
+        raise EncodeError(f"{ins.mnemonic}: BO = {bo} takes no {ins.hint!r} hint; "
+                          f"allowed: {', '.join(map(str, allowed))}")
+    return (word & ~field.mask) | field.insert(_hinted(plain, ins.hint))
 
 
 def _unhinted(bo, hint):

@@ -1,6 +1,8 @@
 """powersim.isa without external tools: round trips, strict decoding,
 predecoded rows (powersim/ops.py layout) and table validation."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,7 +19,8 @@ INSNS = T.insns
 @given(st.sampled_from(INSNS), st.integers(0, 0xFFFFFFFF))
 def test_decode_encode_round_trip(ins, bits):
     """Any field values under a form's fixed bits decode to that instruction
-    (unless an invalid form) and encode back to the same word."""
+    (unless an invalid form) and encode back to the same word, up to the
+    fields the row's "set" computes (a one-bit mtcrf mask becomes mtocrf)."""
     word = ins.match | (bits & ~ins.mask & 0xFFFFFFFF)
     d = T.decode(word)
     if d is None:
@@ -29,6 +32,8 @@ def test_decode_encode_round_trip(ins, bits):
     pc = 0x1000
     values = [pc + v if o.kind == "target" and not ins.absolute else v
               for o, v in zip(ins.operands, values)]
+    for f, e in ins.sets:
+        word = word & ~f.mask | f.insert(e(d.fields))
     assert T.encode(ins, values, pc=pc) == word
 
 
@@ -90,6 +95,18 @@ def test_update_forms_with_ra_zero_or_rt_are_invalid():
     ("ba", [0x100], 0x48000102),
     ("mflr", [3], 0x7C6802A6),
     ("nop", [], 0x60000000),
+    # GNU as's operand rules [OBJ]
+    ("li", [3, 0xFFFF8000], 0x38608000),          # 32-bit sign-extended spelling
+    ("ba", [0xFFFFFFF0], 0x4BFFFFF2),
+    ("ori", [3, 3, 0x100000005], 0x60630005),
+    ("cmplwi", [None, 3, -1], 0x2803FFFF),        # cmpli's UI also takes -32768..-1
+    ("subi", [3, 4, 32768], 0x38648000),          # the negated SI: -32767..32768
+    ("extldi", [3, 4, 0, 5], 0x78832FE4),         # a bit count 0 is the whole register
+    ("bc+", [12, 0, 8], 0x41E00008),              # hints on the base branches
+    ("bclr-", [4, 5], 0x4CC50020),
+    ("bc+", [15, 0, 8], 0x41E00008),              # BO already carrying the hint
+    ("mtcrf", [8, 3], 0x7C708120),                # one-field mask: mtocrf
+    ("mtcrf", [0x81, 3], 0x7C681120),
 ])
 def test_reference_encodings(mnemonic, values, word):
     ins = T.lookup(mnemonic)
@@ -119,10 +136,40 @@ def test_lookup_variants_and_unknown():
     ("b", [0x2000000], r"LI = 33554432"),
     ("sldi", [3, 4, 64], r"n6 = 64 .* 0\.\.63"),
     ("li", [3, "5"], r"must be an integer"),
+    ("li", [3, 0xFFFF7FFF], r"SI = 4294934527 .* -32768\.\.32767"),
+    ("b", [0x100000010], r"LI = 4294967312"),     # a displacement beyond 32 bits
+    ("subi", [3, 4, -32768], r"NSI = -32768 .* -32767\.\.32768"),
+    ("bc+", [20, 0, 8], r"BO = 20 takes no '\+' hint; allowed: 4, 7, 12, 15, 16, 18, 25, 27"),
+    ("bc-", [15, 0, 8], r"BO = 15 takes no '-' hint"),
 ])
 def test_encode_errors_name_operand_and_range(mnemonic, values, match):
     with pytest.raises(EncodeError, match=match):
         T.encode(T.lookup(mnemonic), values)
+
+
+def test_every_branch_disassembly_reassembles():
+    """disasm -> powersim.asm -> the same word for every decodable branch
+    word over all BO and BH values (hinted spellings included), each LK/AA
+    variant, and boundary CR bits and displacements."""
+    asm = pytest.importorskip("powersim.asm")
+    values = {"BO": range(32), "BH": range(4), "BI": (0, 6, 31),
+              "BD": (8, -8, 0x7FFC, -0x8000), "LI": (8, -8, 0x1FFFFFC, -0x2000000)}
+    words = []
+    for ins in INSNS:
+        if ins.opname in ("b", "bc", "bclr", "bcctr"):
+            for vals in itertools.product(*(values[o.name] for o in ins.operands)):
+                word = ins.match
+                for o, v in zip(ins.operands, vals):
+                    word |= o.field.insert(v)
+                if T.decode(word) is not None:
+                    words.append(word)
+    base = 0x10000
+    texts = [T.disasm(w, addr=base + 4 * k) for k, w in enumerate(words)]
+    data = asm.assemble("\n".join(texts), base=base).data
+    again = [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+    bad = [f"{w:08x} {t!r} -> {a:08x}" for w, t, a in zip(words, texts, again) if w != a]
+    assert len(again) == len(words) > 2000 and not bad, "\n".join(bad[:40])
+    assert any(t.startswith(("bc+ ", "bclr- ", "bcctrl+ ")) for t in texts)
 
 
 def test_branch_targets_are_absolute_addresses():
@@ -199,6 +246,7 @@ def _table_with(mutate):
     (lambda d: d["alias"]["rows"][0].update(insn="orx"), r"nop: unknown base .*'orx'"),
     (lambda d: d["alias"]["rows"][0].update(set={"RA": "1 +"}), r"cannot parse"),
     (lambda d: d["alias"]["rows"][0].update(set={"RA": "__import__"}), r"unknown names"),
+    (lambda d: d["insn"]["rows"][0].update(set={"RT": "0"}), r"set field RT overlaps an operand"),
 ])
 def test_table_validation_errors(mutate, match):
     with pytest.raises(isa.IsaTableError, match=match) as e:

@@ -9,10 +9,11 @@ touching this file.  One `as` run and one `objdump` run cover the corpus.
 
 import itertools
 import random
+import re
 
 import pytest
 
-from gnu import HAVE_GNU, gnu_assemble, gnu_objdump
+from gnu import HAVE_GNU, GnuError, gnu_assemble, gnu_objdump
 from powersim import isa
 from powersim.errors import EncodeError
 
@@ -31,7 +32,7 @@ OP_FIELD_VALUES = {
 FIELD_VALUES = {
     "BO": [4, 12, 20, 16, 18, 8, 0, 2, 10, 14, 15, 24, 25],  # no reserved "at" = 01 [OBJ]
     "BH": [0, 1, 3],               # BH = 2 is reserved
-    "FXM": [0xFF, 0x81, 0x3C],     # a single-bit mtcrf mask is emitted as mtocrf by GNU as
+    "FXM": [0xFF, 0x81, 0x3C, 0x01, 0x80, 0x08, 0],  # one bit: GNU as emits mtocrf
     "LS": [0, 1, 2],
     "SPR": sorted(set(isa.SPRS.values())),
     "TH": [0, 8, 16, 17],
@@ -76,14 +77,18 @@ def _rows(t, ins):
         yield values, i
 
 
-def _text(ins, values, i, pc):
+def _text(ins, values, i, pc, plain=False):
+    """GNU syntax for ``values``; spellings rotate with ``i``; ``plain``
+    writes every operand as a number."""
     out, k = [], 0
     for g in ins.groups:
         parts = []
         for o in g:
             v = values[k]
             k += 1
-            if o.kind == "gpr0" and v == 0:
+            if plain and o.kind != "target":
+                parts.append(str(v))
+            elif o.kind == "gpr0" and v == 0:
                 parts.append("0")          # GNU warns about "r0" where 0 means zero
             elif o.kind in ("gpr", "gpr0"):
                 parts.append(SPELL[(i + k) % 3].format(v))
@@ -188,3 +193,108 @@ def test_random_fields_disasm_like_objdump():
         if ours != (None if g.startswith(".long") else g):
             bad.append(f"{w:08x}: objdump {g!r} isa {ours!r}")
     assert not bad, f"{len(bad)} of {len(words)} differ:\n" + "\n".join(bad[:60])
+
+
+def _gnu_words(lines):
+    """GNU as on each line: its word, or None where GNU reports an error.
+    Two runs: one to collect the rejected lines, one on the rest."""
+    try:
+        data = gnu_assemble("\n".join(lines))
+        rejected = set()
+    except GnuError as e:
+        rejected = {int(n) - 1 for n in re.findall(r"a\.s:(\d+): Error", str(e))}
+        assert rejected, str(e)
+        data = gnu_assemble("\n".join(t for k, t in enumerate(lines) if k not in rejected))
+    words = iter(_words(data))
+    return [None if k in rejected else next(words) for k in range(len(lines))]
+
+
+def _assert_agree_with_gnu(cases):
+    """cases: [(insn, values, text)] at consecutive addresses from BASE; GNU
+    as and isa.encode must accept the same lines and give the same words."""
+    t = isa.table()
+    ours = []
+    for k, (ins, values, text) in enumerate(cases):
+        try:
+            ours.append(t.encode(ins, values, pc=BASE + 4 * k))
+        except EncodeError:
+            ours.append(None)
+    gnu = _gnu_words([c[2] for c in cases])
+    fmt = lambda w: "rejects" if w is None else f"{w:08x}"  # noqa: E731
+    bad = [f"{c[2]}: gnu {fmt(g)} isa {fmt(w)}" for c, g, w in zip(cases, gnu, ours) if g != w]
+    assert not bad, f"{len(bad)} of {len(cases)} differ:\n" + "\n".join(bad[:40])
+    return ours
+
+
+def test_32bit_sign_extended_operands_like_gnu(corpus):
+    """GNU as reads an operand of at most 32 bits written 2^32 too high or
+    too low as the value it stands for (li r3,0xffff8000 = li r3,-32768;
+    ba 0xfffffff0 = ba -16), and a pc-relative displacement only when it
+    fits 32 bits.  Every operand of the first corpus row of every table
+    entry is shifted by +-2^32, and its range ends just beyond are shifted
+    likewise (rejected)."""
+    first = {}
+    for ins, values, text, word in corpus:
+        first.setdefault(ins.mnemonic, (ins, values))
+    cases = []
+    for ins, values in first.values():
+        for k, o in enumerate(ins.operands):
+            pc = BASE + 4 * len(cases)
+            v = values[k] - pc if o.kind == "target" and not ins.absolute else values[k]
+            lo, hi = o.range
+            for shifted in (v + 2**32, v - 2**32, hi + o.align + 2**32, lo - o.align - 2**32):
+                pc = BASE + 4 * len(cases)
+                new = list(values)
+                new[k] = pc + shifted if o.kind == "target" and not ins.absolute else shifted
+                cases.append((ins, new, _text(ins, new, 0, pc, plain=True)))
+    ours = _assert_agree_with_gnu(cases)
+    assert sum(w is not None for w in ours) > len(cases) // 3   # not all rejected
+    accepted = {c[2].split()[0] for c, w in zip(cases, ours) if w is not None}
+    assert {"li", "ba", "bca", "ld", "lis", "subi"} <= accepted
+
+
+def _hinted_names():
+    t = isa.table()
+    return [i.mnemonic + h for i in itertools.chain(t.insns, t.aliases)
+            if any(f.name == "BO" for f in i.fields) for h in "+-"]
+
+
+def test_branch_hint_mnemonics_are_gnus():
+    """"+"/"-" are taken by exactly the mnemonics GNU as knows with them:
+    the base branches (bc+, bclr-, ...) and extended mnemonics whose BO
+    takes a hint (beq+, bdnz-), not blr+ or bdnzt-."""
+    t = isa.table()
+    names = _hinted_names()
+    lines = []
+    for name in names:
+        ins = t.lookup(name) or t.lookup(name[:-1])
+        ops_ = [("8" if ins.absolute else ".+8") if o.kind == "target" else
+                "12" if o.name == "BO" else "0" for o in ins.operands if not o.optional]
+        lines.append(f"{name} {','.join(ops_)}")
+    try:
+        gnu_assemble("\n".join(lines))
+        unknown = set()
+    except GnuError as e:
+        unknown = set(re.findall(r"unrecognized opcode: `([^']+)'", str(e)))
+    ours = {n for n in names if t.lookup(n) is None}
+    assert ours == unknown
+    assert {"bc+", "bcla-", "bclr-", "bcctrl+"}.isdisjoint(ours) and "blr+" in ours
+
+
+def test_branch_hints_on_every_bo_like_gnu():
+    """Each hinted base branch with each BO: GNU as takes a hint-free BO
+    (adding the hint) or one carrying that same hint, and rejects the rest."""
+    t = isa.table()
+    cases = []
+    for name in _hinted_names():
+        ins = t.lookup(name)
+        if ins is None or not any(o.name == "BO" for o in ins.operands):
+            continue
+        for bo in range(32):
+            pc = BASE + 4 * len(cases)
+            values = [bo if o.name == "BO" else 5 if o.name == "BI" else
+                      (8 if ins.absolute else pc + 8) if o.kind == "target" else o.default
+                      for o in ins.operands]
+            cases.append((ins, values, _text(ins, values, 0, pc)))
+    ours = _assert_agree_with_gnu(cases)
+    assert len(cases) == 16 * 32 and sum(w is not None for w in ours) == 6 * 8 * 2 + 2 * 4 * 2
