@@ -39,6 +39,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--base", type=_int, default=0, metavar="ADDR",
                    help="address of the first byte of the image (default 0)")
 
+    e = sub.add_parser("exec", help="run a bare program on the emulated machine",
+                       description="Assemble PROG.s, load it at physical 0 and start every "
+                                   "hardware thread at _start in hypervisor real mode with "
+                                   "r3 = PIR; run until every thread executed attn or "
+                                   "--max-cycles.")
+    e.add_argument("source", metavar="PROG.s")
+    e.add_argument("--chips", type=_int, default=1, metavar="C", help="chips (default 1)")
+    e.add_argument("--cores", type=_int, default=1, metavar="N",
+                   help="SMT4 cores per chip, 1..64 (default 1)")
+    e.add_argument("--smt", type=_int, default=4, metavar="T",
+                   help="threads per core, 1..4 (default 4)")
+    e.add_argument("--threads", type=_int, default=None, metavar="N",
+                   help="start only the first N hardware threads in PIR order")
+    e.add_argument("--max-cycles", type=_int, default=10**9, metavar="N",
+                   help="stop after N cycles (default 1e9)")
+    e.add_argument("--dump", action="append", default=[], metavar="ADDR:LEN",
+                   help="dump memory after the run (repeatable)")
+    e.add_argument("--exact", action="store_true",
+                   help="every instruction in global cycle order (slower)")
+    e.add_argument("--json", metavar="OUT.json", help="write the full results as JSON")
+
     return p
 
 
@@ -51,6 +72,9 @@ def main(argv=None) -> int:
         if args.command == "disasm":
             from powersim.asm import cmd_disasm
             return cmd_disasm(args)
+        if args.command == "exec":
+            from powersim.machine.exec import cmd_exec
+            return cmd_exec(args)
         raise AssertionError(args.command)
     except PowersimError as e:
         print(f"powersim: error: {e}", file=sys.stderr)

@@ -1,0 +1,141 @@
+"""Machine parameters, each declared once (gem5 style): name, type, default,
+unit, one-line description and the source tag of reference/power9.md section 2
+(or a rationale where the value is UNVERIFIED).
+
+``MachineParams.validate()`` runs in Python before anything is compiled;
+``to_array()`` converts everything to cycles for the numba core.
+"""
+
+import attrs
+
+from powersim.errors import PowersimError
+
+
+class ParamError(PowersimError):
+    """A machine parameter outside its allowed range."""
+
+
+def param(default, unit, doc, source, lo=None, hi=None):
+    """One parameter declaration; lo/hi bound integers and floats."""
+    return attrs.field(default=default, metadata=dict(
+        unit=unit, doc=doc, source=source, lo=lo, hi=hi))
+
+
+MAX_CORES_PER_CHIP = 64   # the P9 PIR has 6 core bits [SK-dt] (PIR = chip<<8 | core<<2 | thread)
+MAX_CHIPS = 16            # 16 chip bits are used for the L3 "seen by chip" mask
+
+
+@attrs.define(frozen=True)
+class MachineParams:
+    # --- topology -------------------------------------------------------------
+    chips: int = param(1, "chips", "number of chips (sockets)", "[RCS]", 1, MAX_CHIPS)
+    cores_per_chip: int = param(1, "cores", "SMT4 cores per chip (PIR has 6 core bits)",
+                                "[RCS] 24 per real chip; 64 is the PIR limit", 1,
+                                MAX_CORES_PER_CHIP)
+    smt: int = param(4, "threads", "hardware threads per core", "[SK-dt]", 1, 4)
+    freq_ghz: float = param(2.4, "GHz", "core clock", "[SK-dt] op920 HDAT clock-frequency",
+                            0.1, 10.0)
+    timebase_mhz: int = param(512, "MHz", "timebase / decrementer frequency", "[SK-dt]", 1,
+                              10000)
+    memory: int = param(64 << 20, "bytes", "emulated RAM at physical address 0 (the "
+                        "coherence model adds 64 bytes per 128-byte line)",
+                        "sized for kernel code and page tables; data pages are frames", 1 << 16,
+                        1 << 30)
+    # --- scheduling -----------------------------------------------------------
+    quantum: int = param(2000, "cycles", "how far a thread may run ahead of the others "
+                         "in fast mode", "rationale: below the smallest cross-core latency "
+                         "of interest (doorbells, DRAM)", 1, 1 << 30)
+    smt_cost_pct: tuple = param((100, 150, 190, 220), "%",
+                                "instruction cost with 1..4 threads started on a core, "
+                                "relative to single-thread",
+                                "UNVERIFIED: 4 slices x 11 entries and 6-wide dispatch "
+                                "shared [LLVM]; SMT4 throughput gain ~1.8x assumed")
+    # --- memory hierarchy (128-byte lines [SK-dt]) ---------------------------
+    lat_l1: int = param(4, "cycles", "L1 load-to-use (the load's P_LAT already includes it)",
+                        "[GCC]", 1, 100)
+    lat_l2: int = param(14, "cycles", "L2 hit (core pair)", "[AT-P8] proxy, UNVERIFIED", 1,
+                        1000)
+    lat_l3: int = param(30, "cycles", "L3 hit, local region", "[AT-P8] proxy, UNVERIFIED",
+                        1, 1000)
+    lat_remote: int = param(80, "cycles", "cache-to-cache transfer, other core pair, "
+                            "same chip", "UNVERIFIED estimate (section 2: 50-100)", 1, 10000)
+    lat_xchip: int = param(250, "cycles", "cache-to-cache transfer from another chip",
+                           "UNVERIFIED: about 100 ns of fabric hops", 1, 100000)
+    lat_dram_ns: int = param(90, "ns", "DRAM access", "[AT-P8] proxy 89-91 ns, UNVERIFIED",
+                             1, 10000)
+    # --- barriers -------------------------------------------------------------
+    cost_hwsync: int = param(50, "cycles", "sync (hwsync) with an empty store queue",
+                             "UNVERIFIED (section 2: 20-150)", 0, 100000)
+    cost_lwsync: int = param(10, "cycles", "lwsync", "UNVERIFIED (section 2: 5-30)", 0,
+                             100000)
+    cost_ptesync: int = param(60, "cycles", "ptesync", "UNVERIFIED: hwsync plus table-walk "
+                              "drain", 0, 100000)
+    cost_isync: int = param(15, "cycles", "isync (refetch)", "UNVERIFIED (section 2: 10-20)",
+                            0, 100000)
+    cost_eieio: int = param(5, "cycles", "eieio", "UNVERIFIED", 0, 100000)
+    cost_msgsync: int = param(20, "cycles", "msgsync", "UNVERIFIED", 0, 100000)
+    # --- interrupts -----------------------------------------------------------
+    cost_intr: int = param(40, "cycles", "interrupt entry (flush + redirect)",
+                           "UNVERIFIED (section 2: 20-60)", 0, 100000)
+    cost_rfid: int = param(40, "cycles", "rfid / hrfid (context synchronising)",
+                           "UNVERIFIED (section 2: 20-60)", 0, 100000)
+    db_core: int = param(100, "cycles", "doorbell delivery to a thread of the same core",
+                         "UNVERIFIED estimate", 1, 1 << 30)
+    db_chip: int = param(600, "cycles", "doorbell delivery to another core of the chip",
+                         "UNVERIFIED (section 2: 0.3-1.5 us end to end)", 1, 1 << 30)
+    db_xchip: int = param(1500, "cycles", "doorbell delivery to another chip",
+                          "UNVERIFIED (section 2: 0.3-1.5 us end to end)", 1, 1 << 30)
+    xive_chip: int = param(1000, "cycles", "XIVE trigger store to IPB update, same chip",
+                           "UNVERIFIED (section 2: 0.5-2 us end to end)", 1, 1 << 30)
+    xive_xchip: int = param(2000, "cycles", "XIVE trigger to IPB update, other chip",
+                            "UNVERIFIED (section 2: 0.5-2 us end to end)", 1, 1 << 30)
+    xive_interval: int = param(20, "cycles", "per-chip XIVE throughput: minimum cycles "
+                               "between two event deliveries", "UNVERIFIED", 0, 1 << 30)
+    xive_ipi_prio: int = param(6, "priority", "priority of the per-thread XIVE IPI source",
+                               "[SK-xive] 7 is reserved for escalation; 6 UNVERIFIED", 0, 7)
+    # --- idle ------------------------------------------------------------------
+    stop_lite_ns: int = param(1000, "ns", "stop0_lite (ESL=EC=0) wake-up", "[SK-slw]", 0,
+                              1 << 40)
+    stop_ns: tuple = param((2000, 5000, 10000, 10000, 100000, 200000, 200000, 200000,
+                            2000000, 2000000, 2000000, 10000000, 10000000, 10000000,
+                            10000000, 10000000), "ns",
+                           "wake-up of stop RL=0..15 with ESL=EC=1; levels skiboot does not "
+                           "list take the next shallower listed level's value",
+                           "[SK-slw] (estimates)")
+    wait_ns: int = param(0, "ns", "wake-up from `wait`", "rationale: no power state entered",
+                         0, 1 << 40)
+
+    def validate(self):
+        """Raise ParamError naming the parameter, the value and what is allowed."""
+        for f in attrs.fields(type(self)):
+            v, md = getattr(self, f.name), f.metadata
+            if isinstance(v, tuple):
+                if not all(isinstance(x, int) and x >= 0 for x in v):
+                    raise ParamError(f"{f.name} = {v!r}: must be non-negative integers")
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ParamError(f"{f.name} = {v!r}: must be a number")
+            if (md["lo"] is not None and v < md["lo"]) or (md["hi"] is not None and v > md["hi"]):
+                raise ParamError(f"{f.name} = {v!r}: allowed {md['lo']}..{md['hi']} "
+                                 f"{md['unit']}")
+        if len(self.smt_cost_pct) != 4:
+            raise ParamError(f"smt_cost_pct = {self.smt_cost_pct!r}: needs 4 entries (1..4 "
+                             "threads)")
+        if len(self.stop_ns) != 16:
+            raise ParamError(f"stop_ns = {self.stop_ns!r}: needs 16 entries (RL 0..15)")
+        if self.memory % 4096:
+            raise ParamError(f"memory = {self.memory}: must be a multiple of 4096 bytes")
+        return self
+
+    @property
+    def freq_mhz(self) -> int:
+        return int(round(self.freq_ghz * 1000))
+
+    def ns_to_cycles(self, ns: int) -> int:
+        return (ns * self.freq_mhz + 999) // 1000
+
+    @classmethod
+    def describe(cls):
+        """[(name, default, unit, description, source)] for docs and --help."""
+        return [(f.name, f.default, f.metadata["unit"], f.metadata["doc"],
+                 f.metadata["source"]) for f in attrs.fields(cls)]

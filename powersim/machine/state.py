@@ -1,0 +1,205 @@
+"""The Machine: validates the configuration, owns every state array
+(struct-of-arrays, numpy), loads an image, starts threads and drives the
+numba core.  Nothing here re-implements what the core does.
+
+Topology and PIR.  Thread index t = (chip * cores_per_chip + core) * smt +
+thread, and PIR = chip << 8 | core << 2 | thread, the POWER9 numbering of
+skiboot (``P9_PIR2COREID(pir) = (pir >> 2) & 0x3f``, chip in bits 8:14)
+[SK-dt]; so t order is PIR order.  Cores 2k and 2k+1 of a chip form the core
+pair sharing L2 and L3 [RCS].
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from powersim import ops
+from powersim.errors import PowersimError
+from powersim.machine import core
+from powersim.machine.core import *  # noqa: F401,F403  (the constants)
+from powersim.machine.params import MachineParams
+
+# Hypervisor-only SPRs: HSPRG0/1 .. LPIDR (304-319), PTCR, HID0 [OBJ]; the rest
+# follow the architecture's rule that SPR numbers with bit 0x10 set are
+# privileged.
+_HV_SPRS = list(range(304, 320)) + [464, SPR_HID0]
+CODE_CHUNK = 64 << 10   # the predecoded table grows by this much at a time
+
+
+def _spr_classes() -> np.ndarray:
+    cls = np.where((np.arange(NSPR) & 0x10) != 0, 1, 0).astype(np.int64)
+    cls[_HV_SPRS] = 2
+    return cls
+
+
+class Machine:
+    """One emulated machine.  ``Machine(MachineParams(...))`` validates before
+    any allocation or compile; then ``load(data)``, ``start(entry, n)`` and
+    ``run(max_cycles, exact)``."""
+
+    def __init__(self, params: MachineParams):
+        self.p = params.validate()
+        p = self.p
+        self.ncores = p.chips * p.cores_per_chip
+        self.npairs_per_chip = (p.cores_per_chip + 1) // 2
+        self.nthreads = self.ncores * p.smt
+        n = self.nthreads
+        self.mem = np.zeros(p.memory, np.uint8)
+        self.m16 = self.mem.view(np.uint16)
+        self.m32 = self.mem.view(np.uint32)
+        self.m64 = self.mem.view(np.int64)
+        self.gpr = np.zeros((n, 32), np.int64)
+        self.sprs = np.zeros((n, NSPR), np.int64)
+        self.ts = np.zeros((n, NTS), np.int64)
+        self.stats = np.zeros((n, NSTAT), np.int64)
+        self.snap = np.zeros((n, 36), np.int64)
+        self.lines = np.zeros((p.memory >> LINE_SHIFT, NL), np.int64)
+        self.lines[:, L_WCORE] = -1
+        self.lines[:, L_WTHR] = -1
+        self.l1 = np.full((self.ncores * L1_SETS, 2), -1, np.int64)
+        self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS, 2), -1, np.int64)
+        self.pir2t = np.full(p.chips << 8, -1, np.int64)
+        self.chipfree = np.zeros(p.chips, np.int64)
+        self.sprcls = _spr_classes()
+        self.ctl = np.zeros(4, np.int64)
+        self.code = np.zeros((0, ops.NFIELDS), np.int64)
+        self.redecodes = 0
+        for t in range(n):
+            core_g, thr = divmod(t, p.smt)
+            chip, c = divmod(core_g, p.cores_per_chip)
+            pir = chip << 8 | c << 2 | thr
+            self.pir2t[pir] = t
+            row = self.ts[t]
+            row[TS_PIR], row[TS_CORE], row[TS_CHIP], row[TS_THR] = pir, core_g, chip, thr
+            row[TS_PAIR] = chip * self.npairs_per_chip + c // 2
+            row[TS_STATE] = S_HALT
+            row[TS_RES] = row[TS_SPIN_PC] = -1
+            row[[TS_EVT, TS_T_DEC, TS_T_HDB, TS_T_PDB, TS_T_HVI]] = INF
+            row[TS_CPPR] = 0xFF     # as Linux leaves it after xive_setup_cpu [L-xive]
+            row[TS_SCALE] = 256
+            self.sprs[t, SPR_PIR] = pir
+            self.sprs[t, SPR_DEC] = 0x7FFFFFFF
+
+    # ------------------------------------------------------------------ set-up
+    def load(self, data: bytes, base: int = 0):
+        """Copy an image to physical `base` and predecode it."""
+        end = base + len(data)
+        if base < 0 or end > self.p.memory:
+            raise PowersimError(
+                f"image of {len(data)} bytes at {base:#x} does not fit in memory of "
+                f"{self.p.memory} bytes (allowed: end address <= {self.p.memory:#x}; "
+                f"raise memory)")
+        self.mem[base:end] = np.frombuffer(bytes(data), np.uint8)
+        self._grow_code(end)
+
+    def _grow_code(self, upto: int):
+        """Predecode memory up to `upto` (rounded up to CODE_CHUNK)."""
+        from powersim import isa
+        new_bytes = min(self.p.memory, -(-max(upto, 1) // CODE_CHUNK) * CODE_CHUNK)
+        old = self.code.shape[0]
+        if new_bytes // 4 <= old:
+            return
+        rows = isa.table().predecode(self.m32[old:new_bytes // 4])
+        self.code = np.ascontiguousarray(np.concatenate([self.code, rows]), np.int64)
+
+    def _redecode(self, addr: int):
+        """Exit X_DECODE: grow the table or re-predecode overwritten words."""
+        from powersim import isa
+        if addr >> 2 >= self.code.shape[0]:
+            self._grow_code(addr + 4)
+        stale = np.nonzero(self.code[:, ops.P_OP] == core.OP_STALE)[0]
+        if len(stale):
+            self.code[stale] = isa.table().predecode(self.m32[stale])
+            self.redecodes += len(stale)
+
+    def start(self, entry: int, nthreads=None):
+        """Start the first `nthreads` threads (PIR order; all when None) at
+        `entry` in hypervisor real mode, r3 = PIR; the others stay halted."""
+        n = self.nthreads if nthreads is None else nthreads
+        if not 1 <= n <= self.nthreads:
+            raise PowersimError(f"threads = {n}: this machine has {self.nthreads} hardware "
+                                f"threads (allowed 1..{self.nthreads})")
+        pct = self.p.smt_cost_pct
+        for t in range(n):
+            row = self.ts[t]
+            row[TS_STATE] = S_RUN
+            row[TS_PC] = entry
+            row[TS_MSR] = MSR_SF | MSR_HV | MSR_ME | MSR_LE
+            self.gpr[t, 3] = row[TS_PIR]
+            self.sprs[t, SPR_LPCR] = LPCR_ILE | LPCR_HVICE
+            self.sprs[t, SPR_HID0] = HID0_HILE
+            self.ts[t, TS_T_DEC] = self._cycles_of_tb(0x80000000)
+            self.ts[t, TS_EVT] = self.ts[t, TS_T_DEC]
+        # the SMT mode of a core is fixed by the threads it starts with (core.py)
+        started = np.bincount(self.ts[:n, TS_CORE], minlength=self.ncores)
+        for t in range(n):
+            k = started[self.ts[t, TS_CORE]]
+            self.ts[t, TS_SCALE] = (256 * pct[k - 1] + 50) // 100
+
+    def _cycles_of_tb(self, tb: int) -> int:
+        return -(-tb * self.p.freq_mhz // self.p.timebase_mhz)
+
+    def prm(self, max_cycles: int, exact: bool) -> np.ndarray:
+        p = self.p
+        lat = {
+            "max_cycles": max_cycles, "exact": int(exact), "quantum": p.quantum,
+            "freq_mhz": p.freq_mhz, "tb_mhz": p.timebase_mhz, "memsize": p.memory,
+            "code_bytes": self.code.shape[0] * 4,
+            "lat_l2": p.lat_l2 - p.lat_l1, "lat_l3": p.lat_l3 - p.lat_l1,
+            "lat_remote": p.lat_remote - p.lat_l1, "lat_xchip": p.lat_xchip - p.lat_l1,
+            "lat_dram": p.ns_to_cycles(p.lat_dram_ns) - p.lat_l1,
+            "hwsync": p.cost_hwsync, "lwsync": p.cost_lwsync, "ptesync": p.cost_ptesync,
+            "isync": p.cost_isync, "eieio": p.cost_eieio, "msgsync": p.cost_msgsync,
+            "intr": p.cost_intr, "rfid": p.cost_rfid, "db_core": p.db_core,
+            "db_chip": p.db_chip, "db_xchip": p.db_xchip, "xive_chip": p.xive_chip,
+            "xive_xchip": p.xive_xchip, "xive_interval": p.xive_interval,
+            "xive_prio": p.xive_ipi_prio, "stop_lite": p.ns_to_cycles(p.stop_lite_ns),
+            "wait": p.ns_to_cycles(p.wait_ns), "ncores": p.cores_per_chip,
+            "npir": p.chips << 8,
+        }
+        a = np.zeros(NPRM, np.int64)
+        for i, name in enumerate(PRM_NAMES):
+            a[i] = max(0, lat[name])
+        a[PR_STOP0:PR_STOP0 + 16] = [p.ns_to_cycles(ns) for ns in p.stop_ns]
+        return a
+
+    # ------------------------------------------------------------------ running
+    def run(self, max_cycles: int = 10**9, exact: bool = False) -> int:
+        """Run until every thread halted or max_cycles; returns X_DONE/X_MAXCYC."""
+        check_max_cycles(max_cycles)
+        self.prepare()
+        while True:
+            core.run(*self._args(self.prm(max_cycles, exact)))
+            if self.ctl[0] != X_DECODE:
+                return int(self.ctl[0])
+            self._redecode(int(self.ctl[1]))
+
+    def _args(self, prm):
+        return (self.mem, self.m16, self.m32, self.m64, self.code, self.gpr, self.sprs,
+                self.ts, self.stats, self.lines, self.l1, self.l2, self.snap, self.pir2t,
+                self.chipfree, self.sprcls, prm, self.ctl)
+
+    def prepare(self):
+        """Compile the core (or load it from numba's cache) now, so that run()
+        times only simulation; says so on stderr when it has to compile."""
+        if not core.run.signatures:
+            import numba
+            announce_compile()
+            core.run.compile(tuple(numba.typeof(a) for a in self._args(self.prm(1, False))))
+
+
+def check_max_cycles(max_cycles):
+    if not isinstance(max_cycles, int) or not 1 <= max_cycles < INF:
+        raise PowersimError(f"max_cycles = {max_cycles!r}: allowed 1..{INF - 1}")
+
+
+def announce_compile():
+    """Say on stderr when the numba core is about to be compiled.  numba
+    recompiles when core.py's text changes; a cache index older than core.py
+    (or none) is the cheap sign of that."""
+    src = Path(core.__file__)
+    index = list((src.parent / "__pycache__").glob("core.run-*.nbi"))
+    if not index or max(i.stat().st_mtime for i in index) < src.stat().st_mtime:
+        print("powersim: compiling the numba core (first run only, about a minute)...",
+              file=sys.stderr, flush=True)
