@@ -1,0 +1,277 @@
+"""Build the tiny kernel's image, write its initial memory, run it.
+
+    from powersim.kernel.image import Kernel, call, wait_until, idle
+    k = Kernel(chips=1, cores_per_chip=2, smt=4, ipi="doorbell")
+    run = k.run({0: [call("smp_call_function_many", k.layout.mm_cpumask,
+                          "ipi_mark", 7, 1)],
+                 1: [idle()], ...}, mm_cpus=range(8))
+    run.marks(1)[MARK_COUNT], run.result.threads[0].stats["doorbells_sent"]
+
+Boot (docs/KERNEL.md "Boot"): every thread starts at ``_start`` with r3 =
+PIR, finds its CPU number in the PIR table and its PACA, sets r1 and r13,
+hard-enables (the soft mask starts at 0) and runs its command loop.
+
+Command script (one per CPU, ``CMD_SIZE`` = 48 bytes per command: op, then
+five u64 operands; the loop reads all six and dispatches on op):
+
+==============  ====  =========================================================
+command         op    operands
+==============  ====  =========================================================
+END             0     none: ``attn`` (the script always ends with one)
+CALL            1     routine address, then up to 4 arguments in r3..r6
+WAIT_UNTIL      2     timebase value: sleep in ``wait`` with the decrementer set
+                      to fire then (interrupts are taken meanwhile)
+IDLE            3     PSSCR value (ESL = EC = 0: resume after ``stop``): ``stop``
+                      until an interrupt, which is then taken
+==============  ====  =========================================================
+"""
+
+import time
+
+import attrs
+import numpy as np
+
+from powersim.asm import Builder, disassemble
+from powersim.errors import PowersimError
+from powersim.kernel import irq, smp
+from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_IDLE, CMD_SIZE, CMD_WAIT_UNTIL,
+                                    DATA_BASE, KERNELBASE, LINE_SHIFT, MM_ACTIVE_CPUS,
+                                    NMARKS, PACA_CPU, PACA_KSTACK, PACA_MARKS, PACA_PIR,
+                                    PACA_SCRIPT, Layout)
+from powersim.machine.core import PSSCR_EC, PSSCR_ESL
+from powersim.machine.params import MachineParams
+
+SPR_PSSCR = 855
+MAX_CALL_ARGS = 4
+
+
+# --- commands -------------------------------------------------------------------------
+def call(routine: str, *args):
+    """CALL ``routine`` (a symbol) with up to 4 arguments: ints, symbol names, or
+    sets of CPU numbers (passed as the address of a cpumask bitmap)."""
+    if len(args) > MAX_CALL_ARGS:
+        raise PowersimError(f"CALL {routine}: {len(args)} arguments, allowed at most "
+                            f"{MAX_CALL_ARGS}")
+    return (CMD_CALL, routine) + tuple(args)
+
+
+def wait_until(tb: int):
+    """WAIT_UNTIL timebase ``tb`` (512 MHz ticks since boot [SK-dt])."""
+    if not isinstance(tb, int) or not 0 <= tb < 1 << 63:
+        raise PowersimError(f"WAIT_UNTIL {tb!r}: allowed a timebase value 0..2**63-1")
+    return (CMD_WAIT_UNTIL, tb)
+
+
+def idle(psscr: int = 0):
+    """IDLE: ``stop`` at ``psscr`` until an interrupt (ESL = EC = 0 only: the
+    kernel has no system-reset wake-up path yet)."""
+    if not isinstance(psscr, int) or psscr < 0 or psscr & (PSSCR_ESL | PSSCR_EC):
+        raise PowersimError(f"IDLE psscr={psscr!r}: allowed a PSSCR value with ESL = EC = 0 "
+                            "(e.g. 0 for stop0_lite, 2 for RL = 2)")
+    return (CMD_IDLE, psscr)
+
+
+# --- the image ------------------------------------------------------------------------
+def _emit_boot(b, lay):
+    b.label("_start")
+    b.li64("r4", lay.pir_table)
+    b.sldi("r5", "r3", 3)
+    b.ldx("r5", "r4", "r5")             # CPU number, -1: not a CPU of this kernel
+    b.cmpdi("r5", 0)
+    b.bge(ok := b.local("cpu"))
+    b.attn()
+    b.label(ok)
+    b.sldi("r5", "r5", LINE_SHIFT)
+    b.li64("r13", lay.paca_base)
+    b.add("r13", "r13", "r5")
+    b.ld("r1", f"{PACA_KSTACK}(r13)")
+    b.li("r0", 0)
+    b.std("r0", "0(r1)")                # null back chain
+    irq.hard_irq(b, "r4", enable=True)
+    b.ld("r14", f"{PACA_SCRIPT}(r13)")
+
+    b.label("cmd_loop")
+    for i, r in enumerate(("r3", "r4", "r5", "r6", "r7", "r8")):
+        b.ld(r, f"{8 * i}(r14)")
+    b.addi("r14", "r14", CMD_SIZE)
+    for op, name in ((CMD_CALL, "cmd_call"), (CMD_WAIT_UNTIL, "cmd_wait_until"),
+                     (CMD_IDLE, "cmd_idle")):
+        b.cmpdi("r3", op)
+        b.beq(name)
+    b.label("cmd_end")
+    b.attn()
+
+    b.label("cmd_call")                 # ELFv2: r12 = entry address
+    b.mr("r12", "r4")
+    b.mtctr("r12")
+    b.mr("r3", "r5")
+    b.mr("r4", "r6")
+    b.mr("r5", "r7")
+    b.mr("r6", "r8")
+    b.bctrl()
+    b.b("cmd_loop")
+
+    b.label("cmd_wait_until")           # r4 = target timebase
+    b.mftb("r5")
+    b.subf_("r6", "r5", "r4")
+    b.ble("cmd_loop")
+    b.li64("r7", irq.DEC_MAX)
+    b.cmpd("r6", "r7")
+    b.ble(short := b.local("dec"))
+    b.mr("r6", "r7")
+    b.label(short)
+    b.mtdec("r6")                       # fires when DEC passes 0 -> -1
+    b.wait()
+    b.b("cmd_wait_until")
+
+    b.label("cmd_idle")                 # r4 = PSSCR
+    b.mtspr(SPR_PSSCR, "r4")
+    b.stop()
+    b.b("cmd_loop")
+
+
+def build_image(lay: Layout, ipi: str):
+    """Assemble the kernel for ``lay``: vectors, boot and command loop, interrupt
+    entry, IPIs, test hooks.  Linked at KERNELBASE."""
+    b = Builder()
+    irq.emit_vectors(b)
+    b.emit(".org 0x1000")
+    _emit_boot(b, lay)
+    irq.emit_entries(b)
+    smp.emit_smp_call_function_many(b, lay, smp.check_ipi(ipi))
+    smp.emit_receive(b, lay)
+    smp.emit_funcs(b)
+    img = b.assemble(base=KERNELBASE, filename="<kernel>")
+    if len(img.data) > DATA_BASE:
+        raise PowersimError(f"kernel image is {len(img.data)} bytes: must end below the "
+                            f"data at {DATA_BASE:#x}")
+    return img
+
+
+def dump(img) -> list:
+    """The image disassembled, each routine preceded by its symbol name."""
+    names = {}
+    for name, addr in img.symbols.items():
+        if not name.startswith(".L"):
+            names.setdefault(addr, []).append(name)
+    out = []
+    for line in disassemble(img.data, img.base):
+        addr = int(line.split()[0], 16)
+        out.extend(f"{n}:" for n in sorted(names.get(addr, ())))
+        out.append(line)
+    return out
+
+
+# --- running --------------------------------------------------------------------------
+@attrs.frozen
+class KernelRun:
+    """A finished run: the machine (memory, stats) and the per-thread results."""
+    machine: object
+    layout: Layout
+    result: object
+
+    def u64(self, addr: int) -> int:
+        return int.from_bytes(bytes(self.machine.mem[addr:addr + 8]), "little")
+
+    def marks(self, cpu: int) -> list:
+        base = self.layout.marks(cpu)
+        return [self.u64(base + 8 * i) for i in range(NMARKS)]
+
+    def stats(self, cpu: int) -> dict:
+        return self.result.threads[cpu].stats
+
+
+@attrs.define
+class Kernel:
+    """The kernel for one machine shape (every hardware thread is a CPU)."""
+    chips: int = 1
+    cores_per_chip: int = 1
+    smt: int = 4
+    ipi: str = attrs.field(default="doorbell", validator=lambda _s, _a, v: smp.check_ipi(v))
+    params: MachineParams = attrs.field(factory=MachineParams)
+    layout: Layout = attrs.field(init=False)
+    image: object = attrs.field(init=False)
+
+    def __attrs_post_init__(self):
+        self.params = attrs.evolve(self.params, chips=self.chips,
+                                   cores_per_chip=self.cores_per_chip,
+                                   smt=self.smt).validate()
+        pirs = [chip << 8 | core << 2 | thr for chip in range(self.chips)
+                for core in range(self.cores_per_chip) for thr in range(self.smt)]
+        self.layout = Layout(pirs=pirs)
+        if self.layout.end > self.params.memory:
+            raise PowersimError(f"kernel data ends at {self.layout.end:#x}, beyond memory "
+                                f"= {self.params.memory:#x}: raise memory")
+        self.image = build_image(self.layout, self.ipi)
+
+    def _operand(self, v, masks):
+        if isinstance(v, str):
+            if v not in self.image.symbols:
+                raise PowersimError(f"script: unknown kernel symbol {v!r} (see "
+                                    "powersim.kernel.image.dump for the routines)")
+            return self.image.symbols[v]
+        if isinstance(v, (set, frozenset, range, list, tuple)):
+            addr = self.layout.cpumask(len(masks))
+            masks.append((addr, self.layout.mask(v)))
+            return addr
+        if isinstance(v, (int, np.integer)):
+            return int(v) & ((1 << 64) - 1)
+        raise PowersimError(f"script operand {v!r}: allowed an int, a symbol name or a "
+                            "set of CPU numbers")
+
+    def _write(self, mem, addr, data: bytes):
+        a = addr - KERNELBASE
+        mem[a:a + len(data)] = np.frombuffer(data, np.uint8)
+
+    def _w64(self, mem, addr, value):
+        self._write(mem, addr, (value & ((1 << 64) - 1)).to_bytes(8, "little"))
+
+    def load(self, scripts: dict, mm_cpus=()):
+        """A Machine with the image and the initial data written, threads started."""
+        from powersim.machine.state import Machine
+        lay = self.layout
+        for cpu in scripts:
+            lay.paca(cpu)       # validates the CPU number
+        m = Machine(self.params)
+        m.load(self.image.data, self.image.base - KERNELBASE)
+        mem = m.mem
+        table = [-1] * (lay.pirs[-1] + 1)
+        masks = []
+        for cpu, pir in enumerate(lay.pirs):
+            table[pir] = cpu
+            self._w64(mem, lay.cpu_pir + 8 * cpu, pir)
+            paca = lay.paca(cpu)
+            for off, v in ((PACA_CPU, cpu), (PACA_KSTACK, lay.stack_top(cpu)),
+                           (PACA_SCRIPT, lay.script(cpu)), (PACA_PIR, pir),
+                           (PACA_MARKS, lay.marks(cpu))):
+                self._w64(mem, paca + off, v)
+            cmds = list(scripts.get(cpu, ())) + [(CMD_END,)]
+            if len(cmds) > lay.script_cmds:
+                raise PowersimError(f"CPU {cpu}: {len(cmds) - 1} commands, allowed at most "
+                                    f"{lay.script_cmds - 1}")
+            for i, cmd in enumerate(cmds):
+                words = [cmd[0]] + [self._operand(v, masks) for v in cmd[1:]]
+                words += [0] * (CMD_SIZE // 8 - len(words))
+                self._write(mem, lay.script(cpu) + i * CMD_SIZE,
+                            b"".join(w.to_bytes(8, "little") for w in words))
+        for i, v in enumerate(table):
+            self._w64(mem, lay.pir_table + 8 * i, v)
+        mm_cpus = sorted(set(mm_cpus))
+        self._write(mem, lay.mm_cpumask, lay.mask(mm_cpus))
+        self._w64(mem, lay.mm + MM_ACTIVE_CPUS, len(mm_cpus))
+        for addr, data in masks:
+            self._write(mem, addr, data)
+        m.start(self.image.symbols["_start"])
+        return m
+
+    def run(self, scripts: dict, mm_cpus=(), max_cycles=10**8, exact=False) -> KernelRun:
+        """Run ``scripts`` ({cpu: [commands]}; CPUs without one just END)."""
+        from powersim.machine.exec import _results
+        from powersim.machine.state import check_max_cycles
+        check_max_cycles(max_cycles)
+        m = self.load(scripts, mm_cpus)
+        m.prepare()
+        t0 = time.perf_counter()
+        m.run(max_cycles, exact)
+        return KernelRun(machine=m, layout=self.layout,
+                         result=_results(m, (), time.perf_counter() - t0))

@@ -1,0 +1,213 @@
+"""Where every kernel object lives (docs/KERNEL.md "Memory layout").
+
+One attrs class computes all addresses from the number of CPUs and the PIR of
+each.  Every per-CPU object sits on its own 128-byte line, as in Linux, so that
+sharing costs what it costs [SK-dt] (128-byte lines).  Addresses are
+``KERNELBASE + phys``; this part runs in hypervisor real mode, so KERNELBASE is
+0 (switching translation on later changes only that constant).
+
+    lay = Layout(pirs=[0, 1, 2, 3])
+    lay.paca(2), lay.csd(sender=0, target=3), lay.mm_cpumask
+"""
+
+import attrs
+
+from powersim.errors import PowersimError
+
+KERNELBASE = 0          # real mode; 0xc000_0000_0000_0000 once the MMU is on
+LINE = 128              # [SK-dt] cache-line / reservation granule
+LINE_SHIFT = 7
+DATA_BASE = 0x100000    # kernel data starts at 1 MiB; the code image must end below it
+STACK_SIZE = 16 << 10   # one 16 KiB stack per CPU (docs/KERNEL.md)
+
+# --- PACA field offsets (one line per CPU) -------------------------------------
+PACA_SOFT_MASK = 0      # u8 irq_soft_mask: 0 enabled, IRQS_DISABLED [linux-mm 3.8]
+PACA_IRQ_HAPPENED = 1   # u8 PACA_IRQ_* bits recorded while soft-masked
+PACA_IN_GUEST = 2       # u8 vCPU in guest mode (workload issue)
+PACA_CPU = 8            # u64 this CPU's number
+PACA_PERCPU = 16        # u64 per-CPU lockless walker counter (Bras v6)
+PACA_TRIM = 24          # u64 trim clock (tick_and_test_trim_clock)
+PACA_KSTACK = 32        # u64 initial stack pointer
+PACA_SCRIPT = 40        # u64 address of this CPU's command script
+PACA_EX = 48            # interrupt-entry save area: r10, r11, r12, CR (4 x u64)
+PACA_PIR = 80           # u64 this CPU's PIR
+PACA_MARKS = 88         # u64 address of this CPU's marks line (test stamps)
+
+IRQS_DISABLED = 1
+PACA_IRQ_HARD_DIS = 0x01    # [linux-mm 3.8] hw_irq.h
+PACA_IRQ_DBELL = 0x02
+PACA_IRQ_EE = 0x04
+PACA_IRQ_DEC = 0x08
+
+# --- call_single_data (one line per (sender, target)) --------------------------
+CSD_NEXT, CSD_FUNC, CSD_INFO, CSD_FLAGS = 0, 8, 16, 24
+CSD_FLAG_LOCK = 0x01        # kernel/smp.c [linux-mm 3.7]
+CSD_FLAG_SYNCHRONOUS = 0x02
+
+# --- ipi_message: the `messages` word, one byte per message (LE: byte n = bit 8n)
+PPC_MSG_CALL_FUNCTION = 0   # arch/powerpc/include/asm/smp.h [linux-mm 3.7]
+
+# --- mm_struct (line 0; the cpumask bitmap starts on the next line) ------------
+MM_PGD, MM_ACTIVE_CPUS, MM_WALKERS, MM_LOCK = 0, 8, 16, 24
+
+# --- per-CPU command script (docs/KERNEL.md "The per-CPU command loop") --------
+CMD_SIZE = 48               # op, then 5 u64 operands
+CMD_END, CMD_CALL, CMD_WAIT_UNTIL, CMD_IDLE = 0, 1, 2, 3
+
+# --- per-CPU marks line: u64 slots the test hooks write (timebase stamps) -------
+MARK_COUNT = 0          # ipi_mark: times run on this CPU
+MARK_FUNC_TB = 1        # ipi_mark: timebase of the last run
+MARK_INFO = 2           # ipi_mark: the info argument it got
+MARK_WIN_ENTER = 3      # irq_off_window: after local_irq_save
+MARK_WIN_HAPPENED = 4   # irq_off_window: irq_happened just before local_irq_restore
+MARK_WIN_EXIT = 5       # irq_off_window: just before local_irq_restore
+MARK_WIN_RESTORED = 6   # irq_off_window: after local_irq_restore returned
+MARK_FREE = 7           # slots MARK_FREE.. are for `stamp`
+NMARKS = LINE // 8
+
+
+def _lines(nbytes: int) -> int:
+    return -(-nbytes // LINE) * LINE
+
+
+@attrs.frozen
+class Layout:
+    """Addresses of the kernel's data for CPUs numbered 0..n-1 with PIRs ``pirs``
+    (CPU number = position in PIR order, as the machine numbers threads)."""
+
+    pirs: tuple = attrs.field(converter=tuple)
+    script_cmds: int = 64       # command slots per CPU
+    nmasks: int = 8             # cpumask bitmaps the scripts can pass to routines
+
+    def __attrs_post_init__(self):
+        if not self.pirs:
+            raise PowersimError("kernel layout: no CPUs (allowed: at least one PIR)")
+        if list(self.pirs) != sorted(set(self.pirs)) or not 0 <= self.pirs[-1] < 1 << 14:
+            raise PowersimError(f"kernel layout: PIRs {self.pirs}: allowed distinct, "
+                                "increasing PIRs in 0..16383")
+        if self.script_cmds < 1:
+            raise PowersimError(f"kernel layout: script_cmds = {self.script_cmds}: "
+                                "allowed >= 1")
+
+    @property
+    def ncpus(self) -> int:
+        return len(self.pirs)
+
+    @property
+    def mask_bytes(self) -> int:
+        """A cpumask bitmap: u64 words, bit c of word c // 64 is CPU c."""
+        return -(-self.ncpus // 64) * 8
+
+    # Regions, in order from DATA_BASE; each starts on a line.
+    def _region_sizes(self):
+        n = self.ncpus
+        return (("paca", n * LINE), ("ipi_message", n * LINE), ("csq", n * LINE),
+                ("cfd", n * _lines(self.mask_bytes)), ("csd", n * n * LINE),
+                ("mm", LINE + _lines(self.mask_bytes)), ("marks", n * LINE),
+                ("cpumasks", self.nmasks * _lines(self.mask_bytes)),
+                ("pir_table", _lines(8 * (self.pirs[-1] + 1))),
+                ("cpu_pir", _lines(8 * n)),
+                ("scripts", n * _lines(CMD_SIZE * self.script_cmds)),
+                ("stacks", n * STACK_SIZE))
+
+    def _base(self, region: str) -> int:
+        at = KERNELBASE + DATA_BASE
+        for name, size in self._region_sizes():
+            if name == region:
+                return at
+            at += -(-size // 4096) * 4096     # regions page-aligned, for readability
+        raise KeyError(region)
+
+    @property
+    def end(self) -> int:
+        """First address after the kernel's data."""
+        return self._base("stacks") + self.ncpus * STACK_SIZE
+
+    def _cpu(self, cpu: int) -> int:
+        if not 0 <= cpu < self.ncpus:
+            raise PowersimError(f"kernel layout: CPU {cpu}: allowed 0..{self.ncpus - 1}")
+        return cpu
+
+    # --- per-CPU objects ---------------------------------------------------------
+    def paca(self, cpu):
+        return self._base("paca") + self._cpu(cpu) * LINE
+
+    def ipi_message(self, cpu):
+        return self._base("ipi_message") + self._cpu(cpu) * LINE
+
+    def call_single_queue(self, cpu):
+        return self._base("csq") + self._cpu(cpu) * LINE
+
+    def cfd_ipi_mask(self, cpu):
+        """The sender's cfd->cpumask_ipi: targets whose queue was empty."""
+        return self._base("cfd") + self._cpu(cpu) * _lines(self.mask_bytes)
+
+    def csd(self, sender, target):
+        return self._base("csd") + (self._cpu(sender) * self.ncpus + self._cpu(target)) * LINE
+
+    def marks(self, cpu):
+        return self._base("marks") + self._cpu(cpu) * LINE
+
+    def cpumask(self, i):
+        """Scratch cpumask ``i`` (0..nmasks-1) for script arguments."""
+        if not 0 <= i < self.nmasks:
+            raise PowersimError(f"kernel layout: cpumask {i}: allowed 0..{self.nmasks - 1}")
+        return self._base("cpumasks") + i * _lines(self.mask_bytes)
+
+    def script(self, cpu):
+        return self._base("scripts") + self._cpu(cpu) * _lines(CMD_SIZE * self.script_cmds)
+
+    def stack_top(self, cpu):
+        """Initial r1: the top of the CPU's stack minus the ELFv2 minimum frame."""
+        return self._base("stacks") + (self._cpu(cpu) + 1) * STACK_SIZE - 32
+
+    # --- machine-wide -----------------------------------------------------------
+    @property
+    def paca_base(self):
+        return self._base("paca")
+
+    @property
+    def ipi_message_base(self):
+        return self._base("ipi_message")
+
+    @property
+    def csq_base(self):
+        return self._base("csq")
+
+    @property
+    def cfd_base(self):
+        return self._base("cfd")
+
+    @property
+    def cfd_stride(self):
+        return _lines(self.mask_bytes)
+
+    @property
+    def csd_base(self):
+        return self._base("csd")
+
+    @property
+    def mm(self):
+        return self._base("mm")
+
+    @property
+    def mm_cpumask(self):
+        return self.mm + LINE
+
+    @property
+    def pir_table(self):
+        """u64 per PIR: the CPU number, -1 for a PIR that is no CPU."""
+        return self._base("pir_table")
+
+    @property
+    def cpu_pir(self):
+        """u64 per CPU: its PIR (msgsnd target tag, XIVE ESB)."""
+        return self._base("cpu_pir")
+
+    def mask(self, cpus) -> bytes:
+        """The bitmap bytes of a set of CPUs."""
+        words = [0] * (self.mask_bytes // 8)
+        for c in cpus:
+            self._cpu(c)
+            words[c // 64] |= 1 << (c % 64)
+        return b"".join(w.to_bytes(8, "little") for w in words)

@@ -1,0 +1,323 @@
+"""``smp_call_function_many`` and the IPI receive path (linux-mm 3.7,
+docs/KERNEL.md "IPIs").
+
+Sender: csd_lock each target's per-(sender, target) csd, fill it, llist_add it
+to the target's call_single_queue, remember the target for a kick only when
+its queue was empty; kick them all (``smp_mb; message byte = 1`` then ``sync;
+msgsnd`` for ``ipi="doorbell"`` [L-dbell], or the XIVE ESB trigger store for
+``ipi="xive"`` [L-xive]); then, if ``wait``, csd_lock_wait on each target in
+turn.  Receiver: ``smp_ipi_demux`` (mb, xchg of the message word) then
+``flush_smp_call_function_queue``: run ``func(info)``; a synchronous csd is
+unlocked (store-release) only after ``func`` returns.
+"""
+
+from powersim.errors import PowersimError
+from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
+from powersim.kernel.layout import (CSD_FLAG_LOCK, CSD_FLAG_SYNCHRONOUS, CSD_FLAGS,
+                                    CSD_FUNC, CSD_INFO, CSD_NEXT, LINE, LINE_SHIFT,
+                                    MARK_COUNT, MARK_FUNC_TB, MARK_INFO, MARK_WIN_ENTER,
+                                    MARK_WIN_EXIT, MARK_WIN_HAPPENED, MARK_WIN_RESTORED,
+                                    PACA_CPU, PACA_IRQ_HAPPENED, PACA_MARKS, PACA_PIR,
+                                    PPC_MSG_CALL_FUNCTION)
+from powersim.machine.core import DB_SERVER, ESB_BASE, ESB_STRIDE, ESB_TRIG, TIMA_BASE, \
+    TM_ACK_HV, TM_QW3
+
+IPI_KINDS = ("doorbell", "xive")
+ESB_SET_PQ_00 = 0xC00       # management-page load: old PQ, then PQ = 00 [L-xive]
+ESB_SHIFT = ESB_STRIDE.bit_length() - 1     # one ESB block per PIR (CONTRACTS.md)
+assert ESB_STRIDE == 1 << ESB_SHIFT and ESB_TRIG & 0xFFFF == 0
+
+
+def check_ipi(ipi):
+    if ipi not in IPI_KINDS:
+        raise PowersimError(f"kernel.ipi = {ipi!r}: allowed {', '.join(IPI_KINDS)}")
+    return ipi
+
+
+def _per_cpu(b, dst, base, cpu_reg, shift=LINE_SHIFT):
+    """``dst = base + (cpu << shift)``: a per-CPU line."""
+    b.sldi(dst, cpu_reg, shift)
+    b.li64("r0", base)
+    b.add(dst, dst, "r0")
+
+
+def _this_cpu(b, dst, base):
+    b.ld(dst, f"{PACA_CPU}(r13)")
+    _per_cpu(b, dst, base, dst)
+
+
+def _xchg_zero(b, dst, addr, tmp):
+    """``dst = xchg(*addr, 0)``, fully ordered like Linux's xchg [L-bar]."""
+    top = b.local("xchg")
+    b.sync()
+    b.label(top)
+    b.ldarx(dst, 0, addr)
+    b.li(tmp, 0)
+    b.stdcx_(tmp, 0, addr)
+    b.emit(f"bne- {top}")
+    b.sync()
+
+
+def _for_each_cpu(b, ncpus, cpu_reg, mask_reg, body, skip_reg=None):
+    """``for cpu_reg in mask (bitmap at mask_reg), except skip_reg: body()``.
+    Uses r0, r11, r12 and cr0 for the bit test."""
+    top, nxt, done = b.local("cpu"), b.local("next"), b.local("done")
+    b.li(cpu_reg, 0)
+    b.label(top)
+    b.cmpdi(cpu_reg, ncpus)
+    b.bge(done)
+    if skip_reg is not None:
+        b.cmpd(cpu_reg, skip_reg)
+        b.beq(nxt)
+    b.srdi("r11", cpu_reg, 6)
+    b.sldi("r11", "r11", 3)
+    b.ldx("r11", mask_reg, "r11")
+    b.clrldi("r12", cpu_reg, 58)
+    b.srd("r11", "r11", "r12")
+    b.andi_("r11", "r11", 1)
+    b.beq(nxt)
+    body()
+    b.label(nxt)
+    b.addi(cpu_reg, cpu_reg, 1)
+    b.b(top)
+    b.label(done)
+
+
+def _csd_lock_wait(b, csd):
+    """Spin (store-free, so the machine sleeps through it) until LOCK is clear,
+    then acquire (smp_cond_load_acquire: ld; lwsync) [L-bar]."""
+    spin = b.local("csdwait")
+    b.label(spin)
+    b.ld("r0", f"{CSD_FLAGS}({csd})")
+    b.andi_("r0", "r0", CSD_FLAG_LOCK)
+    b.bne(spin)
+    b.lwsync()
+
+
+def emit_smp_call_function_many(b, lay, ipi):
+    """``smp_call_function_many(r3 = cpumask, r4 = func, r5 = info, r6 = wait)``."""
+    n = lay.ncpus
+    b.label("smp_call_function_many")
+    epilogue = prologue(b, 96, [f"r{r}" for r in range(24, 32)])
+    b.mr("r31", "r3")                   # mask
+    b.mr("r30", "r4")                   # func
+    b.mr("r29", "r5")                   # info
+    b.li("r28", CSD_FLAG_LOCK)          # flags of our csds
+    b.cmpdi("r6", 0)
+    b.beq(sync_done := b.local("async"))
+    b.li("r28", CSD_FLAG_LOCK | CSD_FLAG_SYNCHRONOUS)
+    b.label(sync_done)
+    b.ld("r27", f"{PACA_CPU}(r13)")     # this CPU
+    b.mulli("r25", "r27", lay.cfd_stride)
+    b.li64("r0", lay.cfd_base)
+    b.add("r25", "r25", "r0")           # cfd->cpumask_ipi
+    b.li("r0", 0)
+    for w in range(lay.mask_bytes // 8):
+        b.std("r0", f"{8 * w}(r25)")
+    b.mulli("r26", "r27", n * LINE)
+    b.li64("r0", lay.csd_base)
+    b.add("r26", "r26", "r0")           # this sender's csd row
+
+    def csd_of_target():                # r3 = &csd[self][r24]
+        b.sldi("r3", "r24", LINE_SHIFT)
+        b.add("r3", "r3", "r26")
+
+    def queue():
+        csd_of_target()
+        _csd_lock_wait(b, "r3")         # csd_lock: wait for the previous use ...
+        b.std("r28", f"{CSD_FLAGS}(r3)")    # ... then LOCK (| SYNCHRONOUS if wait)
+        b.std("r30", f"{CSD_FUNC}(r3)")
+        b.std("r29", f"{CSD_INFO}(r3)")
+        b.lwsync()                      # smp_wmb: csd filled before it is published
+        _per_cpu(b, "r5", lay.csq_base, "r24")
+        # llist_add: first = READ_ONCE(head); do new->next = first;
+        # while (!try_cmpxchg(head, &first, new))  (cmpxchg: sync ... sync [L-bar])
+        retry, cas, fail, added = (b.local(h) for h in ("lladd", "cas", "casf", "added"))
+        b.ld("r6", "0(r5)")
+        b.label(retry)
+        b.std("r6", f"{CSD_NEXT}(r3)")
+        b.sync()
+        b.label(cas)
+        b.ldarx("r7", 0, "r5")
+        b.cmpd("r7", "r6")
+        b.emit(f"bne- {fail}")
+        b.stdcx_("r3", 0, "r5")
+        b.emit(f"bne- {cas}")
+        b.sync()
+        b.b(added)
+        b.label(fail)
+        b.mr("r6", "r7")
+        b.b(retry)
+        b.label(added)
+        b.cmpdi("r6", 0)                # queue was empty: this target needs a kick
+        b.bne(kicked := b.local("nokick"))
+        b.srdi("r4", "r24", 6)
+        b.sldi("r4", "r4", 3)
+        b.ldx("r5", "r25", "r4")
+        b.li("r6", 1)
+        b.clrldi("r7", "r24", 58)
+        b.sld("r6", "r6", "r7")
+        b.emit("or r5,r5,r6")
+        b.stdx("r5", "r25", "r4")
+        b.label(kicked)
+
+    def kick():
+        # smp_muxed_ipi_message_pass: smp_mb(); message byte = 1; cause_ipi
+        _per_cpu(b, "r4", lay.ipi_message_base, "r24")
+        b.sync()
+        b.li("r5", 1)
+        b.stb("r5", f"{PPC_MSG_CALL_FUNCTION}(r4)")
+        b.sldi("r6", "r24", 3)
+        b.li64("r0", lay.cpu_pir)
+        b.ldx("r6", "r6", "r0")         # target PIR
+        b.sync()                        # msgsnd is "treated as a store"; out_be64 syncs too
+        if ipi == "doorbell":           # doorbell_global_ipi [L-dbell]
+            b.oris("r6", "r6", (DB_SERVER << 27) >> 16)
+            b.msgsnd("r6")
+        else:                           # xive_cause_ipi: 8-byte store to the trigger page
+            b.sldi("r6", "r6", ESB_SHIFT)
+            b.li64("r0", ESB_BASE + ESB_TRIG)
+            b.add("r6", "r6", "r0")
+            b.li("r5", 0)
+            b.std("r5", "0(r6)")
+
+    def wait():
+        csd_of_target()
+        _csd_lock_wait(b, "r3")
+
+    _for_each_cpu(b, n, "r24", "r31", queue, skip_reg="r27")
+    _for_each_cpu(b, n, "r24", "r25", kick)
+    b.andi_("r0", "r28", CSD_FLAG_SYNCHRONOUS)
+    b.beq(nowait := b.local("nowait"))
+    _for_each_cpu(b, n, "r24", "r31", wait, skip_reg="r27")
+    b.label(nowait)
+    epilogue()
+
+
+def emit_receive(b, lay):
+    """smp_ipi_demux[_relaxed], flush_smp_call_function_queue and the XIVE
+    IPI handler."""
+    b.label("smp_ipi_demux")
+    b.sync()                            # mb() [linux-mm 3.7]
+    b.label("smp_ipi_demux_relaxed")
+    epilogue = prologue(b, 48, ["r31"])
+    _this_cpu(b, "r31", lay.ipi_message_base)
+    again = b.local("demux")
+    b.label(again)
+    _xchg_zero(b, "r4", "r31", "r5")
+    b.andi_("r4", "r4", 1 << (8 * PPC_MSG_CALL_FUNCTION))   # LE: byte n is bits 8n..
+    b.beq(none := b.local("nocall"))
+    b.bl("flush_smp_call_function_queue")
+    b.label(none)
+    b.ld("r4", "0(r31)")                # while (info->messages)
+    b.cmpdi("r4", 0)
+    b.bne(again)
+    epilogue()
+
+    b.label("flush_smp_call_function_queue")
+    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
+    _this_cpu(b, "r3", lay.csq_base)
+    _xchg_zero(b, "r4", "r3", "r5")     # llist_del_all
+    b.li("r30", 0)                      # llist_reverse_order: run in queueing order
+    rev, revdone = b.local("rev"), b.local("revd")
+    b.label(rev)
+    b.cmpdi("r4", 0)
+    b.beq(revdone)
+    b.ld("r5", f"{CSD_NEXT}(r4)")
+    b.std("r30", f"{CSD_NEXT}(r4)")
+    b.mr("r30", "r4")
+    b.mr("r4", "r5")
+    b.b(rev)
+    b.label(revdone)
+    run, done, sync = b.local("run"), b.local("rund"), b.local("sync")
+    b.label(run)
+    b.mr_("r31", "r30")
+    b.beq(done)
+    b.ld("r30", f"{CSD_NEXT}(r31)")     # _safe iteration: csd may be reused after unlock
+    b.ld("r29", f"{CSD_FLAGS}(r31)")
+    b.ld("r12", f"{CSD_FUNC}(r31)")
+    b.ld("r3", f"{CSD_INFO}(r31)")
+    b.mtctr("r12")
+    b.andi_("r0", "r29", CSD_FLAG_SYNCHRONOUS)
+    b.bne(sync)
+    b.lwsync()                          # async: csd_unlock (store-release) before func
+    b.li("r0", 0)
+    b.std("r0", f"{CSD_FLAGS}(r31)")
+    b.bctrl()
+    b.b(run)
+    b.label(sync)
+    b.bctrl()                           # synchronous: func, then csd_unlock
+    b.lwsync()
+    b.li("r0", 0)
+    b.std("r0", f"{CSD_FLAGS}(r31)")
+    b.b(run)
+    b.label(done)
+    epilogue()
+
+    b.label("xive_ipi_interrupt")
+    epilogue = prologue(b, 32)
+    b.li64("r4", TIMA_BASE + TM_ACK_HV)
+    b.lhbrx("r5", 0, "r4")              # acknowledge: CPPR = the IPI's priority
+    b.sync()                            # mb() after the ack [L-xive]
+    b.bl("smp_ipi_demux")               # xive_muxed_ipi_action
+    b.ld("r4", f"{PACA_PIR}(r13)")      # EOI our IPI source: SET_PQ_00 load
+    b.sldi("r4", "r4", ESB_SHIFT)
+    b.li64("r0", ESB_BASE + ESB_SET_PQ_00)
+    b.add("r4", "r4", "r0")
+    b.ldbrx("r5", 0, "r4")
+    b.andi_("r5", "r5", 1)              # Q was set: it triggered again, re-trigger
+    b.beq(noq := b.local("noq"))
+    b.addis("r4", "r4", ESB_TRIG >> 16)        # the trigger page of the same source
+    b.addi("r4", "r4", -ESB_SET_PQ_00)
+    b.std("r5", "0(r4)")
+    b.label(noq)
+    b.li64("r4", TIMA_BASE + TM_QW3 + 1)
+    b.li("r5", 0xFF)                    # queue empty: CPPR back to 0xFF [L-xive]
+    b.stb("r5", "0(r4)")
+    epilogue()
+
+
+def emit_funcs(b):
+    """IPI callbacks and test hooks (they write this CPU's marks line)."""
+    b.label("do_nothing")
+    b.blr()
+
+    b.label("ipi_mark")                 # func(info): count, stamp, keep info
+    b.ld("r4", f"{PACA_MARKS}(r13)")
+    b.ld("r5", f"{8 * MARK_COUNT}(r4)")
+    b.addi("r5", "r5", 1)
+    b.std("r5", f"{8 * MARK_COUNT}(r4)")
+    b.mftb("r5")
+    b.std("r5", f"{8 * MARK_FUNC_TB}(r4)")
+    b.std("r3", f"{8 * MARK_INFO}(r4)")
+    b.blr()
+
+    b.label("stamp")                    # stamp(slot): marks[slot] = timebase
+    b.ld("r4", f"{PACA_MARKS}(r13)")
+    b.mftb("r5")
+    b.sldi("r3", "r3", 3)
+    b.stdx("r5", "r4", "r3")
+    b.blr()
+
+    b.label("set_dec")                  # set_dec(ticks): a decrementer interrupt then
+    b.mtdec("r3")
+    b.blr()
+
+    # irq_off_window(n): a walker-shaped irq-off window of n loop iterations
+    b.label("irq_off_window")
+    epilogue = prologue(b, 48, ["r31", "r30"])
+    b.ld("r30", f"{PACA_MARKS}(r13)")
+    local_irq_save(b, "r31", "r4")
+    b.mftb("r4")
+    b.std("r4", f"{8 * MARK_WIN_ENTER}(r30)")
+    b.mtctr("r3")
+    b.label(loop := b.local("win"))
+    b.bdnz(loop)
+    b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
+    b.std("r4", f"{8 * MARK_WIN_HAPPENED}(r30)")
+    b.mftb("r4")
+    b.std("r4", f"{8 * MARK_WIN_EXIT}(r30)")
+    local_irq_restore(b, "r31")
+    b.mftb("r4")
+    b.std("r4", f"{8 * MARK_WIN_RESTORED}(r30)")
+    epilogue()
