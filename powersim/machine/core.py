@@ -59,6 +59,21 @@ interrupt is pending (whatever MSR[EE]), then wake after the level's
 latency: EC=1 through system reset 0x100 with the SRR1 wake reason, EC=0
 resuming after the instruction.  State loss is reported in SRR1, not done.
 
+Radix MMU (reference/power9.md sections 3-4)
+---------------------------------------------
+MSR[IR]/[DR] with LPCR[HR] select radix translation: PTCR -> PATE -> PRTE
+(through the partition-scoped tree) -> tree, with the checks and faults of
+powersim.radix.reference_translate.  Per core: a TLB (1024 entries, 4-way,
+LRU per row), a page walk cache of level 0-2 PDEs and cached PATE/PRTEs; every table
+entry fetched goes through the latency model.  A per-thread micro-cache of
+the last data and instruction page lets most accesses skip the TLB lookup
+without changing timing.  TLB lookups and walks are ordered operations (they
+read tables other threads write).  A tlbie takes effect on every core when
+issued; a per-chip engine and per-core acknowledgements time it, and tlbsync
+sleeps until the last acknowledgement.  In fast mode a thread that runs ahead
+within its quantum may still use a translation removed by a tlbie issued at
+an earlier clock; exact mode never does.
+
 Spin-loop detection
 -------------------
 At a taken backward branch the thread compares its architected state (GPRs,
@@ -144,7 +159,26 @@ TS_SPIN_I = 39      # spin sleep: instructions per iteration
 TS_INSN = 40        # instructions executed
 TS_THR = 41         # thread number within the core
 TS_LDV0 = 42        # versions of the TS_LD0.. lines when first loaded in the iteration
-NTS = TS_LDV0 + SPIN_LINES
+# MMU micro-cache (ERAT-like, one data and one instruction 4 KiB page): EA >> 12
+# (-1: empty), RA - EA, and for data MC_LOAD | MC_STORE.  It only filters TLB
+# lookups (same timing as a TLB hit) and is emptied by anything that could
+# change a translation: tlbie/tlbiel/slbia, MSR or MMU SPR writes, interrupts,
+# and the eviction of a TLB entry of the core.
+TS_DPAGE = TS_LDV0 + SPIN_LINES
+TS_DDELTA = TS_DPAGE + 1
+TS_DPERM = TS_DPAGE + 2
+TS_IPAGE = TS_DPAGE + 3
+TS_IDELTA = TS_DPAGE + 4
+TS_TLBI_ACK = TS_DPAGE + 5  # when every tlbie this thread issued is acknowledged
+# Optional ERAT (MachineParams.erat_entries > 0): fully associative, FIFO, keys
+# (EA >> page shift) << 5 | page shift (0: empty); flushed by tlbie/tlbiel of
+# the core, slbia and mtspr PIDR/PTCR/LPIDR/LPCR/AMR/IAMR.
+ERAT_MAX = 64
+TS_ERAT_NEXT = TS_DPAGE + 6
+TS_ERAT0 = TS_DPAGE + 7
+NTS = TS_ERAT0 + ERAT_MAX
+MC_LOAD = 1
+MC_STORE = 2
 
 # --- thread states ------------------------------------------------------------
 S_RUN = 0
@@ -168,6 +202,8 @@ STAT_NAMES = (             # "cycles_run" (clock minus stop and spin) is added b
     "xive_sent", "xive_recv",
     "int_100", "int_200", "int_300", "int_500", "int_700", "int_900", "int_a00",
     "int_c00", "int_e40", "int_e80", "int_ea0", "checkstop",
+    "int_380", "int_400", "int_480", "int_e00",
+    "tlb_hits", "tlb_misses", "pwc_hits", "walk_reads", "erat_misses", "tlbie", "tlbiel",
 )
 globals().update({"ST_" + n.upper(): i for i, n in enumerate(STAT_NAMES)})
 NSTAT = len(STAT_NAMES)
@@ -195,6 +231,8 @@ PRM_NAMES = (
     "hwsync", "lwsync", "ptesync", "isync", "eieio", "msgsync", "intr", "rfid",
     "db_core", "db_chip", "db_xchip", "xive_chip", "xive_xchip", "xive_interval",
     "xive_prio", "stop_lite", "wait", "ncores", "npir",
+    "lat_l1", "smt", "rc_hw", "pwc_sets", "pwc_ways", "tlbiel", "tlbie", "tlbsync",
+    "tlbie_occ", "tlbie_chip", "tlbie_xchip", "tlbie_apply", "erat_n", "erat_miss",
 )
 globals().update({"PR_" + n.upper(): i for i, n in enumerate(PRM_NAMES)})
 PR_STOP0 = len(PRM_NAMES)       # 16 stop wake-up latencies follow
@@ -235,11 +273,17 @@ PSSCR_EC = 0x00100000
 PSSCR_RL = 0xF
 
 SPR_XER, SPR_LR, SPR_CTR = 1, 8, 9
+SPR_AMR = 13
 SPR_DSISR, SPR_DAR, SPR_DEC = 18, 19, 22
 SPR_SRR0, SPR_SRR1 = 26, 27
+SPR_PIDR = 48
+SPR_IAMR = 61
 SPR_TBL, SPR_TBU = 268, 269
+SPR_HDSISR, SPR_HDAR = 306, 307
 SPR_HSRR0, SPR_HSRR1 = 314, 315
 SPR_LPCR = 318
+SPR_LPIDR = 319
+SPR_PTCR = 464
 SPR_PSSCR = 855
 SPR_HID0 = 1008
 SPR_PIR = 1023
@@ -263,6 +307,74 @@ TIMA_SIZE = 0x10000
 TM_QW3 = 0x30               # HV physical ring
 TM_ACK_HV = 0x830           # 16-bit load: acknowledge [L-xive]
 RA_MASK = 0x0FFF_FFFF_FFFF_FFFF
+
+# --- radix MMU (reference/power9.md sections 3-4; [L-pgt], [Q-rad], [MW]) ---------
+PTE_V = -(1 << 63)          # valid
+PTE_LEAF = 1 << 62
+RPN_MASK = 0x01FF_FFFF_FFFF_F000
+NLB_MASK = 0x0FFF_FFFF_FFFF_FF00
+PTE_R = 0x100
+PTE_C = 0x80
+ATT_MASK = 0x30
+ATT_NI_IO = 0x20
+EAA_PRIV = 0x8
+EAA_READ = 0x4
+EAA_RW = 0x2
+EAA_EXEC = 0x1
+PATE_HR = -(1 << 63)
+TBL_MASK = 0x0FFF_FFFF_FFFF_F000    # PTCR PATB, PATE dw1 PRTB
+EA52 = (1 << 52) - 1
+SEG_MASK = 0x3FF0_0000_0000_0000    # EA bits 2:11 must be 0 (section 3.6, [Q-rad])
+DSISR_NOPTE = 0x4000_0000
+DSISR_PROTFAULT = 0x0800_0000
+DSISR_ISSTORE = 0x0200_0000
+DSISR_BADTREE = 0x0008_0000
+DSISR_SET_RC = 0x0004_0000
+DSISR_PRTABLE = 0x0002_0000
+SRR1_ISI_N_G = 0x1000_0000
+ACC_LOAD = 0
+ACC_STORE = 1
+ACC_FETCH = 2
+LPCR_HR = 0x0010_0000
+LPCR_UPRT = 0x0040_0000
+
+# TLB: 1024 entries, 4-way, per core [SK-dt]; tlbiel sees 128 congruence
+# classes in radix mode [L-hash.h].  Both hold if each class is two rows of 4
+# ways, one for base pages (4K/64K) and one for large pages (2M/1G): row =
+# 2 * ((EA >> page shift) & 127) + large.  Replacement: LRU per row.
+TLB_SETS = 128
+TLB_WAYS = 4
+TLB_ROWS = 2 * TLB_SETS
+TE_V = 0        # 1 = valid
+TE_TAG = 1      # EA >> shift (quadrant bits included)
+TE_SHIFT = 2
+TE_PID = 3
+TE_LPID = 4
+TE_PTE = 5      # the leaf entry as walked
+TE_PTEA = 6     # its real address
+TE_LRU = 7
+NTE = 8
+# Page walk cache: PDEs of levels 0..2 (the ones pointing at 2^39/2^30/2^21-byte
+# regions), set-associative, LRU; geometry from MachineParams [MW].
+PE_V = 0
+PE_TAG = 1      # (EA & EA52) >> (39 - 9 * level)
+PE_LEVEL = 2
+PE_PID = 3
+PE_LPID = 4
+PE_PDE = 5
+PE_PDEA = 6
+PE_LRU = 7
+NPE = 8
+# Per-core MMU row: LRU clock, cached PATE (LPID 0), cached PRTEs, and (in the
+# row of a chip's first core) that chip's tlbie engine.
+MM_STAMP = 0
+MM_PATE_V = 1
+MM_PATE0 = 2
+MM_PATE1 = 3
+MM_TLBIE_FREE = 4
+MM_PRTE = 5             # PRTE_SLOTS pairs (PID + 1, PRTE dw0), direct-mapped by PID
+PRTE_SLOTS = 16
+NMM = MM_PRTE + 2 * PRTE_SLOTS
 
 OP_STALE = -1       # a row whose word was overwritten: re-predecode before executing
 SPIN_SNAP = 8       # pure arrivals before the spin snapshot (amortises its cost)
@@ -400,15 +512,6 @@ def trap_cond(to, a, b):
 
 # ---------------------------------------------------------------- memory
 @njit(cache=True)
-def translate(ea, msr, bit):
-    """EA -> RA.  The hook for the radix MMU (next issue): when msr & bit
-    (MSR[IR] for fetches, MSR[DR] for data) the walk goes here.  For now every
-    access is real mode: RA = EA & 0x0FFF_FFFF_FFFF_FFFF (the top 4 bits are
-    ignored in real mode)."""
-    return ea & RA_MASK
-
-
-@njit(cache=True)
 def rd(mem, m16, m32, m64, ra, sz):
     """Little-endian read of sz bytes at real address ra (bounds checked by caller)."""
     if sz == 8 and (ra & 7) == 0:
@@ -534,6 +637,453 @@ def invalidate_code(code, ra, sz, prm):
             code[i, P_OP] = OP_STALE
 
 
+# ---------------------------------------------------------------- radix MMU
+@njit(cache=True)
+def mc_flush(ts, t0, n):
+    """Empty the micro-caches of threads t0 .. t0 + n - 1."""
+    for u in range(t0, t0 + n):
+        ts[u, TS_DPAGE] = -1
+        ts[u, TS_IPAGE] = -1
+
+
+@njit(cache=True)
+def erat_flush(ts, t0, n):
+    for u in range(t0, t0 + n):
+        for k in range(ERAT_MAX):
+            ts[u, TS_ERAT0 + k] = 0
+    mc_flush(ts, t0, n)
+
+
+@njit(cache=True)
+def erat_fill(t, ea, shift, ts, prm):
+    """Look a translation up in t's ERAT, inserting it on a miss (FIFO; the
+    micro-cache must stay a subset, so an eviction empties it).  True on a hit."""
+    key = ((ea >> shift) << 5) | shift
+    n = prm[PR_ERAT_N]
+    for k in range(n):
+        if ts[t, TS_ERAT0 + k] == key:
+            return True
+    k = ts[t, TS_ERAT_NEXT]
+    if ts[t, TS_ERAT0 + k] != 0:
+        mc_flush(ts, t, 1)
+    ts[t, TS_ERAT0 + k] = key
+    ts[t, TS_ERAT_NEXT] = (k + 1) % n
+    return False
+
+
+@njit(cache=True)
+def table_read(t, addr, clk, m64, ts, lines, l1, l2, stats, prm):
+    """One page-table fetch through the cache model: (entry, cycles).  Entries
+    are big-endian ([MW], section 3.8); beyond RAM they read as 0 (invalid),
+    as radix.reference_translate reads them."""
+    stats[t, ST_WALK_READS] += 1
+    if addr < 0 or addr + 8 > prm[PR_MEMSIZE]:
+        return 0, prm[PR_LAT_L1]
+    c = prm[PR_LAT_L1] + fill_cost(t, addr >> LINE_SHIFT, clk, ts, lines, l1, l2, stats, prm)
+    return bswap(m64[addr >> 3], 8), c
+
+
+@njit(cache=True)
+def perm_cause(pte, acc, msr, amr, iamr):
+    """Fault cause of `acc` on the leaf `pte`, 0 if allowed: EAA, ATT and AMR/IAMR
+    key 0 (section 3.5, [Q-rad] ppc_radix64_check_prot), then R/C (3.10)."""
+    fetch = acc == ACC_FETCH
+    if fetch and (pte & ATT_MASK) == ATT_NI_IO:
+        return SRR1_ISI_N_G
+    pr = (msr & MSR_PR) != 0
+    if pte & EAA_PRIV and pr:
+        allowed = 0
+    else:
+        allowed = (EAA_READ if pte & (EAA_READ | EAA_RW) else 0) | (pte & (EAA_RW | EAA_EXEC))
+        if not pr and not pte & EAA_PRIV:   # kernel access to a user page
+            if amr < 0:
+                allowed &= ~EAA_RW
+            if (amr >> 62) & 1:
+                allowed &= ~EAA_READ
+            if (iamr >> 62) & 1:
+                allowed &= ~EAA_EXEC
+    need = EAA_READ if acc == ACC_LOAD else EAA_RW if acc == ACC_STORE else EAA_EXEC
+    if not allowed & need:
+        return SRR1_ISI_N_G if fetch else DSISR_PROTFAULT
+    if not pte & PTE_R or (acc == ACC_STORE and not pte & PTE_C):
+        return DSISR_SET_RC
+    return 0
+
+
+@njit(cache=True)
+def ap_shift(ap):
+    """Page shift of a tlbie AP code ([SK-dt] radix AP encodings); 0 if none."""
+    return 12 if ap == 0 else 16 if ap == 5 else 21 if ap == 1 else 30 if ap == 2 else 0
+
+
+@njit(cache=True)
+def tlb_row(core, tag, shift):
+    return (core * TLB_ROWS + 2 * (tag & (TLB_SETS - 1)) + (1 if shift > 16 else 0)) * TLB_WAYS
+
+
+@njit(cache=True)
+def pwc_row(core, tag, level, prm):
+    sets = prm[PR_PWC_SETS]
+    return (core * sets + ((tag + level) & (sets - 1))) * prm[PR_PWC_WAYS]
+
+
+@njit(cache=True)
+def victim(arr, b, n):
+    """An empty way of row b..b+n-1, else the least recently used (TLB and PWC
+    rows share the V = column 0, LRU = column 7 layout)."""
+    v = b
+    for w in range(b, b + n):
+        if arr[w, 0] == 0:
+            return w
+        if arr[w, 7] < arr[v, 7]:
+            v = w
+    return v
+
+
+@njit(cache=True)
+def tlb_find(core, ea, pid, lpid, tlb, mmu):
+    """The TLB entry translating `ea` for (pid, lpid), or -1.  The page size is
+    not known before the lookup, so every size's row is probed."""
+    for k in range(4):
+        shift = 12 if k == 0 else 16 if k == 1 else 21 if k == 2 else 30
+        tag = ea >> shift
+        b = tlb_row(core, tag, shift)
+        for w in range(b, b + TLB_WAYS):
+            if tlb[w, TE_V] and tlb[w, TE_TAG] == tag and tlb[w, TE_SHIFT] == shift and \
+                    tlb[w, TE_PID] == pid and tlb[w, TE_LPID] == lpid:
+                mmu[core, MM_STAMP] += 1
+                tlb[w, TE_LRU] = mmu[core, MM_STAMP]
+                return w
+    return -1
+
+
+@njit(cache=True)
+def tlb_insert(core, ea, shift, pid, lpid, pte, ptea, tlb, mmu, ts, prm):
+    tag = ea >> shift
+    w = victim(tlb, tlb_row(core, tag, shift), TLB_WAYS)
+    if tlb[w, TE_V]:    # the micro-caches must stay a subset of the TLB
+        mc_flush(ts, core * prm[PR_SMT], prm[PR_SMT])
+    mmu[core, MM_STAMP] += 1
+    tlb[w, TE_V] = 1
+    tlb[w, TE_TAG] = tag
+    tlb[w, TE_SHIFT] = shift
+    tlb[w, TE_PID] = pid
+    tlb[w, TE_LPID] = lpid
+    tlb[w, TE_PTE] = pte
+    tlb[w, TE_PTEA] = ptea
+    tlb[w, TE_LRU] = mmu[core, MM_STAMP]
+
+
+@njit(cache=True)
+def walk(t, ea, root, pid, lpid, use_pwc, clk, m64, ts, lines, l1, l2, pwc, mmu, stats,
+         prm):
+    """Walk one radix tree from a PATE/PRTE doubleword 0 (section 3.8; the same
+    steps as radix._walk), starting below the deepest PDE the page walk cache
+    holds when use_pwc.  Returns (DSISR cause or 0, leaf PTE, its address,
+    page shift, cycles)."""
+    if ((srl(root, 58) & 0x18) | (srl(root, 5) & 7)) + 31 != 52:   # RTS: 52-bit trees only
+        return DSISR_BADTREE, 0, 0, 0, 0
+    core = ts[t, TS_CORE]
+    ea52 = ea & EA52
+    base = root & NLB_MASK
+    nls = root & 0x1F
+    shift = 52
+    level = 0
+    cost = 0
+    if use_pwc:
+        # levels 0..2 always have 13/9/9 index bits (section 3.7), so the EA
+        # bits a cached PDE covers are fixed: 2^39, 2^30, 2^21 bytes
+        lv = 2
+        while lv >= 0:
+            tag = ea52 >> (39 - 9 * lv)
+            b = pwc_row(core, tag, lv, prm)
+            for w in range(b, b + prm[PR_PWC_WAYS]):
+                if pwc[w, PE_V] and pwc[w, PE_TAG] == tag and pwc[w, PE_LEVEL] == lv and \
+                        pwc[w, PE_PID] == pid and pwc[w, PE_LPID] == lpid:
+                    mmu[core, MM_STAMP] += 1
+                    pwc[w, PE_LRU] = mmu[core, MM_STAMP]
+                    stats[t, ST_PWC_HITS] += 1
+                    base = pwc[w, PE_PDE] & NLB_MASK
+                    nls = pwc[w, PE_PDE] & 0x1F
+                    shift = 39 - 9 * lv
+                    level = lv + 1
+                    lv = 0
+                    break
+            lv -= 1
+    while True:
+        # POWER9 UM 4.10.4.1 via [Q-rad] ppc_radix64_is_valid_level
+        if not ((level == 0 and nls == 13) or ((level == 1 or level == 2) and nls == 9)
+                or (level == 3 and (nls == 9 or nls == 5))):
+            return DSISR_BADTREE, 0, 0, 0, cost
+        shift -= nls
+        addr = (base & ~((1 << (nls + 3)) - 1)) + 8 * ((ea52 >> shift) & ((1 << nls) - 1))
+        entry, c = table_read(t, addr, clk + cost, m64, ts, lines, l1, l2, stats, prm)
+        cost += c
+        if not entry & PTE_V:
+            return DSISR_NOPTE, 0, 0, 0, cost
+        if entry & PTE_LEAF:
+            if shift != 12 and shift != 16 and shift != 21 and shift != 30:
+                return DSISR_BADTREE, 0, 0, 0, cost     # e.g. a 512G leaf
+            return 0, entry, addr, shift, cost
+        if use_pwc and level <= 2:
+            tag = ea52 >> shift
+            w = victim(pwc, pwc_row(core, tag, level, prm), prm[PR_PWC_WAYS])
+            mmu[core, MM_STAMP] += 1
+            pwc[w, PE_V] = 1
+            pwc[w, PE_TAG] = tag
+            pwc[w, PE_LEVEL] = level
+            pwc[w, PE_PID] = pid
+            pwc[w, PE_LPID] = lpid
+            pwc[w, PE_PDE] = entry
+            pwc[w, PE_PDEA] = addr
+            pwc[w, PE_LRU] = mmu[core, MM_STAMP]
+        base = entry & NLB_MASK
+        nls = entry & 0x1F
+        level += 1
+
+
+@njit(cache=True)
+def xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats, prm):
+    """EA -> RA for one access: real mode, or TLB, else PATE -> PRTE -> tree
+    with the checks in the order of radix.reference_translate (section 3.8).
+    Returns (RA, page shift, leaf PTE, vector or 0, cause, cycles); the cause
+    is the DSISR (0x300, 0xE00) or the SRR1 bits (0x400)."""
+    fetch = acc == ACC_FETCH
+    if not msr & (MSR_IR if fetch else MSR_DR):    # real mode: top 4 EA bits ignored
+        return ea & RA_MASK, 12, 0, 0, 0, 0
+    sp = sprs[t]
+    if not sp[SPR_LPCR] & LPCR_HR:
+        # the hash MMU (LPCR[HR] = 0) is not modelled: addresses pass untranslated
+        return ea & RA_MASK, 12, PTE_R | PTE_C | EAA_READ | EAA_RW | EAA_EXEC, 0, 0, 0
+    q = srl(ea, 62)
+    hv = (msr & MSR_HV) != 0
+    if ea & SEG_MASK or (not hv and (q == 1 or q == 2)):
+        return 0, 0, 0, 0x480 if fetch else 0x380, 0, 0
+    pid = sp[SPR_PIDR] & M32 if q <= 1 else 0           # quadrants (section 3.6)
+    lpid = 0 if hv and (q == 0 or q == 3) else sp[SPR_LPIDR]
+    vsi = 0x400 if fetch else 0x300
+    store = DSISR_ISSTORE if acc == ACC_STORE else 0
+    if lpid != 0:       # guest partitions are not modelled: a bad partition entry
+        return 0, 0, 0, 0xE00, DSISR_BADTREE, 0
+    core = ts[t, TS_CORE]
+    cost = 0
+    w = tlb_find(core, ea, pid, lpid, tlb, mmu)
+    if w >= 0 and perm_cause(tlb[w, TE_PTE], acc, msr, sp[SPR_AMR],
+                             sp[SPR_IAMR]) == DSISR_SET_RC:
+        # a cached PTE lacking R/C is re-read rather than faulted on: kernels
+        # set R/C in memory with no tlbie after the fault (section 3.10)
+        tlb[w, TE_V] = 0
+        mc_flush(ts, core * prm[PR_SMT], prm[PR_SMT])
+        w = -1
+    if w >= 0:
+        stats[t, ST_TLB_HITS] += 1
+        pte = tlb[w, TE_PTE]
+        ptea = tlb[w, TE_PTEA]
+        shift = tlb[w, TE_SHIFT]
+    else:
+        stats[t, ST_TLB_MISSES] += 1
+        if mmu[core, MM_PATE_V]:
+            pate0 = mmu[core, MM_PATE0]
+            pate1 = mmu[core, MM_PATE1]
+        else:   # LPID 0: the first entry; PATS cannot exclude it
+            patb = sp[SPR_PTCR] & TBL_MASK
+            pate0, cost = table_read(t, patb, clk, m64, ts, lines, l1, l2, stats, prm)
+            # dw1 shares the line (one access); read only if dw0 was in RAM
+            pate1 = bswap(m64[(patb + 8) >> 3], 8) if pate0 & PATE_HR else 0
+            if pate0 & PATE_HR and (pate0 & 0x1F) >= 5:
+                mmu[core, MM_PATE_V] = 1
+                mmu[core, MM_PATE0] = pate0
+                mmu[core, MM_PATE1] = pate1
+        if not pate0 & PATE_HR or (pate0 & 0x1F) < 5:      # RPDS < 5: [Q-rad]
+            return 0, 0, 0, 0xE00, DSISR_BADTREE, cost
+        if 16 * pid >= 1 << (12 + (pate1 & 0x1F)):     # beyond PRTS
+            return 0, 0, 0, vsi, DSISR_NOPTE | store, cost
+        slot = MM_PRTE + 2 * (pid & (PRTE_SLOTS - 1))
+        if mmu[core, slot] == pid + 1:
+            prte0 = mmu[core, slot + 1]
+        else:
+            # the PRTE's address goes through the partition-scoped tree ([Q-rad])
+            cause, pte, ptea, shift, c = walk(t, (pate1 & TBL_MASK) + 16 * pid, pate0, 0, 0,
+                                              False, clk + cost, m64, ts, lines, l1, l2,
+                                              pwc, mmu, stats, prm)
+            cost += c
+            if cause:
+                return 0, 0, 0, 0xE00, cause | DSISR_PRTABLE, cost
+            mask = (1 << shift) - 1
+            prte_ra = (pte & RPN_MASK & ~mask) | (((pate1 & TBL_MASK) + 16 * pid) & mask)
+            prte0, c = table_read(t, prte_ra, clk + cost, m64, ts, lines, l1, l2, stats, prm)
+            cost += c
+            if prte0 == 0:
+                return 0, 0, 0, vsi, DSISR_BADTREE | store, cost
+            mmu[core, slot] = pid + 1
+            mmu[core, slot + 1] = prte0
+        cause, pte, ptea, shift, c = walk(t, ea, prte0, pid, lpid, True, clk + cost, m64, ts,
+                                          lines, l1, l2, pwc, mmu, stats, prm)
+        cost += c
+        if cause:
+            return 0, 0, 0, vsi, cause | (store if not fetch else 0), cost
+    cause = perm_cause(pte, acc, msr, sp[SPR_AMR], sp[SPR_IAMR])
+    if cause == DSISR_SET_RC and prm[PR_RC_HW]:
+        # hardware R/C update (not POWER9's behaviour, section 3.10): a store
+        # to the PTE through the memory model
+        pte |= PTE_R | (PTE_C if acc == ACC_STORE else 0)
+        m64[ptea >> 3] = bswap(pte, 8)
+        cost += prm[PR_LAT_L1] + fill_cost(t, ptea >> LINE_SHIFT, clk + cost, ts, lines, l1,
+                                           l2, stats, prm)
+        store_line(t, ptea >> LINE_SHIFT, clk + cost, ts, lines, l1, l2)
+        cause = 0
+    if cause:
+        return 0, 0, 0, vsi, cause | (store if not fetch else 0), cost
+    if w < 0:
+        tlb_insert(core, ea, shift, pid, lpid, pte, ptea, tlb, mmu, ts, prm)
+    if prm[PR_ERAT_N] and not erat_fill(t, ea, shift, ts, prm) and w >= 0:
+        stats[t, ST_ERAT_MISSES] += 1   # a TLB hit that missed the ERAT
+        cost += prm[PR_ERAT_MISS]
+    mask = (1 << shift) - 1
+    return (pte & RPN_MASK & ~mask) | (ea & mask), shift, pte, 0, 0, cost
+
+
+@njit(cache=True)
+def fault_regs(t, vec, cause, ea, sprs):
+    """Set DSISR/DAR (or HDSISR/HDAR) for a translation fault; returns the
+    SRR1 reason bits (the cause, for ISI)."""
+    sp = sprs[t]
+    if vec == 0x300:
+        sp[SPR_DSISR] = cause
+        sp[SPR_DAR] = ea
+    elif vec == 0x380:
+        sp[SPR_DAR] = ea
+    elif vec == 0xE00:
+        sp[SPR_HDSISR] = cause
+        sp[SPR_HDAR] = ea
+    elif vec == 0x400:
+        return cause
+    return 0
+
+
+@njit(cache=True)
+def data_xlate(t, ea, store, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats,
+               prm):
+    """Translate a data access that missed the micro-cache and refill it.
+    Returns (RA, vector or 0, SRR1 reason, cycles)."""
+    acc = ACC_STORE if store else ACC_LOAD
+    ra, shift, pte, vec, cause, cost = xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1,
+                                             l2, tlb, pwc, mmu, stats, prm)
+    if vec:
+        return 0, vec, fault_regs(t, vec, cause, ea, sprs), cost
+    if not msr & MSR_DR:    # dcbz in real mode
+        return ra, 0, 0, cost
+    sp = sprs[t]
+    ts[t, TS_DPAGE] = ea >> 12
+    ts[t, TS_DDELTA] = ra - ea
+    ts[t, TS_DPERM] = \
+        (MC_LOAD if perm_cause(pte, ACC_LOAD, msr, sp[SPR_AMR], sp[SPR_IAMR]) == 0 else 0) | \
+        (MC_STORE if perm_cause(pte, ACC_STORE, msr, sp[SPR_AMR], sp[SPR_IAMR]) == 0 else 0)
+    return ra, 0, 0, cost
+
+
+@njit(cache=True)
+def tlbi_core(core, rb, rs, ric, prs, local, tlb, pwc, mmu, ts, prm):
+    """Apply one radix tlbie/tlbiel to a core's TLB, PWC and cached table
+    entries (section 4.1).  RIC 0: TLB, 1: PWC, 2: both plus cached PRTEs (and
+    the PATE for IS = 3 or PRS = 0).  IS 0: the VA of size AP, 1: the PID in
+    RS, 2: the LPID, 3: all; tlbiel with IS != 0 only touches congruence class
+    SET of the TLB.  Only process-scoped translations are cached here, so
+    PRS = 0 reaches just the cached table entries."""
+    is_ = (rb >> 10) & 3
+    pid = srl(rs, 32) & M32
+    lpid = rs & M32
+    if prs and ric != 1:
+        shift = ap_shift((rb >> 5) & 7)
+        lo = core * TLB_ROWS * TLB_WAYS
+        hi = lo + TLB_ROWS * TLB_WAYS
+        if local and is_ != 0:
+            lo = (core * TLB_ROWS + 2 * ((rb >> 12) & (TLB_SETS - 1))) * TLB_WAYS
+            hi = lo + 2 * TLB_WAYS
+        for w in range(lo, hi):
+            if tlb[w, TE_V] and (is_ == 3 or (tlb[w, TE_LPID] == lpid and (
+                    is_ == 2 or (tlb[w, TE_PID] == pid and (is_ == 1 or (
+                        tlb[w, TE_SHIFT] == shift and tlb[w, TE_TAG] == rb >> shift)))))):
+                tlb[w, TE_V] = 0
+    if prs and ric != 0:
+        ways = prm[PR_PWC_SETS] * prm[PR_PWC_WAYS]
+        for w in range(core * ways, (core + 1) * ways):
+            if pwc[w, PE_V] and (is_ == 3 or (pwc[w, PE_LPID] == lpid and (
+                    is_ == 2 or (pwc[w, PE_PID] == pid and (is_ == 1 or (
+                        pwc[w, PE_TAG] == (rb & EA52) >> (39 - 9 * pwc[w, PE_LEVEL]))))))):
+                pwc[w, PE_V] = 0
+    if ric == 2:
+        for k in range(PRTE_SLOTS):
+            if not prs or is_ >= 2 or mmu[core, MM_PRTE + 2 * k] == pid + 1:
+                mmu[core, MM_PRTE + 2 * k] = 0
+        if not prs or is_ == 3:
+            mmu[core, MM_PATE_V] = 0
+    erat_flush(ts, core * prm[PR_SMT], prm[PR_SMT])
+
+
+@njit(cache=True)
+def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, tlb, pwc, mmu, stats, prm):
+    """tlbiel: this core, at once.  tlbie: through the issuing chip's tlbie
+    engine (one at a time, `tlbie_occ` each), delivered to every core after
+    `tlbie_chip`/`tlbie_xchip`; a core acknowledges once its threads' stores
+    are performed (section 9.3) plus `tlbie_apply`.  TS_TLBI_ACK keeps the
+    latest acknowledgement for tlbsync.  The invalidation itself is applied
+    at issue (the architecture allows any time before tlbsync completes).
+    R = 0 (hash format) finds nothing to invalidate.  Returns the new clock."""
+    smt = prm[PR_SMT]
+    if local:
+        stats[t, ST_TLBIEL] += 1
+        if r:
+            tlbi_core(ts[t, TS_CORE], rb, rs, ric, prs, True, tlb, pwc, mmu, ts, prm)
+        return clk + prm[PR_TLBIEL]
+    stats[t, ST_TLBIE] += 1
+    chip = ts[t, TS_CHIP]
+    eng = chip * prm[PR_NCORES]         # the engine's state lives in the chip's first core row
+    start = max(clk, mmu[eng, MM_TLBIE_FREE])
+    mmu[eng, MM_TLBIE_FREE] = start + prm[PR_TLBIE_OCC]
+    ack = ts[t, TS_TLBI_ACK]
+    for k in range(ts.shape[0] // smt):
+        if r:
+            tlbi_core(k, rb, rs, ric, prs, False, tlb, pwc, mmu, ts, prm)
+        arrive = start + (prm[PR_TLBIE_CHIP] if ts[k * smt, TS_CHIP] == chip
+                          else prm[PR_TLBIE_XCHIP])
+        for u in range(k * smt, (k + 1) * smt):
+            arrive = max(arrive, ts[u, TS_STDONE])
+        ack = max(ack, arrive + prm[PR_TLBIE_APPLY])
+    ts[t, TS_TLBI_ACK] = ack
+    return clk + prm[PR_TLBIE]
+
+
+@njit(cache=True)
+def spr_mmu(t, n, ts, tlb, pwc, mmu, prm):
+    """Translation effects of an mtspr ([MW] notes, section 4.1): PIDR, LPIDR,
+    AMR, IAMR, LPCR change this thread's translations; PTCR drops every
+    translation the core holds."""
+    erat_flush(ts, t, 1)
+    if n == SPR_PTCR:
+        tlbi_core(ts[t, TS_CORE], 3 << 10, 0, 2, 1, False, tlb, pwc, mmu, ts, prm)
+
+
+@njit(cache=True)
+def mmu_call(kind, t, a, b, c, d, e, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats,
+             prm):
+    """The entry of the powersim.mmu test API (the same functions the
+    interpreter runs).  kind 0: translate EA a for access b on thread t ->
+    (RA, shift, vector, cause, cycles); 1/2: tlbie/tlbiel RB=a RS=b RIC=c
+    PRS=d R=e; 3: tlbsync; 4: ptesync (both advance t's clock)."""
+    clk = ts[t, TS_CLK]
+    if kind == 0:
+        ra, shift, pte, vec, cause, cost = xlate(t, a, b, ts[t, TS_MSR], clk, m64, ts, sprs,
+                                                 lines, l1, l2, tlb, pwc, mmu, stats, prm)
+        return ra, shift, vec, cause, cost
+    if kind == 1 or kind == 2:
+        ts[t, TS_CLK] = tlbi(t, kind == 2, a, b, c, d, e, clk, ts, tlb, pwc, mmu, stats, prm)
+    else:
+        ts[t, TS_CLK] = max(clk + prm[PR_TLBSYNC if kind == 3 else PR_PTESYNC],
+                            ts[t, TS_TLBI_ACK], ts[t, TS_STDONE] if kind == 4 else 0)
+    return 0, 0, 0, 0, ts[t, TS_CLK] - clk
+
+
 # ---------------------------------------------------------------- time and events
 @njit(cache=True)
 def tb_now(clk, prm):
@@ -651,6 +1201,14 @@ def stat_of_vector(vec):
         return ST_INT_C00
     if vec == 0xE40:
         return ST_INT_E40
+    if vec == 0x380:
+        return ST_INT_380
+    if vec == 0x400:
+        return ST_INT_400
+    if vec == 0x480:
+        return ST_INT_480
+    if vec == 0xE00:
+        return ST_INT_E00
     if vec == 0xE80:
         return ST_INT_E80
     return ST_INT_EA0
@@ -659,8 +1217,9 @@ def stat_of_vector(vec):
 @njit(cache=True)
 def interrupt(t, vec, srr0, reason, hsrr, to_hv, ts, sprs, stats, prm):
     """Architected interrupt entry: save (H)SRR0/1, new MSR, jump to the vector.
-    The translation hook: vectors are taken in real mode (no AIL)."""
+    Vectors are taken in real mode (no AIL)."""
     msr = ts[t, TS_MSR]
+    mc_flush(ts, t, 1)
     if vec == 0xE40 and srr0 == 0xE40:
         # the HEAI vector itself is not code: the thread would loop forever
         ts[t, TS_STATE] = S_HALT
@@ -1009,7 +1568,7 @@ SYS_SLEPT = 4       # the thread entered stop/wait (clk = its wake-up time)
 
 
 @njit(cache=True)
-def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, prm):
+def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, tlb, pwc, mmu, prm):
     """Privileged and system instructions, kept out of the hot loop (smaller
     compile, no cost for common ops).  Returns (npc, clk, msr, vector, srr0,
     srr1 reason, SYS_* flags); vector 0 = no interrupt."""
@@ -1084,8 +1643,14 @@ def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, prm):
             ts[t, TS_PC] = npc
             stats[t, ST_STOP_ENTRIES] += 1
             return npc, sleep_wake_time(t, ts, sprs), msr, 0, 0, 0, SYS_SLEPT
-    # tlbie/tlbiel/tlbsync/slbia: the radix MMU (next issue) hooks in here
-    elif op != OP_TLBIE and op != OP_TLBIEL and op != OP_TLBSYNC and op != OP_SLBIA:
+    elif op == OP_TLBIE or op == OP_TLBIEL:
+        clk = tlbi(t, op == OP_TLBIEL, g[rb], g[rt], imm, aux & 1, (aux >> 1) & 1, clk, ts,
+                   tlb, pwc, mmu, stats, prm)
+    elif op == OP_TLBSYNC:      # sleeps until every earlier tlbie is acknowledged
+        return npc, max(clk + prm[PR_TLBSYNC], ts[t, TS_TLBI_ACK]), msr, 0, 0, 0, SYS_LEAVE
+    elif op == OP_SLBIA:
+        erat_flush(ts, t, 1)
+    else:
         return npc, clk, msr, 0xE40, pc, 0, 0       # illegal word: HEAI [L-exc]
     return npc, clk, msr, 0, 0, 0, 0
 
@@ -1093,7 +1658,7 @@ def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, prm):
 # ---------------------------------------------------------------- the interpreter
 @njit(cache=True)
 def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1,
-              l2, snap, pir2t, chipfree, sprcls, prm, ctl):
+              l2, snap, pir2t, chipfree, sprcls, tlb, pwc, mmu, prm, ctl):
     """Run thread t until its clock reaches `end`, it sleeps/halts, or it
     interacts with another thread.  Ordered operations (larx, stcx., doorbells,
     MMIO, and accesses to lines that threads share) execute only while
@@ -1123,6 +1688,8 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
     xh = False          # and whether it goes to the hypervisor (sc 1)
     leave = False       # stop the slice at the next boundary
     exitcode = -1
+    dpage = ipage = -1  # the micro-cache, reloaded from ts at every boundary
+    ddelta = dperm = idelta = 0
     while True:
         if clk >= lim:
             # ---- boundary: write back, take interrupts, decide whether to go on
@@ -1153,8 +1720,31 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
             msr = ts[t, TS_MSR]
             impure = ts[t, TS_IMPURE]
             lim = min(end, ts[t, TS_EVT])
+            dpage = ts[t, TS_DPAGE]
+            ddelta = ts[t, TS_DDELTA]
+            dperm = ts[t, TS_DPERM]
+            ipage = ts[t, TS_IPAGE]
+            idelta = ts[t, TS_IDELTA]
         # ---- fetch
-        fa = translate(pc, msr, MSR_IR)
+        if not msr & MSR_IR:
+            fa = pc & RA_MASK
+        elif pc >> 12 == ipage:
+            fa = pc + idelta
+        else:
+            if clk >= oend:     # a TLB lookup or walk is ordered: it reads shared tables
+                leave = True
+                lim = -1
+                continue
+            fa, _, _, xv, xr, c = xlate(t, pc, ACC_FETCH, msr, clk, m64, ts, sprs, lines,
+                                        l1, l2, tlb, pwc, mmu, stats, prm)
+            clk += c
+            lim = -1            # reload the micro-cache at the next boundary
+            if xv != 0:
+                xs = pc
+                xr = fault_regs(t, xv, xr, pc, sprs)
+                continue
+            ts[t, TS_IPAGE] = pc >> 12
+            ts[t, TS_IDELTA] = fa - pc
         i = fa >> 2
         if i >= ncode or code[i, P_OP] == OP_STALE:
             if fa + 4 > memsize:
@@ -1181,7 +1771,26 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
         elif op == OP_LOAD or op == OP_STORE or op == OP_LARX or op == OP_STCX:
             sz = (fl >> F_SIZE_SHIFT) & 15
             ea = (g[ra] if ra else 0) + (g[rb] if fl & F_INDEXED else imm)
-            rea = translate(ea, msr, MSR_DR)
+            if not msr & MSR_DR:
+                rea = ea & RA_MASK
+            elif ea >> 12 == dpage and dperm & (MC_STORE if op == OP_STORE or op == OP_STCX
+                                                else MC_LOAD):
+                rea = ea + ddelta
+            else:
+                if clk - ((code[i, P_LAT] * scale) >> 8) >= oend:
+                    clk -= (code[i, P_LAT] * scale) >> 8    # ordered, as below: yield
+                    ninsn -= 1
+                    leave = True
+                    lim = -1
+                    continue
+                rea, xv, xr, c = data_xlate(t, ea, op == OP_STORE or op == OP_STCX, msr, clk,
+                                            m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu,
+                                            stats, prm)
+                clk += c
+                lim = -1
+                if xv != 0:
+                    xs = pc
+                    continue
             if rea + sz > memsize:
                 line = -1
                 ordered = True
@@ -1438,6 +2047,9 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 elif n != SPR_PIR:
                     sp[n] = v
                     lim = -1        # e.g. LPCR[HVICE] may unmask a pending interrupt
+                    if n == SPR_PIDR or n == SPR_PTCR or n == SPR_LPIDR or n == SPR_AMR or \
+                            n == SPR_IAMR or n == SPR_LPCR:
+                        spr_mmu(t, n, ts, tlb, pwc, mmu, prm)
         elif op == OP_MULLI or (op >= OP_MULLD and op <= OP_DIVWU):
             res, ov = muldiv(op, g[ra], imm if op == OP_MULLI else g[rb])
             if fl & F_OE:
@@ -1495,9 +2107,10 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
             if op == OP_SYNC:
                 if imm == 1:
                     clk += prm[PR_LWSYNC]
-                else:   # hwsync / ptesync wait for the stores to be globally performed
+                else:   # hwsync / ptesync wait for the stores to be globally performed,
+                    # ptesync also for this thread's invalidations (section 4.2)
                     clk = max(clk + prm[PR_HWSYNC if imm == 0 else PR_PTESYNC],
-                              ts[t, TS_STDONE])
+                              ts[t, TS_STDONE], ts[t, TS_TLBI_ACK] if imm == 2 else 0)
             elif op == OP_ISYNC:
                 clk += prm[PR_ISYNC]
             elif op == OP_EIEIO:
@@ -1508,7 +2121,13 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
             pass        # dcbf/dcbst/dcbt/icbi: coherence is modelled without them
         elif op == OP_DCBZ:
             ea = ((g[ra] if ra else 0) + g[rb]) & ~127
-            rea = translate(ea, msr, MSR_DR)
+            rea, xv, xr, c = data_xlate(t, ea, True, msr, clk, m64, ts, sprs, lines, l1, l2,
+                                        tlb, pwc, mmu, stats, prm)
+            clk += c
+            if xv != 0:
+                xs = pc
+                lim = -1
+                continue
             if rea + 128 > memsize:
                 xv, xs, xr = 0x200, pc, 0
                 lim = -1
@@ -1530,7 +2149,7 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
             lim = -1
         else:
             # ---- privileged and system instructions (rare): out of line
-            if (op == OP_MSGSND or op == OP_MSGSNDP) and \
+            if (op == OP_MSGSND or op == OP_MSGSNDP or op == OP_TLBIE) and \
                     clk - ((code[i, P_LAT] * scale) >> 8) >= oend:
                 clk -= (code[i, P_LAT] * scale) >> 8      # ordered: as for larx
                 ninsn -= 1
@@ -1538,7 +2157,8 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 lim = -1
                 continue
             npc, clk, msr, xv, xs, xr, sf = sysop(t, op, rt, rb, imm, code[i, P_AUX], pc, clk,
-                                                  msr, g, ts, sprs, stats, prm)
+                                                  msr, g, ts, sprs, stats, tlb, pwc, mmu, prm)
+            mc_flush(ts, t, 1)  # MSR or translations may have changed
             lim = -1        # MSR, interrupts or sleep state may have changed: recheck
             impure += 1
             xh = (sf & SYS_HV) != 0
@@ -1569,7 +2189,7 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
 
 @njit(cache=True)
 def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir2t,
-        chipfree, sprcls, prm, ctl):
+        chipfree, sprcls, tlb, pwc, mmu, prm, ctl):
     """The scheduler: run until every thread halted, max_cycles, or an exit
     that needs Python (ctl[0] = X_*)."""
     nt = ts.shape[0]
@@ -1613,7 +2233,8 @@ def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir
             oend = second + 1 if t < second_i else second
             end = oend if prm[PR_EXACT] else second + prm[PR_QUANTUM]
         r = run_slice(t, min(end, maxc), oend, mem, m16, m32, m64, code, gpr, sprs, ts,
-                      stats, lines, l1, l2, snap, pir2t, chipfree, sprcls, prm, ctl)
+                      stats, lines, l1, l2, snap, pir2t, chipfree, sprcls, tlb, pwc, mmu,
+                      prm, ctl)
         if r >= 0:
             ctl[0] = r
             return

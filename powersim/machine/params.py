@@ -104,6 +104,43 @@ class MachineParams:
                            "[SK-slw] (estimates)")
     wait_ns: int = param(0, "ns", "wake-up from `wait`", "rationale: no power state entered",
                          0, 1 << 40)
+    # --- radix MMU (reference/power9.md sections 2-4) ---------------------------
+    rc_hw_update: bool = param(False, "flag", "set R/C in hardware instead of raising the "
+                               "DSI/ISI with DSISR 0x00040000", "POWER9 faults: section 3.10 "
+                               "[Q-rad]; True is QEMU 7.2's behaviour")
+    pwc_entries: int = param(256, "entries", "page walk cache (PDEs of the 3 upper levels) "
+                             "per core", "[MW] (the POWER9 size is not public)", 1, 1 << 16)
+    pwc_ways: int = param(4, "ways", "page walk cache associativity", "[MW]", 1, 64)
+    cost_tlbiel: int = param(20, "cycles", "tlbiel (local, applied at once)",
+                             "UNVERIFIED estimate", 0, 1 << 20)
+    cost_tlbie: int = param(20, "cycles", "tlbie issue cost on the issuing thread (the "
+                            "round trip is paid in tlbsync)", "UNVERIFIED estimate", 0, 1 << 20)
+    cost_tlbsync: int = param(20, "cycles", "tlbsync with nothing outstanding",
+                              "UNVERIFIED estimate", 0, 1 << 20)
+    tlbie_occupancy: int = param(480, "cycles", "per-chip tlbie engine busy time per tlbie "
+                                 "(concurrent tlbies queue)", "UNVERIFIED: section 4.2 "
+                                 "suggests a few hundred ns; 200 ns", 0, 1 << 20)
+    tlbie_chip: int = param(300, "cycles", "tlbie delivery to a core of the issuing chip",
+                            "UNVERIFIED: section 2 puts the whole global sequence at "
+                            "0.5-3 us", 0, 1 << 20)
+    tlbie_xchip: int = param(1200, "cycles", "tlbie delivery to a core of another chip",
+                             "UNVERIFIED: section 2, 0.5-3 us on 2 sockets", 0, 1 << 20)
+    tlbie_apply: int = param(20, "cycles", "a core applying a tlbie and sending its "
+                             "acknowledgement (after its stores drained, section 9.3)",
+                             "UNVERIFIED estimate", 0, 1 << 20)
+    erat_entries: int = param(0, "entries", "per-thread ERAT in front of the TLB (0: not "
+                              "modelled, a TLB hit costs nothing)", "UNVERIFIED: section 2 "
+                              "suggests 64, fully associative (POWER8 had 48/64)", 0, 64)
+    erat_miss: int = param(10, "cycles", "ERAT miss that hits the TLB (with erat_entries > 0)",
+                           "UNVERIFIED estimate", 0, 1 << 20)
+    # POWER9 errata: the core models the fixed hardware; kernel code generators
+    # read these flags and emit (and pay for) the work-arounds of section 4.3.
+    erratum_tlbie_erat: bool = param(True, "flag", "CPU_FTR_P9_TLBIE_ERAT_BUG: after each "
+                                     "tlbie add `ptesync; tlbie` with PID 0 (all POWER9)",
+                                     "[L-ftrs] commit 047e6575aec7")
+    erratum_tlbie_stq: bool = param(True, "flag", "CPU_FTR_P9_TLBIE_STQ_BUG: repeat every "
+                                    "tlbie after a ptesync (Nimbus below DD2.3, e.g. the DD2.2 "
+                                    "of Talos II)", "[L-ftrs] commit a5d4b5891c2f")
 
     def validate(self):
         """Raise ParamError naming the parameter, the value and what is allowed."""
@@ -112,6 +149,10 @@ class MachineParams:
             if isinstance(v, tuple):
                 if not all(isinstance(x, int) and x >= 0 for x in v):
                     raise ParamError(f"{f.name} = {v!r}: must be non-negative integers")
+                continue
+            if isinstance(f.default, bool):
+                if not isinstance(v, bool):
+                    raise ParamError(f"{f.name} = {v!r}: must be True or False")
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ParamError(f"{f.name} = {v!r}: must be a number")
@@ -123,9 +164,20 @@ class MachineParams:
                              "threads)")
         if len(self.stop_ns) != 16:
             raise ParamError(f"stop_ns = {self.stop_ns!r}: needs 16 entries (RL 0..15)")
+        if self.pwc_entries % self.pwc_ways or \
+                (self.pwc_entries // self.pwc_ways) & (self.pwc_entries // self.pwc_ways - 1):
+            raise ParamError(f"pwc_entries = {self.pwc_entries}, pwc_ways = {self.pwc_ways}: "
+                             "entries / ways must be a power of two (the number of sets)")
         if self.memory % 4096:
             raise ParamError(f"memory = {self.memory}: must be a multiple of 4096 bytes")
         return self
+
+    def tlbie_fixups(self) -> tuple:
+        """The extra tlbies a kernel issues after each tlbie, in the order
+        Linux's fixup_tlbie_va does them (section 4.3): "erat" (same VA, PID 0)
+        then "stq" (the same tlbie again), each preceded by a ptesync."""
+        return tuple(n for n, on in (("erat", self.erratum_tlbie_erat),
+                                     ("stq", self.erratum_tlbie_stq)) if on)
 
     @property
     def freq_mhz(self) -> int:

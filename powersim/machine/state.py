@@ -61,6 +61,10 @@ class Machine:
         self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS, 2), -1, np.int64)
         self.pir2t = np.full(p.chips << 8, -1, np.int64)
         self.chipfree = np.zeros(p.chips, np.int64)
+        # radix MMU: per-core TLB, page walk cache and cached table entries (core.py)
+        self.tlb = np.zeros((self.ncores * TLB_ROWS * TLB_WAYS, NTE), np.int64)
+        self.pwc = np.zeros((self.ncores * p.pwc_entries, NPE), np.int64)
+        self.mmu = np.zeros((self.ncores, NMM), np.int64)
         self.sprcls = _spr_classes()
         self.ctl = np.zeros(4, np.int64)
         self.code = np.zeros((0, ops.NFIELDS), np.int64)
@@ -74,7 +78,7 @@ class Machine:
             row[TS_PIR], row[TS_CORE], row[TS_CHIP], row[TS_THR] = pir, core_g, chip, thr
             row[TS_PAIR] = chip * self.npairs_per_chip + c // 2
             row[TS_STATE] = S_HALT
-            row[TS_RES] = row[TS_SPIN_PC] = -1
+            row[TS_RES] = row[TS_SPIN_PC] = row[TS_DPAGE] = row[TS_IPAGE] = -1
             row[[TS_EVT, TS_T_DEC, TS_T_HDB, TS_T_PDB, TS_T_HVI]] = INF
             row[TS_CPPR] = 0xFF     # as Linux leaves it after xive_setup_cpu [L-xive]
             row[TS_SCALE] = 256
@@ -157,6 +161,12 @@ class Machine:
             "xive_prio": p.xive_ipi_prio, "stop_lite": p.ns_to_cycles(p.stop_lite_ns),
             "wait": p.ns_to_cycles(p.wait_ns), "ncores": p.cores_per_chip,
             "npir": p.chips << 8,
+            "lat_l1": p.lat_l1, "smt": p.smt, "rc_hw": int(p.rc_hw_update),
+            "pwc_sets": p.pwc_entries // p.pwc_ways, "pwc_ways": p.pwc_ways,
+            "tlbiel": p.cost_tlbiel, "tlbie": p.cost_tlbie, "tlbsync": p.cost_tlbsync,
+            "tlbie_occ": p.tlbie_occupancy, "tlbie_chip": p.tlbie_chip,
+            "tlbie_xchip": p.tlbie_xchip, "tlbie_apply": p.tlbie_apply,
+            "erat_n": p.erat_entries, "erat_miss": p.erat_miss,
         }
         a = np.zeros(NPRM, np.int64)
         for i, name in enumerate(PRM_NAMES):
@@ -178,7 +188,14 @@ class Machine:
     def _args(self, prm):
         return (self.mem, self.m16, self.m32, self.m64, self.code, self.gpr, self.sprs,
                 self.ts, self.stats, self.lines, self.l1, self.l2, self.snap, self.pir2t,
-                self.chipfree, self.sprcls, prm, self.ctl)
+                self.chipfree, self.sprcls, self.tlb, self.pwc, self.mmu, prm, self.ctl)
+
+    def mmu_call(self, kind: int, t: int, a=0, b=0, c=0, d=0, e=0) -> tuple:
+        """core.mmu_call on thread t (the powersim.mmu test API's way in)."""
+        a, b = (v - (1 << 64) if v >> 63 else v for v in (a, b))    # as int64 patterns
+        return core.mmu_call(kind, t, a, b, c, d, e, self.m64, self.ts, self.sprs,
+                             self.lines, self.l1, self.l2, self.tlb, self.pwc, self.mmu,
+                             self.stats, self.prm(1, False))
 
     def prepare(self):
         """Compile the core (or load it from numba's cache) now, so that run()
