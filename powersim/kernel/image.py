@@ -33,11 +33,12 @@ import numpy as np
 
 from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
-from powersim.kernel import irq, smp
+from powersim.kernel import irq, methods, mm, pgtable, smp, tlbflush
 from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_IDLE, CMD_SIZE, CMD_WAIT_UNTIL,
                                     DATA_BASE, KERNELBASE, LINE_SHIFT, MM_ACTIVE_CPUS,
                                     NMARKS, PACA_CPU, PACA_KSTACK, PACA_MARKS, PACA_PIR,
                                     PACA_SCRIPT, Layout)
+from powersim.kernel.params import KernelParams
 from powersim.machine.core import PSSCR_EC, PSSCR_ESL
 from powersim.machine.params import MachineParams
 
@@ -130,9 +131,10 @@ def _emit_boot(b, lay):
     b.b("cmd_loop")
 
 
-def build_image(lay: Layout, ipi: str):
+def build_image(lay: Layout, ipi: str, kp: KernelParams):
     """Assemble the kernel for ``lay``: vectors, boot and command loop, interrupt
-    entry, IPIs, test hooks.  Linked at KERNELBASE."""
+    entry, IPIs, test hooks, the mm operations of method ``kp.method``.  Linked
+    at KERNELBASE."""
     b = Builder()
     irq.emit_vectors(b)
     b.emit(".org 0x1000")
@@ -141,6 +143,11 @@ def build_image(lay: Layout, ipi: str):
     smp.emit_smp_call_function_many(b, lay, smp.check_ipi(ipi))
     smp.emit_receive(b, lay)
     smp.emit_funcs(b)
+    method = methods.get(kp.method)
+    method.emit(b, lay)
+    pgtable.emit(b, lay, method)
+    tlbflush.emit(b, lay, kp)
+    mm.emit(b, lay, method)
     img = b.assemble(base=KERNELBASE, filename="<kernel>")
     if len(img.data) > DATA_BASE:
         raise PowersimError(f"kernel image is {len(img.data)} bytes: must end below the "
@@ -189,8 +196,11 @@ class Kernel:
     smt: int = 4
     ipi: str = attrs.field(default="doorbell", validator=lambda _s, _a, v: smp.check_ipi(v))
     params: MachineParams = attrs.field(factory=MachineParams)
+    kparams: KernelParams = None        # None: KernelParams.for_machine(params)
+    thp_bytes: int = 0                  # PID 1's THP region at mm.THP_EA (2 MiB multiple)
     layout: Layout = attrs.field(init=False)
     image: object = attrs.field(init=False)
+    process: mm.Process = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self):
         self.params = attrs.evolve(self.params, chips=self.chips,
@@ -198,11 +208,18 @@ class Kernel:
                                    smt=self.smt).validate()
         pirs = [chip << 8 | core << 2 | thr for chip in range(self.chips)
                 for core in range(self.cores_per_chip) for thr in range(self.smt)]
-        self.layout = Layout(pirs=pirs)
+        if self.kparams is None:
+            self.kparams = KernelParams.for_machine(self.params)
+        self.kparams.validate()
+        spare = 64                      # free PTE tables beyond the deposited ones
+        self.layout = Layout(pirs=pirs, pte_tables=mm.thp_count(self.thp_bytes) + spare)
         if self.layout.end > self.params.memory:
             raise PowersimError(f"kernel data ends at {self.layout.end:#x}, beyond memory "
                                 f"= {self.params.memory:#x}: raise memory")
-        self.image = build_image(self.layout, self.ipi)
+        self.image = build_image(self.layout, self.ipi, self.kparams)
+        # what load() writes (deterministic), known before any run
+        self.process = mm.build_process(np.zeros(self.params.memory, np.uint8), self.layout,
+                                        self.thp_bytes)
 
     def _operand(self, v, masks):
         if isinstance(v, str):
@@ -257,6 +274,7 @@ class Kernel:
         for i, v in enumerate(table):
             self._w64(mem, lay.pir_table + 8 * i, v)
         mm_cpus = sorted(set(mm_cpus))
+        mm.build_process(mem, lay, self.thp_bytes)
         self._write(mem, lay.mm_cpumask, lay.mask(mm_cpus))
         self._w64(mem, lay.mm + MM_ACTIVE_CPUS, len(mm_cpus))
         for addr, data in masks:

@@ -49,6 +49,12 @@ PPC_MSG_CALL_FUNCTION = 0   # arch/powerpc/include/asm/smp.h [linux-mm 3.7]
 
 # --- mm_struct (line 0; the cpumask bitmap starts on the next line) ------------
 MM_PGD, MM_ACTIVE_CPUS, MM_WALKERS, MM_LOCK = 0, 8, 16, 24
+MM_PID = 32                 # mm->context.id, the PID its translations are tagged with
+
+# --- page-table page pool (docs/KERNEL.md): one line, the free list of PTE tables
+POOL_LOCK, POOL_HEAD, POOL_FREE = 0, 8, 16     # spin lock word, first free table, count
+PTE_TABLE_BYTES = 256       # 64K geometry: 32 PTEs x 8 bytes per PTE table [L-r64k]
+PT_FRAME_SHIFT = 12         # mem_map: one u64 (pmd_huge_pte) per 4 KiB frame of tables
 
 # --- per-CPU command script (docs/KERNEL.md "The per-CPU command loop") --------
 CMD_SIZE = 48               # op, then 5 u64 operands
@@ -78,6 +84,9 @@ class Layout:
     pirs: tuple = attrs.field(converter=tuple)
     script_cmds: int = 64       # command slots per CPU
     nmasks: int = 8             # cpumask bitmaps the scripts can pass to routines
+    pgtable_bytes: int = 512 << 10  # radix.PageTables region: partition/process tables,
+                                    # PGDs, PUDs, PMDs (PageTables aligns each table)
+    pte_tables: int = 64        # PTE tables in the page-table pool
 
     def __attrs_post_init__(self):
         if not self.pirs:
@@ -85,6 +94,9 @@ class Layout:
         if list(self.pirs) != sorted(set(self.pirs)) or not 0 <= self.pirs[-1] < 1 << 14:
             raise PowersimError(f"kernel layout: PIRs {self.pirs}: allowed distinct, "
                                 "increasing PIRs in 0..16383")
+        if self.pte_tables < 1 or self.pgtable_bytes < 256 << 10:
+            raise PowersimError(f"kernel layout: pte_tables = {self.pte_tables}, pgtable_bytes "
+                                f"= {self.pgtable_bytes}: allowed >= 1 and >= 256 KiB")
         if self.script_cmds < 1:
             raise PowersimError(f"kernel layout: script_cmds = {self.script_cmds}: "
                                 "allowed >= 1")
@@ -108,6 +120,10 @@ class Layout:
                 ("pir_table", _lines(8 * (self.pirs[-1] + 1))),
                 ("cpu_pir", _lines(8 * n)),
                 ("scripts", n * _lines(CMD_SIZE * self.script_cmds)),
+                ("pgtable_pool", LINE),
+                ("mem_map", 8 * (self.pgtable_bytes >> PT_FRAME_SHIFT)),
+                ("pte_pool", self.pte_tables * PTE_TABLE_BYTES),
+                ("pgtables", self.pgtable_bytes),
                 ("stacks", n * STACK_SIZE))
 
     def _base(self, region: str) -> int:
@@ -203,6 +219,27 @@ class Layout:
     def cpu_pir(self):
         """u64 per CPU: its PIR (msgsnd target tag, XIVE ESB)."""
         return self._base("cpu_pir")
+
+    @property
+    def pgtable_pool(self):
+        """The pool line: POOL_LOCK, POOL_HEAD, POOL_FREE."""
+        return self._base("pgtable_pool")
+
+    @property
+    def pte_pool(self):
+        """The PTE tables of the pool (PTE_TABLE_BYTES each)."""
+        return self._base("pte_pool")
+
+    @property
+    def pgtables(self):
+        """Where radix.PageTables allocates (``pgtable_bytes`` bytes)."""
+        return self._base("pgtables")
+
+    @property
+    def mem_map(self):
+        """u64 per 4 KiB frame of the pgtables region: for a PMD table's frame,
+        ``pmd_huge_pte`` (the head of its deposited PTE tables) [L-pgt]."""
+        return self._base("mem_map")
 
     def mask(self, cpus) -> bytes:
         """The bitmap bytes of a set of CPUs."""

@@ -11,9 +11,9 @@ scenario's own expectation (so both cannot be wrong the same way).
 QEMU 7.2 sets R/C in hardware where POWER9 raises a DSI (reference/power9.md
 section 3.10), so every page here is mapped with R and C set.
 
-The ``run`` fixture runs each scenario on both machines; the powersim side
-is ``run_scenario_on_powersim`` (compared with powersim too: wiring it
-in is that one function).
+The ``run`` fixture runs each scenario on both machines: QEMU boots the image
+through its big-endian trampoline, ``run_scenario_on_powersim`` loads the same
+bytes and starts at ``_start``; both outcomes must equal the reference's.
 """
 
 from __future__ import annotations
