@@ -1,0 +1,185 @@
+"""munmap / zap of THP-mapped memory (linux-mm 3.4) and the Python side that
+builds the process whose region they unmap.
+
+Routines:
+
+* ``munmap(start, len)`` on the mm (``current->mm``: the layout's one mm):
+  ``tlb_gather_mmu(mm, start, end)``, ``unmap_vmas``, ``tlb_finish_mmu``.
+  ``exit_mmap(start, len)``: the same for the process's one VMA with a fullmm
+  gather (``tlb_gather_mmu(mm, 0, -1)``), as at process exit.
+* ``unmap_vmas(tlb, start, end)``: for each 2 MiB PMD of [start, end) (2 MiB
+  multiples: partial THPs would need a split): a huge PMD -> ``zap_huge_pmd``.
+  PMDs that point to PTE tables (split THPs) are not zapped yet
+  (zap_pte_range comes with split).
+* ``zap_huge_pmd(tlb, pmdp, addr)``: PMD lock, re-check it is still huge
+  (``__pmd_trans_huge_lock``), ``pmdp_huge_get_and_clear_full(.., tlb->fullmm)``
+  (the method's serialize happens in there), ``tlb_remove_pmd_tlb_entry``,
+  ``zap_deposited_table``, unlock.
+* ``zap_deposited_table(mm, pmdp)``: withdraw the deposited PTE table and free
+  it with the method's ``free_pgtable`` hook.
+
+``build_process`` writes PID 1's tables: ``nbytes`` at ``THP_EA`` mapped by
+2 MiB leaves (``_PAGE_PTE | _PAGE_PRESENT``, R and C set as Linux sets them for
+a THP it maps, user read/write), each with one PTE table from the pool
+deposited (pgtable_trans_huge_deposit); the rest of the pool on the free list.
+Data pages are frame numbers only (DESIGN principle 8).
+"""
+
+import attrs
+import numpy as np
+
+from powersim.errors import PowersimError
+from powersim.kernel import pgtable
+from powersim.kernel.irq import prologue
+from powersim.kernel.layout import (KERNELBASE, MM_PGD, MM_PID, POOL_FREE, POOL_HEAD,
+                                    PT_FRAME_SHIFT, PTE_TABLE_BYTES)
+from powersim.kernel.tlbflush import TLB_FULLMM, TLB_MM, TLB_SIZE
+from powersim.radix import READ, RW, PageTables
+
+PMD_SIZE = 1 << pgtable.PMD_SHIFT
+THP_EA = 0x7000_0000_0000       # an mmap-area user address, 1 GiB aligned
+THP_FRAMES = 1 << 40            # RA of the first data frame: no memory behind it
+PROCESS_PID = 1
+
+
+def emit(b, lay, method):
+    """munmap, exit_mmap, unmap_vmas, zap_huge_pmd, zap_deposited_table."""
+    b.label("zap_deposited_table")      # (mm, pmdp)
+    epilogue = prologue(b)
+    b.bl("pgtable_trans_huge_withdraw")
+    method.free_pgtable(b)
+    epilogue()
+
+    b.label("zap_huge_pmd")             # (tlb, pmdp, addr) -> 1 zapped / 0 not huge
+    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.mr("r29", "r5")
+    b.ld("r28", f"{TLB_MM}(r3)")
+    pgtable.pmd_lock_addr(b, "r3", "r28")
+    pgtable.spin_lock(b, "r3", "r4")
+    b.ldbrx("r4", 0, "r30")             # still huge under the lock?
+    b.rldicl("r4", "r4", 2, 63)         # _PAGE_PTE
+    b.cmpdi("r4", 0)
+    b.beq(unlock := b.local("notthp"))
+    b.mr("r3", "r28")
+    b.mr("r4", "r29")
+    b.mr("r5", "r30")
+    b.ld("r6", f"{TLB_FULLMM}(r31)")
+    b.bl("pmdp_huge_get_and_clear_full")
+    b.mr("r3", "r31")
+    b.mr("r4", "r30")
+    b.mr("r5", "r29")
+    b.bl("tlb_remove_pmd_tlb_entry")
+    b.mr("r3", "r28")
+    b.mr("r4", "r30")
+    b.bl("zap_deposited_table")
+    b.li("r4", 1)
+    b.label(unlock)
+    pgtable.pmd_lock_addr(b, "r3", "r28")
+    pgtable.spin_unlock(b, "r3")
+    b.mr("r3", "r4")
+    epilogue()
+
+    b.label("unmap_vmas")               # (tlb, start, end): zap_pmd_range
+    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    b.mr("r28", "r3")
+    b.mr("r31", "r4")                   # addr
+    b.mr("r30", "r5")
+    b.label(loop := b.local("pmd"))
+    b.cmpld("r31", "r30")
+    b.bge(done := b.local("done"))
+    b.ld("r3", f"{TLB_MM}(r28)")
+    b.mr("r4", "r31")
+    b.bl("pmd_offset")
+    b.mr_("r29", "r3")
+    b.beq(nxt := b.local("next"))
+    b.ldbrx("r4", 0, "r29")             # pmd_trans_huge: _PAGE_PTE
+    b.rldicl("r4", "r4", 2, 63)
+    b.cmpdi("r4", 0)
+    b.beq(nxt)
+    b.mr("r3", "r28")
+    b.mr("r4", "r29")
+    b.mr("r5", "r31")
+    b.bl("zap_huge_pmd")
+    b.label(nxt)
+    b.addis("r31", "r31", PMD_SIZE >> 16)
+    b.b(loop)
+    b.label(done)
+    epilogue()
+
+    # munmap(start, len): gather [start, end); exit_mmap(start, len): the process's
+    # one VMA [start, start + len) under a fullmm gather (tlb_gather_mmu(mm, 0, -1))
+    for name, fullmm in (("munmap", False), ("exit_mmap", True)):
+        b.label(name)
+        epilogue = prologue(b, 32 + TLB_SIZE + 16, ["r31", "r30"])
+        b.mr("r31", "r3")
+        b.add("r30", "r3", "r4")
+        b.addi("r3", "r1", 32)          # struct mmu_gather on the stack
+        b.li64("r4", lay.mm)
+        if fullmm:
+            b.li("r5", 0)
+            b.li("r6", -1)
+        else:
+            b.mr("r5", "r31")
+            b.mr("r6", "r30")
+        b.bl("tlb_gather_mmu")
+        b.addi("r3", "r1", 32)
+        b.mr("r4", "r31")
+        b.mr("r5", "r30")
+        b.bl("unmap_vmas")
+        b.addi("r3", "r1", 32)
+        b.bl("tlb_finish_mmu")
+        epilogue()
+
+
+@attrs.frozen
+class Process:
+    """What build_process wrote: every THP's PMD slot and deposited PTE table,
+    the free tables, and the PTCR of the tables."""
+    pmds: tuple
+    deposited: tuple
+    free: tuple
+    ptcr: int
+
+
+def thp_count(nbytes: int) -> int:
+    if not isinstance(nbytes, int) or nbytes < 0 or nbytes % PMD_SIZE:
+        raise PowersimError(f"THP region of {nbytes!r} bytes: allowed a multiple of 2 MiB "
+                            f"({PMD_SIZE}), >= 0")
+    return nbytes // PMD_SIZE
+
+
+def _w64(mem, addr, value):
+    a = addr - KERNELBASE
+    mem[a:a + 8] = np.frombuffer(value.to_bytes(8, "little"), np.uint8)
+
+
+def build_process(mem, lay, nbytes: int) -> Process:
+    """Write PID 1's page tables, its THP region of ``nbytes`` at THP_EA, the
+    deposits and the pool's free list into ``mem``; point the mm at them."""
+    n = thp_count(nbytes)
+    if n > lay.pte_tables:
+        raise PowersimError(f"THP region of {n} huge pages needs {n} deposited PTE tables: "
+                            f"the pool has pte_tables = {lay.pte_tables}")
+    pt = PageTables(mem, lay.pgtables - KERNELBASE, base_page="64K")
+    pmds = [pt.map(PROCESS_PID, THP_EA + i * PMD_SIZE, THP_FRAMES + i * PMD_SIZE, "2M",
+                   READ | RW) for i in range(n)]
+    pt.root(PROCESS_PID)
+    if pt.next_free > lay.pgtables - KERNELBASE + lay.pgtable_bytes:
+        raise PowersimError(f"page tables need {pt.next_free - lay.pgtables:#x} bytes: "
+                            f"raise pgtable_bytes = {lay.pgtable_bytes:#x}")
+    tables = [lay.pte_pool + i * PTE_TABLE_BYTES for i in range(lay.pte_tables)]
+    deposited, free = tables[:n], tables[n:]
+    for pmd, table in zip(pmds, deposited):     # pgtable_trans_huge_deposit
+        head = lay.mem_map + ((pmd - (lay.pgtables - KERNELBASE)) >> PT_FRAME_SHIFT) * 8
+        _w64(mem, table, int.from_bytes(mem[head:head + 8].tobytes(), "little"))
+        _w64(mem, head, table)
+    for i, table in enumerate(free):
+        _w64(mem, table, free[i + 1] if i + 1 < len(free) else 0)
+    _w64(mem, lay.pgtable_pool + POOL_HEAD, free[0] if free else 0)
+    _w64(mem, lay.pgtable_pool + POOL_FREE, len(free))
+    _w64(mem, lay.mm + MM_PGD, pt.root(PROCESS_PID))
+    _w64(mem, lay.mm + MM_PID, PROCESS_PID)
+    return Process(pmds=tuple(p + KERNELBASE for p in pmds), deposited=tuple(deposited),
+                   free=tuple(free), ptcr=pt.ptcr)

@@ -1,0 +1,288 @@
+"""Page-table pages and THP PMD operations (linux-mm 3.3, docs/KERNEL.md
+"mm operations"), as assembled routines.
+
+Radix table entries are big-endian in memory [MW] while the kernel runs
+little-endian, so a read is ``ldbrx`` and a plain write ``stdbrx``.  An atomic
+read-modify-write cannot byte-reverse inside the reservation, so
+``pmd_hugepage_update`` does what Linux's ``radix__pte_update`` does: it
+converts ``clr``/``set`` to big-endian first, runs ``ldarx; andc; or; stdcx.``
+on the big-endian value, and converts the old value back [L-pgt].
+
+Routines (r3.. arguments, r3 result; ELFv2 volatile registers clobbered):
+
+=================================  =============================================
+``pte_alloc_one()``                a zeroed PTE table from the pool, or 0
+``pte_free(table)``                back on the pool's free list
+``pmd_offset(mm, addr)``           the PMD slot of ``addr``, 0 if no PMD table
+``pmd_hugepage_update(mm, addr,    atomic ``*pmdp = (*pmdp & ~clr) | set``;
+pmdp, clr, set)``                  returns the old entry (CPU byte order)
+``pmdp_huge_get_and_clear(mm,      clear, then the method's serialize
+addr, pmdp)``
+``pmdp_huge_get_and_clear_full(mm, the same; ``zap_flush_per_pmd`` methods add a
+addr, pmdp, full)``                2M flush when not ``full``
+``pmdp_invalidate(mm, addr,        hardware-invalid, software-present; 2M flush;
+pmdp)``                            serialize
+``pmdp_collapse_flush(mm, addr,    plain clear; serialize; collapsed-PMD flush
+pmdp)``
+``pmd_populate(mm, pmdp, table)``  publish a PTE table pointer
+``pgtable_trans_huge_deposit(mm,   push ``table`` on the PMD table's deposit list
+pmdp, table)``
+``pgtable_trans_huge_withdraw(mm,  pop one deposited table
+pmdp)``
+=================================  =============================================
+
+The deposit list is headed in ``mem_map`` (the PMD table frame's
+``pmd_huge_pte``, as radix Linux keeps it in the PMD page's struct page) and
+linked through the first doubleword of each deposited table; Linux links a
+list_head there and zeroes it on withdraw [L-pgt].  Singly linked here (LIFO
+instead of FIFO: which deposited table a withdraw gets does not matter).
+"""
+
+from powersim.kernel.irq import prologue
+from powersim.kernel.layout import (MM_LOCK, MM_PGD, PACA_CPU, POOL_FREE, POOL_HEAD, POOL_LOCK,
+                                    PT_FRAME_SHIFT, PTE_TABLE_BYTES)
+from powersim.radix import GEOMETRY, NLB_MASK, SW0, V
+
+PMD_SHIFT = 21                              # 64K geometry: a PMD leaf maps 2 MiB [L-r64k]
+PUD_SHIFT = PMD_SHIFT + GEOMETRY["64K"][2]
+PGD_SHIFT = PUD_SHIFT + GEOMETRY["64K"][1]
+PTE_INDEX_SIZE = GEOMETRY["64K"][3]         # the NLS of a PMD pointing at a PTE table
+assert PTE_TABLE_BYTES == 8 << PTE_INDEX_SIZE and NLB_MASK >> 60 == 0
+_PAGE_PRESENT, _PAGE_INVALID = V, SW0      # [L-pgt]
+RED_ZONE_SLOT = -8          # scratch doubleword below r1 (ELFv2 red zone; interrupt
+                            # entry skips it, irq.RED_ZONE)
+
+
+# --- macros ---------------------------------------------------------------------------
+def bswap64(b, dst, src):
+    """``dst = byte-reversed src`` through the red zone (POWER9 has no brd)."""
+    b.li("r0", RED_ZONE_SLOT)
+    b.stdbrx(src, "r1", "r0")
+    b.ld(dst, f"{RED_ZONE_SLOT}(r1)")
+
+
+def spin_lock(b, lock, tmp):
+    """``arch_spin_lock`` of the 32-bit word at ``lock``: lwarx (EH hint),
+    stwcx. of this CPU's token, isync (acquire); while taken, a store-free
+    spin the machine sleeps through (DESIGN principle 5) [L-bar].  Clobbers
+    r0 and cr0."""
+    top, busy, got = b.local("lock"), b.local("busy"), b.local("locked")
+    b.ld(tmp, f"{PACA_CPU}(r13)")
+    b.addi(tmp, tmp, 1)                 # the token: CPU number + 1 (never 0)
+    b.label(top)
+    b.lwarx("r0", 0, lock, 1)
+    b.cmpwi("r0", 0)
+    b.emit(f"bne- {busy}")
+    b.stwcx_(tmp, 0, lock)
+    b.emit(f"bne- {top}")
+    b.isync()
+    b.b(got)
+    b.label(busy)
+    b.lwz("r0", f"0({lock})")
+    b.cmpwi("r0", 0)
+    b.bne(busy)
+    b.b(top)
+    b.label(got)
+
+
+def spin_unlock(b, lock):
+    """``arch_spin_unlock``: lwsync (release), store 0 [L-bar].  Clobbers r0."""
+    b.lwsync()
+    b.li("r0", 0)
+    b.stw("r0", f"0({lock})")
+
+
+def pmd_lock_addr(b, dst, mm):
+    """The PMD lock: mm->page_table_lock (no split PMD locks)."""
+    b.addi(dst, mm, MM_LOCK)
+
+
+def _mem_map_slot(b, dst, pmdp, lay):
+    """``dst = &pmd_huge_pte`` of the PMD table holding ``pmdp``."""
+    b.li64("r0", lay.pgtables)
+    b.subf(dst, "r0", pmdp)
+    b.srdi(dst, dst, PT_FRAME_SHIFT)
+    b.sldi(dst, dst, 3)
+    b.li64("r0", lay.mem_map)
+    b.add(dst, dst, "r0")
+
+
+def _next_table(b, dst, entry):
+    """``dst = entry & NLB_MASK`` (real mode: __va(pa) = pa)."""
+    b.rldicl(dst, entry, 0, 4)
+    b.rldicr(dst, dst, 0, 55)
+
+
+# --- routines -------------------------------------------------------------------------
+def _emit_pool(b, lay):
+    b.label("pte_alloc_one")
+    b.li64("r4", lay.pgtable_pool + POOL_LOCK)
+    spin_lock(b, "r4", "r5")
+    b.ld("r3", f"{POOL_HEAD - POOL_LOCK}(r4)")
+    b.cmpdi("r3", 0)
+    b.beq(empty := b.local("empty"))
+    b.ld("r5", "0(r3)")
+    b.std("r5", f"{POOL_HEAD - POOL_LOCK}(r4)")
+    b.ld("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
+    b.addi("r5", "r5", -1)
+    b.std("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
+    b.label(empty)
+    spin_unlock(b, "r4")
+    b.cmpdi("r3", 0)
+    b.beqlr()
+    b.li("r5", 0)                       # __GFP_ZERO: every PTE none
+    b.li("r6", PTE_TABLE_BYTES // 8)
+    b.mtctr("r6")
+    b.addi("r6", "r3", -8)
+    b.label(zero := b.local("zero"))
+    b.stdu("r5", "8(r6)")
+    b.bdnz(zero)
+    b.blr()
+
+    b.label("pte_free")
+    b.li64("r4", lay.pgtable_pool + POOL_LOCK)
+    spin_lock(b, "r4", "r5")
+    b.ld("r5", f"{POOL_HEAD - POOL_LOCK}(r4)")
+    b.std("r5", "0(r3)")
+    b.std("r3", f"{POOL_HEAD - POOL_LOCK}(r4)")
+    b.ld("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
+    b.addi("r5", "r5", 1)
+    b.std("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
+    spin_unlock(b, "r4")
+    b.blr()
+
+
+def _emit_walk(b):
+    """``pmd_offset(mm, addr)``: pgd -> pud -> the PMD slot, each level read once;
+    0 when a level is none or a PUD is a 1G leaf."""
+    b.label("pmd_offset")
+    none = b.local("none")
+    b.ld("r5", f"{MM_PGD}(r3)")
+    for shift, bits, last in ((PGD_SHIFT, GEOMETRY["64K"][0], False),
+                              (PUD_SHIFT, GEOMETRY["64K"][1], True)):
+        b.rldicl("r6", "r4", 64 - shift, 64 - bits)     # index at this level
+        b.sldi("r6", "r6", 3)
+        b.ldbrx("r7", "r5", "r6")
+        b.rldicl("r8", "r7", 1, 63)     # V
+        b.cmpdi("r8", 0)
+        b.beq(none)
+        if last:
+            b.rldicl("r8", "r7", 2, 63)     # L: a 1G leaf has no PMD table
+            b.cmpdi("r8", 0)
+            b.bne(none)
+        _next_table(b, "r5", "r7")
+    b.rldicl("r6", "r4", 64 - PMD_SHIFT, 64 - GEOMETRY["64K"][2])
+    b.sldi("r6", "r6", 3)
+    b.add("r3", "r5", "r6")
+    b.blr()
+    b.label(none)
+    b.li("r3", 0)
+    b.blr()
+
+
+def _emit_pmd_ops(b, lay, method):
+    b.label("pmd_hugepage_update")      # (mm, addr, pmdp r5, clr r6, set r7) -> old
+    bswap64(b, "r6", "r6")              # cpu_to_be64(clr), cpu_to_be64(set)
+    bswap64(b, "r7", "r7")
+    b.label(retry := b.local("upd"))
+    b.ldarx("r8", 0, "r5")
+    b.andc("r9", "r8", "r6")
+    b.emit("or r9,r9,r7")
+    b.stdcx_("r9", 0, "r5")
+    b.emit(f"bne- {retry}")
+    bswap64(b, "r3", "r8")              # be64_to_cpu(old)
+    b.blr()
+
+    def update_then(name, clr, set_, after):
+        """``name(mm, addr, pmdp)``: old = pmd_hugepage_update(clr, set); after();
+        return old.  r31 = mm, r30 = addr, r29 = old."""
+        b.label(name)
+        epilogue = prologue(b, 64, ["r31", "r30", "r29"])
+        b.mr("r31", "r3")
+        b.mr("r30", "r4")
+        b.li64("r6", clr)
+        b.li64("r7", set_)
+        b.bl("pmd_hugepage_update")
+        b.mr("r29", "r3")
+        after()
+        b.mr("r3", "r29")
+        epilogue()
+
+    def serialize():
+        b.mr("r3", "r31")
+        method.serialize(b)
+
+    def flush_2m():                     # flush_pmd_tlb_range(vma, addr, addr + 2M)
+        b.mr("r3", "r31")
+        b.mr("r4", "r30")
+        b.addis("r5", "r30", (1 << PMD_SHIFT) >> 16)
+        b.li("r6", PMD_SHIFT)
+        b.li("r7", 0)
+        b.bl("radix__flush_tlb_range_psize")
+
+    update_then("pmdp_huge_get_and_clear", (1 << 64) - 1, 0, serialize)
+
+    b.label("pmdp_huge_get_and_clear_full")     # (mm, addr, pmdp, full r6)
+    if method.zap_flush_per_pmd:        # v5.8+: flush now unless the whole mm goes
+        epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+        b.mr("r31", "r3")
+        b.mr("r30", "r4")
+        b.mr("r28", "r6")
+        b.bl("pmdp_huge_get_and_clear")
+        b.mr("r29", "r3")
+        b.cmpdi("r28", 0)
+        b.bne(full := b.local("full"))
+        flush_2m()
+        b.label(full)
+        b.mr("r3", "r29")
+        epilogue()
+    else:                               # v5.4: the generic one
+        b.b("pmdp_huge_get_and_clear")
+
+    def flush_then_serialize():
+        flush_2m()
+        serialize()
+    update_then("pmdp_invalidate", _PAGE_PRESENT, _PAGE_INVALID, flush_then_serialize)
+
+    b.label("pmdp_collapse_flush")      # (mm, addr, pmdp) -> old
+    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.ldbrx("r29", 0, "r5")             # pmd = *pmdp; pmd_clear(pmdp): a plain store
+    b.li("r0", 0)
+    b.std("r0", "0(r5)")
+    serialize()
+    b.mr("r3", "r31")
+    b.mr("r4", "r30")
+    b.bl("radix__flush_tlb_collapsed_pmd")
+    b.mr("r3", "r29")
+    epilogue()
+
+    b.label("pmd_populate")             # (mm, pmdp r4, table r5): V | table | NLS
+    b.li64("r6", _PAGE_PRESENT | PTE_INDEX_SIZE)
+    b.emit("or r6,r6,r5")
+    b.stdbrx("r6", 0, "r4")
+    b.blr()
+
+    b.label("pgtable_trans_huge_deposit")      # (mm, pmdp r4, table r5), PMD lock held
+    _mem_map_slot(b, "r6", "r4", lay)
+    b.ld("r7", "0(r6)")
+    b.std("r7", "0(r5)")
+    b.std("r5", "0(r6)")
+    b.blr()
+
+    b.label("pgtable_trans_huge_withdraw")     # (mm, pmdp r4) -> table, PMD lock held
+    _mem_map_slot(b, "r6", "r4", lay)
+    b.ld("r3", "0(r6)")
+    b.ld("r7", "0(r3)")
+    b.std("r7", "0(r6)")
+    b.li("r0", 0)                       # the link was PTE slot 0: none again
+    b.std("r0", "0(r3)")
+    b.blr()
+
+
+def emit(b, lay, method):
+    """Every routine of this module (``method``: a powersim.kernel.methods module)."""
+    _emit_pool(b, lay)
+    _emit_walk(b)
+    _emit_pmd_ops(b, lay, method)

@@ -1,0 +1,328 @@
+"""TLB flush routines and the mmu_gather (linux-mm 3.4, power9.md 4.2-4.3),
+as assembled routines; the v5.4 forms of radix_tlb.c [L-tlb].
+
+Sequences (power9.md 4.2), each a routine:
+
+* ``_tlbie_va_range(start, end, pid, shift, also_pwc)`` (A, per page):
+  ``ptesync; [tlbie PID RIC=1]; tlbie va ... ; fixups(last va); eieio; tlbsync;
+  ptesync``.  The errata fixups come once per sequence, after the last page
+  (fixup_tlbie_va_range) [L-tlb].
+* ``_tlbie_pid_tlb(pid)`` / ``_tlbie_pid_all(pid)`` (B, RIC 0 / 2):
+  ``ptesync; tlbie IS=1; fixups; eieio; tlbsync; ptesync``.
+* ``_tlbiel_pid_tlb(pid)`` / ``_tlbiel_pid_all(pid)`` (C): ``ptesync``; set 0
+  with the RIC, sets 1..127 with RIC 0 (POWER9_TLB_SETS_RADIX); ``ptesync;
+  slbia 3; isync``.
+* ``_tlbiel_va_range(start, end, pid, shift, also_pwc)`` (local single pages):
+  ``ptesync; [tlbiel PID RIC=1]; tlbiel va ...; ptesync``.
+
+Errata fixups (power9.md 4.3, KernelParams), once per sequence, in this order
+(fixup_tlbie_pid / fixup_tlbie_va_range [L-tlb]): ERAT bug: ``ptesync; tlbie``
+of all of PID 0; STQ bug: ``ptesync; tlbie`` with the PID again (of the last
+page for a range, of VA (1 << 52) - 1 with the 64K AP for a PID flush).
+
+Decisions (v5.4):
+
+* ``mm_is_thread_local(mm)``: ``active_cpus <= 1`` and this CPU in
+  ``mm_cpumask`` -> local (tlbiel), else global (tlbie).  The single-threaded
+  trim (mm_users <= 1) is not modelled: the mm is a multi-threaded process.
+* ``radix__flush_tlb_range_psize(mm, start, end, shift, also_pwc)``: smp_mb,
+  then ``(end - start) >> shift`` pages (pages of the flushed size, as Linux
+  counts them) above the global (33) / local (256) ceiling -> a PID flush
+  (RIC 2 with ``also_pwc``), else the per-page sequence.
+* ``radix__flush_tlb_collapsed_pmd(mm, addr)``: 64K base pages: PWC + the
+  2 MiB as 64K pages, never escalated.
+* ``__flush_all_mm(mm)``: RIC 2 PID flush, local or global.
+
+mmu_gather (a struct on the caller's stack, the TLB_* offsets):
+``tlb_gather_mmu(tlb, mm, start, end)`` (fullmm = start == 0 and end == ~0,
+as in v5.4), ``tlb_remove_pmd_tlb_entry(tlb, pmdp, addr)`` (widen the range by
+2 MiB, page size 2M), ``tlb_finish_mmu(tlb)`` -> ``radix__tlb_flush``: fullmm ->
+``__flush_all_mm``; else the range flush at the gathered page size, with the
+PWC (RIC 2 for a PID flush) when page tables were freed.
+"""
+
+from powersim.kernel.irq import prologue
+from powersim.kernel.layout import LINE, MM_ACTIVE_CPUS, MM_PID, PACA_CPU
+from powersim.kernel.pgtable import PMD_SHIFT
+from powersim.radix import AP, PAGE_SHIFTS
+
+RIC_FLUSH_TLB, RIC_FLUSH_PWC, RIC_FLUSH_ALL = 0, 1, 2
+TLB_SETS_RADIX = 128        # POWER9_TLB_SETS_RADIX [L-hash.h]
+IS_PID = 0x400              # RB IS = 1: all entries of the PID in RS [L-tlb]
+STQ_PID_VA = ((1 << 52) - 1) & ~0xFFF       # fixup_tlbie_pid's "probably unused" VA
+SLBIA_ERAT_USER = 3         # PPC_RADIX_INVALIDATE_ERAT_USER [L-tlb]
+
+# struct mmu_gather (u64 fields)
+TLB_MM, TLB_START, TLB_END, TLB_FULLMM, TLB_FREED_TABLES, TLB_PAGE_SHIFT = range(0, 48, 8)
+TLB_SIZE = 48
+TASK_SIZE = 1 << 52         # __tlb_reset_range's start: above every user address
+
+
+def _fixups(b, kp, stq_rb, rs):
+    """fixup_tlbie_pid / fixup_tlbie_va_range [L-tlb]: ERAT bug: ``ptesync;
+    tlbie`` of all of PID 0 (not filtered by the snoop filter); STQ bug:
+    ``ptesync; tlbie stq_rb`` with the PID again.  Uses r11, r12."""
+    if not kp.tlbie_fixups():
+        return
+    b.li("r11", IS_PID)
+    b.li("r12", 0)
+    for fix in kp.tlbie_fixups():
+        b.ptesync()
+        if fix == "erat":
+            b.tlbie("r11", "r12", RIC_FLUSH_TLB, 1, 1)
+        else:
+            b.tlbie(stq_rb, rs, RIC_FLUSH_TLB, 1, 1)
+
+
+def _emit_pid_flushes(b, kp):
+    for ric, suffix in ((RIC_FLUSH_TLB, "tlb"), (RIC_FLUSH_ALL, "all")):
+        b.label(f"_tlbie_pid_{suffix}")     # (pid)
+        b.sldi("r5", "r3", 32)              # RS = pid << 32
+        b.li("r4", IS_PID)
+        b.ptesync()
+        b.tlbie("r4", "r5", ric, 1, 1)
+        if "stq" in kp.tlbie_fixups():
+            b.li64("r6", STQ_PID_VA | AP[PAGE_SHIFTS["64K"]] << 5)
+        _fixups(b, kp, "r6", "r5")
+        b.eieio()
+        b.tlbsync()
+        b.ptesync()
+        b.blr()
+
+        b.label(f"_tlbiel_pid_{suffix}")    # (pid)
+        b.sldi("r5", "r3", 32)
+        b.li("r4", IS_PID)
+        b.ptesync()
+        b.tlbiel("r4", "r5", ric, 1, 1)     # set 0 with the RIC (RIC 2: the whole PWC)
+        b.li("r6", 1)
+        b.label(loop := b.local("set"))
+        b.sldi("r4", "r6", 12)              # RB SET field
+        b.ori("r4", "r4", IS_PID)
+        b.tlbiel("r4", "r5", RIC_FLUSH_TLB, 1, 1)
+        b.addi("r6", "r6", 1)
+        b.cmpdi("r6", TLB_SETS_RADIX)
+        b.blt(loop)
+        b.ptesync()                         # ppc_after_tlbiel_barrier
+        b.slbia(SLBIA_ERAT_USER)
+        b.isync()
+        b.blr()
+
+
+def _ap_bits(b, dst, shift_reg):
+    """``dst = mmu_get_ap(psize) << 5`` for a page shift of radix.AP."""
+    done = b.local("ap")
+    for shift, ap in AP.items():
+        b.li(dst, ap << 5)
+        b.cmpdi(shift_reg, shift)
+        b.beq(done)
+    b.label(done)
+
+
+def _emit_va_ranges(b, kp):
+    for local in (False, True):
+        insn = b.tlbiel if local else b.tlbie
+        b.label("_tlbiel_va_range" if local else "_tlbie_va_range")
+        # (start r3, end r4, pid r5, shift r6, also_pwc r7)
+        b.sldi("r5", "r5", 32)
+        b.li("r8", 1)
+        b.sld("r8", "r8", "r6")             # page size
+        _ap_bits(b, "r9", "r6")
+        b.ptesync()
+        b.cmpdi("r7", 0)
+        b.beq(nopwc := b.local("nopwc"))
+        b.li("r10", IS_PID)
+        insn("r10", "r5", RIC_FLUSH_PWC, 1, 1)
+        b.label(nopwc)
+        b.label(loop := b.local("page"))
+        b.rldicr("r10", "r3", 0, 51)        # va & ~PPC_BITMASK(52, 63)
+        b.emit("or r10,r10,r9")
+        insn("r10", "r5", RIC_FLUSH_TLB, 1, 1)
+        b.add("r3", "r3", "r8")
+        b.cmpld("r3", "r4")
+        b.blt(loop)
+        if local:
+            b.ptesync()
+        else:
+            _fixups(b, kp, "r10", "r5")     # r10: the last page's RB
+            b.eieio()
+            b.tlbsync()
+            b.ptesync()
+        b.blr()
+
+
+def _emit_decisions(b, lay, kp):
+    b.label("mm_is_thread_local")       # (mm) -> 1 local / 0 global
+    b.ld("r4", f"{MM_ACTIVE_CPUS}(r3)")
+    b.cmpdi("r4", 1)
+    b.bgt(no := b.local("global"))
+    b.ld("r5", f"{PACA_CPU}(r13)")
+    b.srdi("r6", "r5", 6)
+    b.sldi("r6", "r6", 3)
+    b.addi("r6", "r6", LINE)            # mm_cpumask(mm) = mm + LINE
+    b.ldx("r6", "r3", "r6")
+    b.clrldi("r5", "r5", 58)
+    b.srd("r6", "r6", "r5")
+    b.andi_("r3", "r6", 1)
+    b.blr()
+    b.label(no)
+    b.li("r3", 0)
+    b.blr()
+
+    def pick(args, local_target, global_target):
+        """Call local_target or global_target by mm_is_thread_local(r31); ``args()``
+        loads their arguments (after the test, which clobbers r3-r6)."""
+        b.mr("r3", "r31")
+        b.bl("mm_is_thread_local")
+        b.cmpdi("r3", 0)
+        args()
+        b.beq(glob := b.local("g"))
+        b.bl(local_target)
+        b.b(out := b.local("out"))
+        b.label(glob)
+        b.bl(global_target)
+        b.label(out)
+
+    # (mm, start, end, shift, also_pwc)
+    b.label("radix__flush_tlb_range_psize")
+    epilogue = prologue(b, 80, [f"r{r}" for r in range(26, 32)])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.mr("r29", "r5")
+    b.mr("r28", "r6")
+    b.mr("r27", "r7")
+    b.ld("r26", f"{MM_PID}(r3)")
+    b.sync()                            # smp_mb: pairs with switch_mm's [linux-mm 3.9]
+    b.bl("mm_is_thread_local")
+    b.subf("r4", "r30", "r29")
+    b.srd("r4", "r4", "r28")            # nr_pages
+    b.mr("r0", "r3")
+    b.mr("r3", "r26")
+    b.cmpdi("r0", 0)
+    b.beq(glob := b.local("global"))
+    b.cmpldi("r4", kp.tlb_local_single_page_flush_ceiling)
+    b.ble(lrange := b.local("lrange"))
+    b.cmpdi("r27", 0)
+    b.bne(lall := b.local("lall"))
+    b.bl("_tlbiel_pid_tlb")
+    b.b(done := b.local("done"))
+    b.label(lall)
+    b.bl("_tlbiel_pid_all")
+    b.b(done)
+    b.label(glob)
+    b.cmpldi("r4", kp.tlb_single_page_flush_ceiling)
+    b.ble(grange := b.local("grange"))
+    b.cmpdi("r27", 0)
+    b.bne(gall := b.local("gall"))
+    b.bl("_tlbie_pid_tlb")
+    b.b(done)
+    b.label(gall)
+    b.bl("_tlbie_pid_all")
+    b.b(done)
+    for label, target in ((lrange, "_tlbiel_va_range"), (grange, "_tlbie_va_range")):
+        b.label(label)
+        b.mr("r3", "r30")
+        b.mr("r4", "r29")
+        b.mr("r5", "r26")
+        b.mr("r6", "r28")
+        b.mr("r7", "r27")
+        b.bl(target)
+        b.b(done)
+    b.label(done)
+    epilogue()
+
+    b.label("radix__flush_tlb_collapsed_pmd")   # (mm, addr)
+    epilogue = prologue(b, 48, ["r31", "r30"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.sync()
+
+    def range_args():
+        b.mr("r3", "r30")
+        b.addis("r4", "r30", (1 << PMD_SHIFT) >> 16)
+        b.ld("r5", f"{MM_PID}(r31)")
+        b.li("r6", PAGE_SHIFTS["64K"])  # PAGE_SIZE pages (64K base)
+        b.li("r7", 1)                   # the PWC first
+    pick(range_args, "_tlbiel_va_range", "_tlbie_va_range")
+    epilogue()
+
+    b.label("__flush_all_mm")           # (mm): RIC 2 PID flush
+    epilogue = prologue(b, 48, ["r31", "r30"])
+    b.mr("r31", "r3")
+    b.ld("r30", f"{MM_PID}(r3)")
+    b.sync()
+    pick(lambda: b.mr("r3", "r30"), "_tlbiel_pid_all", "_tlbie_pid_all")
+    epilogue()
+
+
+def _emit_gather(b):
+    b.label("tlb_gather_mmu")           # (tlb, mm, start, end)
+    b.std("r4", f"{TLB_MM}(r3)")
+    b.addi("r7", "r6", 1)               # fullmm = !(start | (end + 1))
+    b.emit("or. r7,r7,r5")
+    b.li("r7", 0)
+    b.bne(part := b.local("part"))
+    b.li("r7", 1)
+    b.label(part)
+    b.std("r7", f"{TLB_FULLMM}(r3)")
+    b.li("r0", 0)
+    b.std("r0", f"{TLB_FREED_TABLES}(r3)")
+    b.std("r0", f"{TLB_PAGE_SHIFT}(r3)")
+    b.label("__tlb_reset_range")        # (tlb): fullmm: ~0..~0; else TASK_SIZE..0
+    b.ld("r7", f"{TLB_FULLMM}(r3)")
+    b.li("r5", -1)
+    b.li("r6", -1)
+    b.cmpdi("r7", 0)
+    b.bne(full := b.local("full"))
+    b.li64("r5", TASK_SIZE)
+    b.li("r6", 0)
+    b.label(full)
+    b.std("r5", f"{TLB_START}(r3)")
+    b.std("r6", f"{TLB_END}(r3)")
+    b.blr()
+
+    b.label("tlb_remove_pmd_tlb_entry")     # (tlb, pmdp, addr): __tlb_adjust_range
+    b.ld("r6", f"{TLB_START}(r3)")
+    b.cmpld("r5", "r6")
+    b.bge(keep := b.local("start"))
+    b.std("r5", f"{TLB_START}(r3)")
+    b.label(keep)
+    b.addis("r5", "r5", (1 << PMD_SHIFT) >> 16)
+    b.ld("r6", f"{TLB_END}(r3)")
+    b.cmpld("r5", "r6")
+    b.ble(keep := b.local("end"))
+    b.std("r5", f"{TLB_END}(r3)")
+    b.label(keep)
+    b.li("r6", PMD_SHIFT)               # tlb_remove_check_page_size_change(2M)
+    b.std("r6", f"{TLB_PAGE_SHIFT}(r3)")
+    b.blr()
+
+    b.label("tlb_finish_mmu")           # (tlb): tlb_flush_mmu_tlbonly
+    epilogue = prologue(b, 48, ["r31"])
+    b.mr("r31", "r3")
+    b.ld("r4", f"{TLB_END}(r3)")
+    b.cmpdi("r4", 0)
+    b.beq(out := b.local("out"))        # nothing gathered
+    b.bl("radix__tlb_flush")
+    b.mr("r3", "r31")
+    b.bl("__tlb_reset_range")
+    b.label(out)
+    epilogue()
+
+    b.label("radix__tlb_flush")         # (tlb)
+    b.ld("r8", f"{TLB_FULLMM}(r3)")
+    b.cmpdi("r8", 0)
+    b.ld("r4", f"{TLB_START}(r3)")
+    b.ld("r5", f"{TLB_END}(r3)")
+    b.ld("r6", f"{TLB_PAGE_SHIFT}(r3)")
+    b.ld("r7", f"{TLB_FREED_TABLES}(r3)")       # the _pwc_ variant when tables were freed
+    b.ld("r3", f"{TLB_MM}(r3)")
+    b.beq("radix__flush_tlb_range_psize")
+    b.b("__flush_all_mm")
+
+
+def emit(b, lay, kp):
+    """Every routine of this module (``kp``: KernelParams)."""
+    _emit_pid_flushes(b, kp)
+    _emit_va_ranges(b, kp)
+    _emit_decisions(b, lay, kp)
+    _emit_gather(b)
