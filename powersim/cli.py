@@ -60,7 +60,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every instruction in global cycle order (slower)")
     e.add_argument("--json", metavar="OUT.json", help="write the full results as JSON")
 
+    k = sub.add_parser("kernel", help="build the tiny kernel image and show it",
+                       description="Build the kernel image for a machine shape and a "
+                                   "serialization method, and print its symbols or its "
+                                   "disassembly (every routine under its symbol name).")
+    k.add_argument("--method", default="ipi", metavar="M",
+                   help="serialization method (default ipi)")
+    k.add_argument("--ipi", default="doorbell", choices=("doorbell", "xive"),
+                   help="how IPIs are sent (default doorbell)")
+    k.add_argument("--chips", type=_int, default=1, metavar="C", help="chips (default 1)")
+    k.add_argument("--cores", type=_int, default=1, metavar="N",
+                   help="SMT4 cores per chip (default 1)")
+    k.add_argument("--dump", action="store_true", help="print the disassembly")
+    k.add_argument("-o", "--output", metavar="OUT.bin", help="write the raw image here")
+
     return p
+
+
+def _cmd_kernel(args) -> int:
+    import attrs
+
+    from powersim.kernel.image import Kernel, dump
+    from powersim.kernel.params import KernelParams
+    from powersim.machine.params import MachineParams
+
+    mp = MachineParams(chips=args.chips, cores_per_chip=args.cores).validate()
+    kp = attrs.evolve(KernelParams.for_machine(mp), method=args.method).validate()
+    img = Kernel(chips=args.chips, cores_per_chip=args.cores, ipi=args.ipi, params=mp,
+                 kparams=kp).image
+    if args.output:
+        with open(args.output, "wb") as f:
+            f.write(img.data)
+    if args.dump:
+        print("\n".join(dump(img)))
+    else:
+        for name, addr in sorted(img.symbols.items(), key=lambda kv: (kv[1], kv[0])):
+            print(f"{addr:#018x} {name}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -75,12 +111,15 @@ def main(argv=None) -> int:
         if args.command == "exec":
             from powersim.machine.exec import cmd_exec
             return cmd_exec(args)
+        if args.command == "kernel":
+            return _cmd_kernel(args)
         raise AssertionError(args.command)
     except PowersimError as e:
         print(f"powersim: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
     except OSError as e:
         print(f"powersim: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
