@@ -33,11 +33,11 @@ import numpy as np
 
 from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
-from powersim.kernel import irq, methods, mm, pgtable, smp, tlbflush
+from powersim.kernel import irq, methods, mm, pgtable, smp, thp, tlbflush, walkers
 from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_IDLE, CMD_SIZE, CMD_WAIT_UNTIL,
                                     DATA_BASE, KERNELBASE, LINE_SHIFT, MM_ACTIVE_CPUS,
-                                    NMARKS, PACA_CPU, PACA_KSTACK, PACA_MARKS, PACA_PIR,
-                                    PACA_SCRIPT, Layout)
+                                    NMARKS, PACA_CPU, PACA_CURRENT_MM, PACA_KSTACK,
+                                    PACA_MARKS, PACA_PIR, PACA_SCRIPT, Layout)
 from powersim.kernel.params import KernelParams
 from powersim.machine.core import PSSCR_EC, PSSCR_ESL
 from powersim.machine.params import MachineParams
@@ -92,6 +92,7 @@ def _emit_boot(b, lay):
     b.ld("r14", f"{PACA_SCRIPT}(r13)")
 
     b.label("cmd_loop")
+    pgtable.rcu_qs(b, "r3")             # a quiescent point of the deferred free
     for i, r in enumerate(("r3", "r4", "r5", "r6", "r7", "r8")):
         b.ld(r, f"{8 * i}(r14)")
     b.addi("r14", "r14", CMD_SIZE)
@@ -122,12 +123,16 @@ def _emit_boot(b, lay):
     b.mr("r6", "r7")
     b.label(short)
     b.mtdec("r6")                       # fires when DEC passes 0 -> -1
+    pgtable.rcu_eqs(b, "r7")            # idle: an extended quiescent state
     b.wait()
+    pgtable.rcu_eqs(b, "r7")
     b.b("cmd_wait_until")
 
     b.label("cmd_idle")                 # r4 = PSSCR
     b.mtspr(SPR_PSSCR, "r4")
+    pgtable.rcu_eqs(b, "r5")
     b.stop()
+    pgtable.rcu_eqs(b, "r5")
     b.b("cmd_loop")
 
 
@@ -148,6 +153,8 @@ def build_image(lay: Layout, ipi: str, kp: KernelParams):
     pgtable.emit(b, lay, method)
     tlbflush.emit(b, lay, kp)
     mm.emit(b, lay, method)
+    thp.emit(b)
+    walkers.emit(b, lay, method)
     img = b.assemble(base=KERNELBASE, filename="<kernel>")
     if len(img.data) > DATA_BASE:
         raise PowersimError(f"kernel image is {len(img.data)} bytes: must end below the "
@@ -243,8 +250,9 @@ class Kernel:
     def _w64(self, mem, addr, value):
         self._write(mem, addr, (value & ((1 << 64) - 1)).to_bytes(8, "little"))
 
-    def load(self, scripts: dict, mm_cpus=()):
-        """A Machine with the image and the initial data written, threads started."""
+    def load(self, scripts: dict, mm_cpus=(), running=None):
+        """A Machine with the image and the initial data written, threads started.
+        ``running``: the CPUs whose current->mm is the mm (default: ``mm_cpus``)."""
         from powersim.machine.state import Machine
         lay = self.layout
         for cpu in scripts:
@@ -274,6 +282,8 @@ class Kernel:
         for i, v in enumerate(table):
             self._w64(mem, lay.pir_table + 8 * i, v)
         mm_cpus = sorted(set(mm_cpus))
+        for cpu in mm_cpus if running is None else running:
+            self._w64(mem, lay.paca(cpu) + PACA_CURRENT_MM, lay.mm)
         mm.build_process(mem, lay, self.thp_bytes)
         self._write(mem, lay.mm_cpumask, lay.mask(mm_cpus))
         self._w64(mem, lay.mm + MM_ACTIVE_CPUS, len(mm_cpus))
@@ -282,12 +292,13 @@ class Kernel:
         m.start(self.image.symbols["_start"])
         return m
 
-    def run(self, scripts: dict, mm_cpus=(), max_cycles=10**8, exact=False) -> KernelRun:
+    def run(self, scripts: dict, mm_cpus=(), max_cycles=10**8, exact=False,
+            running=None) -> KernelRun:
         """Run ``scripts`` ({cpu: [commands]}; CPUs without one just END)."""
         from powersim.machine.exec import _results
         from powersim.machine.state import check_max_cycles
         check_max_cycles(max_cycles)
-        m = self.load(scripts, mm_cpus)
+        m = self.load(scripts, mm_cpus, running)
         m.prepare()
         t0 = time.perf_counter()
         m.run(max_cycles, exact)

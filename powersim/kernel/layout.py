@@ -32,6 +32,10 @@ PACA_SCRIPT = 40        # u64 address of this CPU's command script
 PACA_EX = 48            # interrupt-entry save area: r10, r11, r12, CR (4 x u64)
 PACA_PIR = 80           # u64 this CPU's PIR
 PACA_MARKS = 88         # u64 address of this CPU's marks line (test stamps)
+PACA_QS = 96            # u64 quiescent-state counter (pgtable.py deferred free): +2 at
+                        # each command, odd while waiting/idle (extended quiescent state)
+PACA_CURRENT_MM = 104   # u64 current->mm: the mm this CPU runs (0: none; trim)
+PACA_KVM_RETRIES = 112  # u64 KVM faults returned to the guest (walk found no PTE)
 
 IRQS_DISABLED = 1
 PACA_IRQ_HARD_DIS = 0x01    # [linux-mm 3.8] hw_irq.h
@@ -55,6 +59,13 @@ MM_PID = 32                 # mm->context.id, the PID its translations are tagge
 POOL_LOCK, POOL_HEAD, POOL_FREE = 0, 8, 16     # spin lock word, first free table, count
 PTE_TABLE_BYTES = 256       # 64K geometry: 32 PTEs x 8 bytes per PTE table [L-r64k]
 PT_FRAME_SHIFT = 12         # mem_map: one u64 (pmd_huge_pte) per 4 KiB frame of tables
+PAGE_REFS = 4096            # page_ref: u64 refcount words for data frames, indexed by
+PAGE_REF_SHIFT = 16         # 64K pfn modulo PAGE_REFS (frames are numbers only, DESIGN 8)
+
+# --- deferred page-table free (pgtable.py, RCU-like): a line, then the grace
+# period's snapshot of every CPU's PACA_QS, then the pending tables (u64 each)
+RCU_LOCK, RCU_CUR, RCU_TOTAL = 0, 8, 16     # spin lock, tables in the current grace
+                                            # period (first), tables pending in all
 
 # --- per-CPU command script (docs/KERNEL.md "The per-CPU command loop") --------
 CMD_SIZE = 48               # op, then 5 u64 operands
@@ -124,6 +135,8 @@ class Layout:
                 ("mem_map", 8 * (self.pgtable_bytes >> PT_FRAME_SHIFT)),
                 ("pte_pool", self.pte_tables * PTE_TABLE_BYTES),
                 ("pgtables", self.pgtable_bytes),
+                ("page_ref", 8 * PAGE_REFS),
+                ("rcu", LINE + _lines(8 * n) + _lines(8 * self.pte_tables)),
                 ("stacks", n * STACK_SIZE))
 
     def _base(self, region: str) -> int:
@@ -236,10 +249,32 @@ class Layout:
         return self._base("pgtables")
 
     @property
+    def rcu(self):
+        """The deferred-free line: RCU_LOCK, RCU_CUR, RCU_TOTAL."""
+        return self._base("rcu")
+
+    @property
+    def rcu_snapshot(self):
+        """u64 per CPU: its PACA_QS when the current grace period started."""
+        return self.rcu + LINE
+
+    @property
+    def rcu_tables(self):
+        """u64 per pending table (capacity pte_tables): the current grace period's
+        first, then those queued since."""
+        return self.rcu_snapshot + _lines(8 * self.ncpus)
+
+    @property
     def mem_map(self):
         """u64 per 4 KiB frame of the pgtables region: for a PMD table's frame,
         ``pmd_huge_pte`` (the head of its deposited PTE tables) [L-pgt]."""
         return self._base("mem_map")
+
+    @property
+    def page_ref(self):
+        """u64 per 64K data frame (pfn mod PAGE_REFS): the struct page refcount
+        gup_fast takes a reference on."""
+        return self._base("page_ref")
 
     def mask(self, cpus) -> bytes:
         """The bitmap bytes of a set of CPUs."""

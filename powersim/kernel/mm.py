@@ -8,13 +8,26 @@ Routines:
   ``exit_mmap(start, len)``: the same for the process's one VMA with a fullmm
   gather (``tlb_gather_mmu(mm, 0, -1)``), as at process exit.
 * ``unmap_vmas(tlb, start, end)``: for each 2 MiB PMD of [start, end) (2 MiB
-  multiples: partial THPs would need a split): a huge PMD -> ``zap_huge_pmd``.
-  PMDs that point to PTE tables (split THPs) are not zapped yet
-  (zap_pte_range comes with split).
-* ``zap_huge_pmd(tlb, pmdp, addr)``: PMD lock, re-check it is still huge
-  (``__pmd_trans_huge_lock``), ``pmdp_huge_get_and_clear_full(.., tlb->fullmm)``
-  (the method's serialize happens in there), ``tlb_remove_pmd_tlb_entry``,
-  ``zap_deposited_table``, unlock.
+  multiples: partial THPs would need a split): a huge PMD -> ``zap_huge_pmd``,
+  a PMD pointing to a PTE table (a split THP) -> ``zap_pte_range``.
+* ``zap_huge_pmd(tlb, pmdp, addr)``: ``tlb_change_page_size(2M)``, PMD lock,
+  re-check it is still huge (``__pmd_trans_huge_lock``),
+  ``pmdp_huge_get_and_clear_full(.., tlb->fullmm)`` (the method's serialize
+  happens in there), ``tlb_remove_pmd_tlb_entry``, ``zap_deposited_table``,
+  unlock.
+* ``zap_pte_range(tlb, pmdp, addr)``: ``tlb_change_page_size(64K)``, the PTE
+  lock (mm->page_table_lock: no split locks), re-check the PMD still points
+  to a table, then each present PTE: ``ptep_get_and_clear_full`` (a plain
+  store for fullmm, else the atomic ``radix__pte_update``, which is
+  ``pmd_hugepage_update``'s code) and ``tlb_remove_tlb_entry`` (widen by
+  64K); unlock.  Data pages are frames: nothing to free.
+* ``free_pgtables(tlb, start, end)`` (after unmap_vmas, as unmap_region does):
+  each PMD of the range that still points to a PTE table: ``pmd_clear``
+  (plain store), then ``pte_free_tlb``: ``tlb_flush_pmd_range(addr, 64K)``,
+  ``freed_tables = 1``, ``tlb_remove_table``.  PMD/PUD pages stay (the range
+  is never a whole PUD here).
+* ``tlb_table_flush(tlb)``: after the TLB flush, every batched table to the
+  method's ``free_pgtable`` hook (immediate, or ``tlb_remove_table_deferred``).
 * ``zap_deposited_table(mm, pmdp)``: withdraw the deposited PTE table and free
   it with the method's ``free_pgtable`` hook.
 
@@ -33,13 +46,22 @@ from powersim.kernel import pgtable
 from powersim.kernel.irq import prologue
 from powersim.kernel.layout import (KERNELBASE, MM_PGD, MM_PID, POOL_FREE, POOL_HEAD,
                                     PT_FRAME_SHIFT, PTE_TABLE_BYTES)
-from powersim.kernel.tlbflush import TLB_FULLMM, TLB_MM, TLB_SIZE
-from powersim.radix import READ, RW, PageTables
+from powersim.kernel.tlbflush import (TLB_FREED_TABLES, TLB_FULLMM, TLB_MM, TLB_NR_TABLES,
+                                      TLB_SIZE, TLB_TABLES)
+from powersim.radix import PAGE_SHIFTS, READ, RW, PageTables
 
 PMD_SIZE = 1 << pgtable.PMD_SHIFT
 THP_EA = 0x7000_0000_0000       # an mmap-area user address, 1 GiB aligned
 THP_FRAMES = 1 << 40            # RA of the first data frame: no memory behind it
 PROCESS_PID = 1
+PAGE_SHIFT = PAGE_SHIFTS["64K"]     # base pages (64K geometry) [L-r64k]
+
+
+def pmd_kind(b, dst, entry):
+    """``dst`` = the top two bits of a PMD: 3 huge leaf, 2 table pointer, else
+    none (0) or serializing (1: _PAGE_PTE without _PAGE_PRESENT)."""
+    b.rldicl(dst, entry, 2, 62)
+    b.cmpdi(dst, 2)
 
 
 def emit(b, lay, method):
@@ -55,7 +77,9 @@ def emit(b, lay, method):
     b.mr("r31", "r3")
     b.mr("r30", "r4")
     b.mr("r29", "r5")
-    b.ld("r28", f"{TLB_MM}(r3)")
+    b.li("r4", pgtable.PMD_SHIFT)
+    b.bl("tlb_change_page_size")
+    b.ld("r28", f"{TLB_MM}(r31)")
     pgtable.pmd_lock_addr(b, "r3", "r28")
     pgtable.spin_lock(b, "r3", "r4")
     b.ldbrx("r4", 0, "r30")             # still huge under the lock?
@@ -81,6 +105,8 @@ def emit(b, lay, method):
     b.mr("r3", "r4")
     epilogue()
 
+    _emit_pte_level(b, method)
+
     b.label("unmap_vmas")               # (tlb, start, end): zap_pmd_range
     epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
     b.mr("r28", "r3")
@@ -94,14 +120,21 @@ def emit(b, lay, method):
     b.bl("pmd_offset")
     b.mr_("r29", "r3")
     b.beq(nxt := b.local("next"))
-    b.ldbrx("r4", 0, "r29")             # pmd_trans_huge: _PAGE_PTE
-    b.rldicl("r4", "r4", 2, 63)
-    b.cmpdi("r4", 0)
-    b.beq(nxt)
+    b.ldbrx("r4", 0, "r29")
     b.mr("r3", "r28")
-    b.mr("r4", "r29")
     b.mr("r5", "r31")
+    b.rldicl("r6", "r4", 2, 63)         # pmd_trans_huge: _PAGE_PTE
+    b.cmpdi("r6", 0)
+    b.mr("r4", "r29")
+    b.beq(ptes := b.local("ptes"))
     b.bl("zap_huge_pmd")
+    b.b(nxt)
+    b.label(ptes)
+    b.ldbrx("r6", 0, "r29")             # a table pointer: present without _PAGE_PTE
+    b.rldicl("r6", "r6", 1, 63)
+    b.cmpdi("r6", 0)
+    b.beq(nxt)
+    b.bl("zap_pte_range")
     b.label(nxt)
     b.addis("r31", "r31", PMD_SIZE >> 16)
     b.b(loop)
@@ -129,8 +162,115 @@ def emit(b, lay, method):
         b.mr("r5", "r30")
         b.bl("unmap_vmas")
         b.addi("r3", "r1", 32)
+        b.mr("r4", "r31")
+        b.mr("r5", "r30")
+        b.bl("free_pgtables")
+        b.addi("r3", "r1", 32)
         b.bl("tlb_finish_mmu")
         epilogue()
+
+
+def _emit_pte_level(b, method):
+    """zap_pte_range, free_pgtables, tlb_table_flush."""
+    b.label("zap_pte_range")            # (tlb, pmdp, addr)
+    epilogue = prologue(b, 80, ["r31", "r30", "r29", "r28", "r27", "r26"])
+    b.mr("r31", "r3")
+    b.mr("r29", "r4")
+    b.mr("r30", "r5")
+    b.li("r4", PAGE_SHIFT)
+    b.bl("tlb_change_page_size")
+    b.ld("r28", f"{TLB_MM}(r31)")
+    pgtable.pmd_lock_addr(b, "r27", "r28")
+    pgtable.spin_lock(b, "r27", "r4")
+    b.ldbrx("r4", 0, "r29")             # still a table pointer under the lock?
+    pmd_kind(b, "r5", "r4")
+    b.bne(unlock := b.local("unlock"))
+    pgtable._next_table(b, "r26", "r4")
+    b.addis("r29", "r30", PMD_SIZE >> 16)   # r29 = end of the PMD
+    b.label(loop := b.local("pte"))
+    b.ldbrx("r4", 0, "r26")
+    b.rldicl("r4", "r4", 1, 63)         # pte_present
+    b.cmpdi("r4", 0)
+    b.beq(nxt := b.local("next"))
+    b.ld("r4", f"{TLB_FULLMM}(r31)")
+    b.cmpdi("r4", 0)
+    b.beq(atomic := b.local("atomic"))
+    b.li("r0", 0)                       # fullmm: nobody else uses the mm, a plain store
+    b.std("r0", "0(r26)")
+    b.b(gathered := b.local("gathered"))
+    b.label(atomic)
+    b.mr("r3", "r28")
+    b.mr("r4", "r30")
+    b.mr("r5", "r26")
+    b.li("r6", -1)
+    b.li("r7", 0)
+    b.bl("pmd_hugepage_update")
+    b.label(gathered)
+    b.mr("r3", "r31")                   # tlb_remove_tlb_entry
+    b.mr("r4", "r30")
+    b.lis("r5", (1 << PAGE_SHIFT) >> 16)
+    b.bl("__tlb_adjust_range")
+    b.label(nxt)
+    b.addi("r26", "r26", 8)
+    b.addis("r30", "r30", (1 << PAGE_SHIFT) >> 16)
+    b.cmpld("r30", "r29")
+    b.blt(loop)
+    b.label(unlock)
+    pgtable.spin_unlock(b, "r27")
+    epilogue()
+
+    b.label("free_pgtables")            # (tlb, start, end)
+    epilogue = prologue(b, 80, ["r31", "r30", "r29", "r28", "r27"])
+    b.mr("r28", "r3")
+    b.mr("r31", "r4")
+    b.mr("r30", "r5")
+    b.label(loop := b.local("pmd"))
+    b.cmpld("r31", "r30")
+    b.bge(done := b.local("done"))
+    b.ld("r3", f"{TLB_MM}(r28)")
+    b.mr("r4", "r31")
+    b.bl("pmd_offset")
+    b.mr_("r29", "r3")
+    b.beq(nxt := b.local("next"))
+    b.ldbrx("r4", 0, "r29")
+    pmd_kind(b, "r5", "r4")
+    b.bne(nxt)
+    pgtable._next_table(b, "r27", "r4")
+    b.li("r0", 0)                       # pmd_clear
+    b.std("r0", "0(r29)")
+    b.mr("r3", "r28")                   # pte_free_tlb: tlb_flush_pmd_range(addr, 64K)
+    b.mr("r4", "r31")
+    b.lis("r5", (1 << PAGE_SHIFT) >> 16)
+    b.bl("__tlb_adjust_range")
+    b.li("r0", 1)
+    b.std("r0", f"{TLB_FREED_TABLES}(r28)")
+    b.mr("r3", "r28")
+    b.mr("r4", "r27")
+    b.bl("tlb_remove_table")
+    b.label(nxt)
+    b.addis("r31", "r31", PMD_SIZE >> 16)
+    b.b(loop)
+    b.label(done)
+    epilogue()
+
+    b.label("tlb_table_flush")          # (tlb): free the batch, after the TLB flush
+    epilogue = prologue(b, 48, ["r31", "r30"])
+    b.mr("r31", "r3")
+    b.li("r30", 0)
+    b.label(loop := b.local("table"))
+    b.ld("r4", f"{TLB_NR_TABLES}(r31)")
+    b.cmpd("r30", "r4")
+    b.bge(done := b.local("done"))
+    b.sldi("r5", "r30", 3)
+    b.addi("r5", "r5", TLB_TABLES)
+    b.ldx("r3", "r31", "r5")
+    method.free_pgtable(b)
+    b.addi("r30", "r30", 1)
+    b.b(loop)
+    b.label(done)
+    b.li("r0", 0)
+    b.std("r0", f"{TLB_NR_TABLES}(r31)")
+    epilogue()
 
 
 @attrs.frozen

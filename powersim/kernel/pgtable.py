@@ -29,6 +29,11 @@ pmdp)``
 pmdp, table)``
 ``pgtable_trans_huge_withdraw(mm,  pop one deposited table
 pmdp)``
+``tlb_remove_table_deferred(       queue ``table`` for a free after a grace period,
+table)``                           then ``rcu_poll_deferred``
+``rcu_poll_deferred()``            free the current grace period's tables if it
+                                   has ended; returns how many were freed
+``stamp_u64(slot, addr)``          test hook: ``marks[slot] = *(u64 *)addr``
 =================================  =============================================
 
 The deposit list is headed in ``mem_map`` (the PMD table frame's
@@ -36,11 +41,39 @@ The deposit list is headed in ``mem_map`` (the PMD table frame's
 linked through the first doubleword of each deposited table; Linux links a
 list_head there and zeroes it on withdraw [L-pgt].  Singly linked here (LIFO
 instead of FIFO: which deposited table a withdraw gets does not matter).
+
+Deferred free (RCU-like, for methods whose walkers do not block the freeing
+CPU; docs/KERNEL.md "mm operations").  The rule:
+
+* Every CPU has a counter ``PACA_QS``.  ``rcu_qs`` adds 2 at a quiescent
+  point: the command loop, before each command (a CPU there is in no
+  lockless walk and has irqs enabled).  ``rcu_eqs`` adds 1 on entering and
+  on leaving ``wait``/``stop``: the counter is odd while the CPU is idle (an
+  extended quiescent state: it runs only interrupt handlers, which walk no
+  page tables).  Each update is ``lwsync; store; sync``: the CPU's earlier
+  page-table loads are ordered before it, its later ones after it, so a walk
+  after the update sees every unlink made before the freeing CPU read it.
+* ``tlb_remove_table_deferred(table)`` (the table already unlinked and the
+  TLB/PWC flushed) appends it to the pending list.  If no grace period is
+  running, one starts: ``sync``, then a snapshot of every CPU's counter (the
+  starting CPU's own slot is stored as 1: it is not in a walk), and the
+  pending tables become the current batch.
+* The grace period has ended when every CPU's snapshot is odd or its counter
+  has changed since.  Only the freeing side checks (``rcu_poll_deferred``,
+  also called at the end of every ``tlb_remove_table_deferred``); then the
+  batch goes to ``pte_free`` after an ``lwsync`` (the counter reads before
+  the frees' stores), and a new grace period starts for the tables queued
+  meanwhile.  A table is never freed while a CPU is still inside the
+  irq-off section it was in when the grace period started.
+
+Walkers that loop many walks inside one CALL pass no quiescent point until
+they return; such loops can call ``rcu_qs`` between walks (cond_resched).
 """
 
 from powersim.kernel.irq import prologue
-from powersim.kernel.layout import (MM_LOCK, MM_PGD, PACA_CPU, POOL_FREE, POOL_HEAD, POOL_LOCK,
-                                    PT_FRAME_SHIFT, PTE_TABLE_BYTES)
+from powersim.kernel.layout import (LINE, MM_LOCK, MM_PGD, PACA_CPU, PACA_MARKS, PACA_QS,
+                                    POOL_FREE, POOL_HEAD, POOL_LOCK, PT_FRAME_SHIFT,
+                                    PTE_TABLE_BYTES, RCU_CUR, RCU_LOCK, RCU_TOTAL)
 from powersim.radix import GEOMETRY, NLB_MASK, SW0, V
 
 PMD_SHIFT = 21                              # 64K geometry: a PMD leaf maps 2 MiB [L-r64k]
@@ -111,6 +144,24 @@ def _next_table(b, dst, entry):
     """``dst = entry & NLB_MASK`` (real mode: __va(pa) = pa)."""
     b.rldicl(dst, entry, 0, 4)
     b.rldicr(dst, dst, 0, 55)
+
+
+def _qs_bump(b, tmp, delta):
+    b.lwsync()                          # this CPU's earlier page-table loads first
+    b.ld(tmp, f"{PACA_QS}(r13)")
+    b.addi(tmp, tmp, delta)
+    b.std(tmp, f"{PACA_QS}(r13)")
+    b.sync()                            # before its later ones (store -> load)
+
+
+def rcu_qs(b, tmp):
+    """A quiescent point of the deferred free: PACA_QS += 2."""
+    _qs_bump(b, tmp, 2)
+
+
+def rcu_eqs(b, tmp):
+    """Enter or leave the idle extended quiescent state: PACA_QS += 1."""
+    _qs_bump(b, tmp, 1)
 
 
 # --- routines -------------------------------------------------------------------------
@@ -208,9 +259,9 @@ def _emit_pmd_ops(b, lay, method):
         b.mr("r3", "r29")
         epilogue()
 
-    def serialize():
+    def serialize(collapse=False):
         b.mr("r3", "r31")
-        method.serialize(b)
+        method.serialize(b, collapse=collapse)
 
     def flush_2m():                     # flush_pmd_tlb_range(vma, addr, addr + 2M)
         b.mr("r3", "r31")
@@ -251,7 +302,7 @@ def _emit_pmd_ops(b, lay, method):
     b.ldbrx("r29", 0, "r5")             # pmd = *pmdp; pmd_clear(pmdp): a plain store
     b.li("r0", 0)
     b.std("r0", "0(r5)")
-    serialize()
+    serialize(collapse=True)
     b.mr("r3", "r31")
     b.mr("r4", "r30")
     b.bl("radix__flush_tlb_collapsed_pmd")
@@ -281,8 +332,113 @@ def _emit_pmd_ops(b, lay, method):
     b.blr()
 
 
+def _emit_deferred(b, lay):
+    """tlb_remove_table_deferred, rcu_poll_deferred (the rule: module docstring)."""
+    b.label("rcu_start_gp")             # (r4 = &rcu line, its lock held)
+    b.sync()                            # smp_mb: the unlinks before the counter reads
+    b.ld("r5", f"{RCU_TOTAL}(r4)")
+    b.std("r5", f"{RCU_CUR}(r4)")
+    b.li64("r6", lay.paca_base + PACA_QS)
+    b.li64("r7", lay.rcu_snapshot)
+    b.li("r8", lay.ncpus)
+    b.mtctr("r8")
+    b.label(loop := b.local("snap"))
+    b.ld("r9", "0(r6)")
+    b.std("r9", "0(r7)")
+    b.addi("r6", "r6", LINE)
+    b.addi("r7", "r7", 8)
+    b.bdnz(loop)
+    b.ld("r5", f"{PACA_CPU}(r13)")      # this CPU: quiescent (odd)
+    b.sldi("r5", "r5", 3)
+    b.li64("r7", lay.rcu_snapshot)
+    b.li("r9", 1)
+    b.stdx("r9", "r7", "r5")
+    b.blr()
+
+    b.label("tlb_remove_table_deferred")    # (table)
+    epilogue = prologue(b, 48, ["r31"])
+    b.li64("r31", lay.rcu + RCU_LOCK)
+    spin_lock(b, "r31", "r4")
+    b.ld("r5", f"{RCU_TOTAL}(r31)")     # pending[total++] = table (capacity: the pool)
+    b.li64("r6", lay.rcu_tables)
+    b.sldi("r7", "r5", 3)
+    b.stdx("r3", "r6", "r7")
+    b.addi("r5", "r5", 1)
+    b.std("r5", f"{RCU_TOTAL}(r31)")
+    b.ld("r5", f"{RCU_CUR}(r31)")
+    b.cmpdi("r5", 0)
+    b.bne(running := b.local("gp"))
+    b.mr("r4", "r31")
+    b.bl("rcu_start_gp")
+    b.label(running)
+    spin_unlock(b, "r31")
+    b.bl("rcu_poll_deferred")
+    epilogue()
+
+    b.label("rcu_poll_deferred")        # () -> tables freed
+    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    b.li64("r31", lay.rcu + RCU_LOCK)
+    spin_lock(b, "r31", "r4")
+    b.li("r30", 0)
+    b.ld("r29", f"{RCU_CUR}(r31)")
+    b.cmpdi("r29", 0)
+    b.beq(out := b.local("out"))
+    b.li64("r6", lay.paca_base + PACA_QS)
+    b.li64("r7", lay.rcu_snapshot)
+    b.li("r8", lay.ncpus)
+    b.mtctr("r8")
+    b.label(loop := b.local("cpu"))
+    b.ld("r9", "0(r7)")
+    b.andi_("r10", "r9", 1)
+    b.bne(qs := b.local("qs"))          # idle at the start, or the starting CPU
+    b.ld("r10", "0(r6)")
+    b.cmpd("r9", "r10")
+    b.beq(out)                          # still in the section it was in: not yet
+    b.label(qs)
+    b.addi("r6", "r6", LINE)
+    b.addi("r7", "r7", 8)
+    b.bdnz(loop)
+    b.lwsync()                          # the counter reads before the frees' stores
+    b.li64("r28", lay.rcu_tables)
+    b.label(free := b.local("free"))
+    b.ld("r3", "0(r28)")
+    b.bl("pte_free")
+    b.addi("r28", "r28", 8)
+    b.addi("r30", "r30", 1)
+    b.cmpd("r30", "r29")
+    b.blt(free)
+    b.ld("r5", f"{RCU_TOTAL}(r31)")     # the tables queued since move to the front
+    b.subf_("r5", "r29", "r5")
+    b.std("r5", f"{RCU_TOTAL}(r31)")
+    b.li("r0", 0)
+    b.std("r0", f"{RCU_CUR}(r31)")
+    b.beq(out)
+    b.mtctr("r5")
+    b.li64("r6", lay.rcu_tables)
+    b.label(move := b.local("move"))
+    b.ld("r8", "0(r28)")
+    b.std("r8", "0(r6)")
+    b.addi("r28", "r28", 8)
+    b.addi("r6", "r6", 8)
+    b.bdnz(move)
+    b.mr("r4", "r31")
+    b.bl("rcu_start_gp")
+    b.label(out)
+    spin_unlock(b, "r31")
+    b.mr("r3", "r30")
+    epilogue()
+
+    b.label("stamp_u64")                # test hook (slot, addr): marks[slot] = *addr
+    b.ld("r5", f"{PACA_MARKS}(r13)")
+    b.ld("r4", "0(r4)")
+    b.sldi("r3", "r3", 3)
+    b.stdx("r4", "r5", "r3")
+    b.blr()
+
+
 def emit(b, lay, method):
     """Every routine of this module (``method``: a powersim.kernel.methods module)."""
     _emit_pool(b, lay)
+    _emit_deferred(b, lay)
     _emit_walk(b)
     _emit_pmd_ops(b, lay, method)

@@ -33,12 +33,20 @@ Decisions (v5.4):
   2 MiB as 64K pages, never escalated.
 * ``__flush_all_mm(mm)``: RIC 2 PID flush, local or global.
 
-mmu_gather (a struct on the caller's stack, the TLB_* offsets):
+mmu_gather (a struct on the caller's stack, the TLB_* offsets; v5.4
+asm-generic/tlb.h and mm/mmu_gather.c):
 ``tlb_gather_mmu(tlb, mm, start, end)`` (fullmm = start == 0 and end == ~0,
-as in v5.4), ``tlb_remove_pmd_tlb_entry(tlb, pmdp, addr)`` (widen the range by
-2 MiB, page size 2M), ``tlb_finish_mmu(tlb)`` -> ``radix__tlb_flush``: fullmm ->
-``__flush_all_mm``; else the range flush at the gathered page size, with the
-PWC (RIC 2 for a PID flush) when page tables were freed.
+as in v5.4), ``__tlb_adjust_range(tlb, addr, size)`` (widen the range),
+``tlb_remove_pmd_tlb_entry(tlb, pmdp, addr)`` (by 2 MiB),
+``tlb_change_page_size(tlb, shift)`` (a gather of another page size is flushed
+first, unless fullmm), ``tlb_remove_table(tlb, table)`` (batch an unlinked
+page-table page; a full batch forces ``tlb_flush_mmu``),
+``tlb_finish_mmu(tlb)`` = ``tlb_flush_mmu(tlb)``: ``radix__tlb_flush`` (fullmm
+-> ``__flush_all_mm``; else the range flush at the gathered page size, with
+the PWC when page tables were freed: a RIC 1 PID flush before the pages, or
+RIC 2 for a PID flush), ``__tlb_reset_range`` (also clears ``freed_tables``),
+then ``tlb_table_flush`` (mm.py: the batched tables to the method's
+``free_pgtable``, only after the flush).
 """
 
 from powersim.kernel.irq import prologue
@@ -53,8 +61,11 @@ STQ_PID_VA = ((1 << 52) - 1) & ~0xFFF       # fixup_tlbie_pid's "probably unused
 SLBIA_ERAT_USER = 3         # PPC_RADIX_INVALIDATE_ERAT_USER [L-tlb]
 
 # struct mmu_gather (u64 fields)
-TLB_MM, TLB_START, TLB_END, TLB_FULLMM, TLB_FREED_TABLES, TLB_PAGE_SHIFT = range(0, 48, 8)
-TLB_SIZE = 48
+TLB_MM, TLB_START, TLB_END, TLB_FULLMM, TLB_FREED_TABLES, TLB_PAGE_SHIFT, TLB_NR_TABLES = \
+    range(0, 56, 8)
+TLB_TABLES = 56             # the batch (mmu_table_batch): TLB_MAX_TABLES table addresses
+TLB_MAX_TABLES = 8          # small, so that a full batch's early flush is exercised
+TLB_SIZE = -(-(TLB_TABLES + 8 * TLB_MAX_TABLES) // 16) * 16     # ELFv2 16-byte frames
 TASK_SIZE = 1 << 52         # __tlb_reset_range's start: above every user address
 
 
@@ -265,9 +276,11 @@ def _emit_gather(b):
     b.label(part)
     b.std("r7", f"{TLB_FULLMM}(r3)")
     b.li("r0", 0)
-    b.std("r0", f"{TLB_FREED_TABLES}(r3)")
     b.std("r0", f"{TLB_PAGE_SHIFT}(r3)")
+    b.std("r0", f"{TLB_NR_TABLES}(r3)")
     b.label("__tlb_reset_range")        # (tlb): fullmm: ~0..~0; else TASK_SIZE..0
+    b.li("r0", 0)
+    b.std("r0", f"{TLB_FREED_TABLES}(r3)")
     b.ld("r7", f"{TLB_FULLMM}(r3)")
     b.li("r5", -1)
     b.li("r6", -1)
@@ -280,23 +293,53 @@ def _emit_gather(b):
     b.std("r6", f"{TLB_END}(r3)")
     b.blr()
 
-    b.label("tlb_remove_pmd_tlb_entry")     # (tlb, pmdp, addr): __tlb_adjust_range
+    b.label("tlb_remove_pmd_tlb_entry")     # (tlb, pmdp, addr)
+    b.mr("r4", "r5")
+    b.lis("r5", (1 << PMD_SHIFT) >> 16)
+    b.label("__tlb_adjust_range")       # (tlb, addr, size)
     b.ld("r6", f"{TLB_START}(r3)")
-    b.cmpld("r5", "r6")
+    b.cmpld("r4", "r6")
     b.bge(keep := b.local("start"))
-    b.std("r5", f"{TLB_START}(r3)")
+    b.std("r4", f"{TLB_START}(r3)")
     b.label(keep)
-    b.addis("r5", "r5", (1 << PMD_SHIFT) >> 16)
+    b.add("r4", "r4", "r5")
     b.ld("r6", f"{TLB_END}(r3)")
-    b.cmpld("r5", "r6")
+    b.cmpld("r4", "r6")
     b.ble(keep := b.local("end"))
-    b.std("r5", f"{TLB_END}(r3)")
+    b.std("r4", f"{TLB_END}(r3)")
     b.label(keep)
-    b.li("r6", PMD_SHIFT)               # tlb_remove_check_page_size_change(2M)
-    b.std("r6", f"{TLB_PAGE_SHIFT}(r3)")
     b.blr()
 
-    b.label("tlb_finish_mmu")           # (tlb): tlb_flush_mmu_tlbonly
+    b.label("tlb_change_page_size")     # (tlb, shift)
+    epilogue = prologue(b, 48, ["r31", "r30"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.ld("r5", f"{TLB_PAGE_SHIFT}(r3)")
+    b.cmpdi("r5", 0)
+    b.beq(same := b.local("same"))
+    b.cmpd("r5", "r4")
+    b.beq(same)
+    b.ld("r5", f"{TLB_FULLMM}(r3)")
+    b.cmpdi("r5", 0)
+    b.bne(same)
+    b.bl("tlb_flush_mmu")
+    b.label(same)
+    b.std("r30", f"{TLB_PAGE_SHIFT}(r31)")
+    epilogue()
+
+    b.label("tlb_remove_table")         # (tlb, table): into the batch, flushed when full
+    b.ld("r5", f"{TLB_NR_TABLES}(r3)")
+    b.sldi("r6", "r5", 3)
+    b.addi("r6", "r6", TLB_TABLES)
+    b.stdx("r4", "r3", "r6")
+    b.addi("r5", "r5", 1)
+    b.std("r5", f"{TLB_NR_TABLES}(r3)")
+    b.cmpdi("r5", TLB_MAX_TABLES)
+    b.bltlr()
+    b.b("tlb_flush_mmu")
+
+    b.label("tlb_finish_mmu")           # (tlb)
+    b.label("tlb_flush_mmu")            # (tlb): TLB first, then the tables
     epilogue = prologue(b, 48, ["r31"])
     b.mr("r31", "r3")
     b.ld("r4", f"{TLB_END}(r3)")
@@ -306,6 +349,8 @@ def _emit_gather(b):
     b.mr("r3", "r31")
     b.bl("__tlb_reset_range")
     b.label(out)
+    b.mr("r3", "r31")
+    b.bl("tlb_table_flush")
     epilogue()
 
     b.label("radix__tlb_flush")         # (tlb)

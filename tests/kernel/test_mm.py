@@ -187,7 +187,9 @@ def test_zap_flush_per_pmd_hook_flushes_each_pmd_unless_fullmm(monkeypatch):
     flushes the 2M entry at once when the zap is not fullmm.  Exercised with a
     method module that has only that flag set."""
     flushing = SimpleNamespace(NAME="flushing", zap_flush_per_pmd=True, emit=none.emit,
-                               serialize=none.serialize, free_pgtable=none.free_pgtable)
+                               serialize=none.serialize, free_pgtable=none.free_pgtable,
+                               walker_recheck=False, walker_begin=none.walker_begin,
+                               walker_end=none.walker_end)
     monkeypatch.setitem(methods.METHODS, flushing.NAME, flushing)
     k = kernel(3, flushing.NAME, **NOERRATA)
     run = run_on_cpu0(k, [munmap(0, 3)], mm_cpus=range(4))

@@ -2,31 +2,60 @@
 flush is followed by ``serialize_against_pte_lookup``: ``smp_mb()`` then a
 synchronous ``smp_call_function_many(mm_cpumask, do_nothing)`` round, which
 cannot complete while any CPU of the mask is inside an irq-off lockless walk
-(linux-mm 3.1, 3.8).  Page-table pages are freed at once."""
+(linux-mm 3.1, 3.8).  Walkers only soft-disable interrupts around the walk
+(linux-mm 3.6, v5.4 GUP-fast).  Page-table pages are freed at once.
 
-from powersim.kernel.irq import prologue
+The helpers here (the irq bracket, the IPI round) are shared by the methods
+built on the same mechanism (``none``, ``count``, ``robust``, ``trim``)."""
+
+from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import LINE
 
 NAME = "ipi"
 zap_flush_per_pmd = False       # v5.8 added it together with dropping the IPI
+walker_recheck = False          # v6.1 GUP-fast re-check (robust only)
 
 
-def emit(b, lay):
-    """``serialize_against_pte_lookup(r3 = mm)`` [linux-mm 3.1]."""
+def emit_serialize(b, func="do_nothing", gate=None, info_is_mm=False):
+    """``serialize_against_pte_lookup(r3 = mm)`` [linux-mm 3.1]: ``smp_mb``, then
+    ``gate(skip)`` (r31 = mm; may branch to ``skip`` to send nothing), then a
+    synchronous round of ``func`` to mm_cpumask (info = mm or NULL)."""
     b.label("serialize_against_pte_lookup")
-    epilogue = prologue(b)
+    epilogue = prologue(b, 48, ["r31"])
     b.sync()                            # smp_mb: the PMD store before reading the mask
-    b.addi("r3", "r3", LINE)            # mm_cpumask(mm) (layout.mm_cpumask)
-    b.load_addr("r4", "do_nothing")
-    b.li("r5", 0)
+    b.mr("r31", "r3")
+    skip = b.local("noround")
+    if gate:
+        gate(skip)
+    b.addi("r3", "r31", LINE)           # mm_cpumask(mm) (layout.mm_cpumask)
+    b.load_addr("r4", func)
+    if info_is_mm:
+        b.mr("r5", "r31")
+    else:
+        b.li("r5", 0)
     b.li("r6", 1)                       # wait
     b.bl("smp_call_function_many")
+    b.label(skip)
     epilogue()
 
 
-def serialize(b):
+def emit(b, lay):
+    emit_serialize(b)
+
+
+def serialize(b, collapse=False):
     b.bl("serialize_against_pte_lookup")
 
 
 def free_pgtable(b):
     b.bl("pte_free")
+
+
+def walker_begin(b, mm, flags):
+    """``local_irq_save(flags)`` [linux-mm 3.6]: an IPI that arrives now waits in
+    irq_happened until walker_end."""
+    local_irq_save(b, flags, "r4")
+
+
+def walker_end(b, mm, flags):
+    local_irq_restore(b, flags)

@@ -1,0 +1,51 @@
+"""``count``: Leonardo Bras's v5 series (2019-10, linux-mm 3.2).  Walkers
+count themselves in ``mm->lockless_pgtbl_walkers``:
+
+    begin: atomic_inc(walkers); local_irq_save; smp_mb
+    end:   smp_mb; local_irq_restore; atomic_dec(walkers)
+
+and ``serialize_against_pte_lookup`` sends its IPI round to mm_cpumask only
+when the count is non-zero (no spin-until-zero).  Call sites and page-table
+freeing are those of ``ipi``."""
+
+from powersim.kernel.irq import local_irq_restore, local_irq_save
+from powersim.kernel.layout import MM_WALKERS
+from powersim.kernel.methods import ipi
+
+NAME = "count"
+zap_flush_per_pmd = False
+walker_recheck = False
+serialize, free_pgtable = ipi.serialize, ipi.free_pgtable
+
+
+def emit(b, lay):
+    """serialize_against_pte_lookup, gated on running_lockless_pgtbl_walk."""
+    def gate(skip):
+        b.ld("r4", f"{MM_WALKERS}(r31)")    # atomic_read: a plain load after the smp_mb
+        b.cmpdi("r4", 0)
+        b.beq(skip)
+    ipi.emit_serialize(b, gate=gate)
+
+
+def _atomic_add(b, mm, delta):
+    """``atomic_add(delta, &mm->lockless_pgtbl_walkers)``: ldarx/stdcx., no
+    barriers (atomic_inc/dec return nothing, so Linux orders nothing) [L-bar].
+    Uses r3, r4."""
+    b.addi("r3", mm, MM_WALKERS)
+    b.label(retry := b.local("atomic"))
+    b.ldarx("r4", 0, "r3")
+    b.addi("r4", "r4", delta)
+    b.stdcx_("r4", 0, "r3")
+    b.emit(f"bne- {retry}")
+
+
+def walker_begin(b, mm, flags):
+    _atomic_add(b, mm, 1)
+    local_irq_save(b, flags, "r4")
+    b.sync()                # no page-table read before the count is visible
+
+
+def walker_end(b, mm, flags):
+    b.sync()                # every page-table read done before the count drops
+    local_irq_restore(b, flags)
+    _atomic_add(b, mm, -1)

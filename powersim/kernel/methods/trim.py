@@ -1,0 +1,97 @@
+"""``trim``: v5.12 (Nicholas Piggin, Dec 2020; linux-mm 3.1, 3.4, 3.9).  The
+call sites and IPI round of ``ipi``, but the round runs ``do_serialize(mm)``
+on each target, which trims mm_cpumask: a CPU not currently using the mm
+(``current->mm != mm``, PACA_CURRENT_MM) leaves the mask, decrements
+``context.active_cpus`` and flushes the PID from its own TLB with ``tlbiel``
+RIC=2 (``exit_lazy_flush_tlb(mm, always_flush=false)`` [L-tlb]).  So the
+next serialize of the same mm goes only to CPUs that still run it.
+
+The trim of ``flush_type_needed`` (every 1073rd flush on a CPU,
+``tick_and_test_trim_clock``, then ``exit_flush_lazy_tlbs``: an IPI round of
+``exit_lazy_flush_tlb(mm, always_flush=true)`` [L-tlb]) is emitted as
+routines; the flush decision in tlbflush.py (v5.4 ``mm_is_thread_local``)
+does not call them yet.  Walkers bracket with
+local_irq_save/restore; page-table pages are freed at once."""
+
+from powersim.kernel.irq import prologue
+from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, PACA_CPU, PACA_CURRENT_MM,
+                                    PACA_TRIM)
+from powersim.kernel.methods import ipi
+
+NAME = "trim"
+zap_flush_per_pmd = False
+walker_recheck = False
+serialize, free_pgtable = ipi.serialize, ipi.free_pgtable
+walker_begin, walker_end = ipi.walker_begin, ipi.walker_end
+TRIM_CLOCK_MAX = 1073       # mm_cpumask_trim_clock_max [L-tlb] (v5.12 radix_tlb.c)
+
+
+def _emit_exit_lazy_flush_tlb(b, name, always_flush):
+    """``name(mm)``: ``exit_lazy_flush_tlb(mm, always_flush)`` [L-tlb] (v5.12)."""
+    b.label(name)
+    flush = b.local("flush")
+
+    def keep():                         # beq: this CPU stays in the mask
+        if always_flush:
+            b.beq(flush)
+        else:
+            b.beqlr()
+    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
+    b.cmpd("r4", "r3")
+    keep()                              # this CPU runs the mm
+    b.ld("r5", f"{PACA_CPU}(r13)")
+    b.srdi("r6", "r5", 6)
+    b.sldi("r6", "r6", 3)
+    b.addi("r6", "r6", LINE)            # offset of the mask word in the mm
+    b.add("r6", "r6", "r3")
+    b.li("r7", 1)
+    b.clrldi("r5", "r5", 58)
+    b.sld("r7", "r7", "r5")             # this CPU's bit
+    b.ld("r8", "0(r6)")
+    b.and_("r8", "r8", "r7")
+    b.cmpdi("r8", 0)
+    keep()                              # a racing IPI already trimmed it
+    b.addi("r8", "r3", MM_ACTIVE_CPUS)  # atomic_dec(&mm->context.active_cpus)
+    b.label(dec := b.local("dec"))
+    b.ldarx("r9", 0, "r8")
+    b.addi("r9", "r9", -1)
+    b.stdcx_("r9", 0, "r8")
+    b.emit(f"bne- {dec}")
+    b.label(clr := b.local("clr"))      # cpumask_clear_cpu: atomic andc
+    b.ldarx("r9", 0, "r6")
+    b.andc("r9", "r9", "r7")
+    b.stdcx_("r9", 0, "r6")
+    b.emit(f"bne- {clr}")
+    b.label(flush)
+    b.ld("r3", f"{MM_PID}(r3)")
+    b.b("_tlbiel_pid_all")              # _tlbiel_pid(pid, RIC_FLUSH_ALL), tail call
+
+
+def emit(b, lay):
+    """serialize_against_pte_lookup (round of do_serialize), do_serialize,
+    exit_flush_lazy_tlbs (round of do_exit_flush_lazy_tlb), and
+    tick_and_test_trim_clock."""
+    ipi.emit_serialize(b, func="do_serialize", info_is_mm=True)
+    _emit_exit_lazy_flush_tlb(b, "do_serialize", always_flush=False)
+    _emit_exit_lazy_flush_tlb(b, "do_exit_flush_lazy_tlb", always_flush=True)
+
+    b.label("exit_flush_lazy_tlbs")     # (mm): every CPU of the mask trims and flushes
+    epilogue = prologue(b)
+    b.mr("r5", "r3")
+    b.addi("r3", "r3", LINE)
+    b.load_addr("r4", "do_exit_flush_lazy_tlb")
+    b.li("r6", 1)
+    b.bl("smp_call_function_many")
+    epilogue()
+
+    b.label("tick_and_test_trim_clock")     # () -> 1 every TRIM_CLOCK_MAX-th call
+    b.ld("r4", f"{PACA_TRIM}(r13)")
+    b.addi("r4", "r4", 1)
+    b.li("r3", 0)
+    b.cmpdi("r4", TRIM_CLOCK_MAX)
+    b.bne(keep := b.local("tick"))
+    b.li("r4", 0)
+    b.li("r3", 1)
+    b.label(keep)
+    b.std("r4", f"{PACA_TRIM}(r13)")
+    b.blr()

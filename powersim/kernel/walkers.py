@@ -1,0 +1,303 @@
+"""Lockless page-table walkers (linux-mm 3.6), as assembled routines; each is
+bracketed by the method's ``walker_begin``/``walker_end`` hooks (irq
+soft-disable, Bras v5/v6 counting, ...; see powersim.kernel.methods).
+
+Routines (r3.. arguments, r3 result; ELFv2 volatile registers clobbered):
+
+=====================================  ==========================================
+``__find_linux_pte(pgdir, ea)``        r3 = the PTE slot (``pte_t *``), or 0 on a
+                                       none or serializing entry; r4 = is_thp;
+                                       r5, r6 = the slot and value of the last
+                                       level read above the PTE (the PMD, or the
+                                       PUD for a 1G leaf), for re-checks
+``gup_fast(mm, ea)``                   r3 = 1 with one page reference taken (r4 =
+                                       its page_ref word), 0: the slow path
+                                       would run (r4 = 1 if it backed off after
+                                       the re-check, else 0)
+``kvmppc_book3s_instantiate_page(mm,   the PTE (CPU byte order), or 0: returned
+ea)``                                  to the guest (PACA_KVM_RETRIES + 1)
+``walker_window(mm, ea, n)``           test hook: a walk whose bracketed window
+                                       lasts n loop iterations, stamped in the
+                                       marks line (MARK_WIN_*); returns the slot
+``gup_fast_loop(ea, len, n, slot)``    n GUP-fast walks of current->mm, the i-th at
+                                       ``ea + (i * 64K) mod len``, each reference
+                                       put back (put_page) and a quiescent point
+                                       (``rcu_qs``, cond_resched) between walks;
+                                       marks[slot] = walks that got a reference,
+                                       marks[slot + 1] = walks that backed off
+``walk_mark(slot, mm, ea)``            test hook: ``__find_linux_pte(mm->pgd, ea)``
+                                       in the walker bracket; r3..r6 to marks
+                                       ``slot..slot+3``
+``call_mark(slot, func, a, b)``        test hook: ``marks[slot] = func(a, b)``
+=====================================  ==========================================
+
+``__find_linux_pte`` reads each level once (``ldbrx``: entries are big-endian
+[MW]) and takes every decision on that one value [linux-mm 3.6 rule 1].  A
+huge PMD is returned as the PTE pointer (the pmd-as-pte cast).  GUP-fast reads
+the PTE once through the returned pointer, checks present and ``_PAGE_PTE``
+(rule 3), then takes the reference with a fully ordered atomic on the frame's
+``page_ref`` word; with ``walker_recheck`` (robust) it re-reads the PMD and the
+PTE and drops the reference if either changed (mm/gup.c, v6.1 ``70cbc3cc78a9``).
+"""
+
+from powersim.kernel.irq import prologue
+from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPPENED,
+                                    MARK_WIN_RESTORED, MM_PGD, PACA_IRQ_HAPPENED,
+                                    PACA_KVM_RETRIES, PACA_MARKS, PAGE_REF_SHIFT, PAGE_REFS)
+from powersim.kernel.pgtable import PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_qs
+from powersim.radix import GEOMETRY, PAGE_SHIFTS, SW0, V
+
+PGD_BITS, PUD_BITS, PMD_BITS, PTE_BITS = GEOMETRY["64K"]
+PAGE_SHIFT = PAGE_SHIFTS["64K"]
+assert PAGE_REFS & (PAGE_REFS - 1) == 0
+
+
+def _index(b, dst, ea, shift, bits):
+    """``dst = ((ea >> shift) & (2**bits - 1)) * 8``: the slot offset at a level."""
+    b.rldicl(dst, ea, 64 - shift, 64 - bits)
+    b.sldi(dst, dst, 3)
+
+
+def _bit(b, dst, entry, bit):
+    """``dst = (entry >> (63 - bit)) & 1`` for a bit in IBM numbering."""
+    b.rldicl(dst, entry, bit + 1, 63)
+
+
+def _emit_find_linux_pte(b):
+    b.label("__find_linux_pte")         # (pgdir r3, ea r4)
+    null = b.local("null")
+    b.mr("r7", "r4")
+    b.li("r4", 0)                       # is_thp
+    b.mr("r5", "r3")                    # the table being walked
+    for shift, bits, last in ((PGD_SHIFT, PGD_BITS, False), (PUD_SHIFT, PUD_BITS, True)):
+        _index(b, "r8", "r7", shift, bits)
+        b.ldbrx("r6", "r5", "r8")       # READ_ONCE
+        b.cmpdi("r6", 0)
+        b.beq(null)
+        if last:                        # a 1G leaf: return the PUD slot
+            _bit(b, "r9", "r6", 1)      # _PAGE_PTE
+            b.cmpdi("r9", 0)
+            b.beq(table := b.local("pud"))
+            b.add("r5", "r5", "r8")
+            b.mr("r3", "r5")
+            b.blr()
+            b.label(table)
+        _next_table(b, "r5", "r6")
+    _index(b, "r8", "r7", PMD_SHIFT, PMD_BITS)
+    b.add("r5", "r5", "r8")             # pmdp
+    b.ldbrx("r6", 0, "r5")              # pmd = READ_ONCE(*pmdp)
+    b.cmpdi("r6", 0)
+    b.beq(null)                         # pmd_none: collapse caught here
+    b.li64("r8", V | SW0)               # pmd_is_serializing: INVALID && !PRESENT
+    b.and_("r8", "r6", "r8")
+    b.li64("r9", SW0)
+    b.cmpd("r8", "r9")
+    b.beq(null)
+    _bit(b, "r9", "r6", 1)              # trans huge: the pmd-as-pte cast
+    b.cmpdi("r9", 0)
+    b.beq(pte := b.local("pte"))
+    b.li("r4", 1)
+    b.mr("r3", "r5")
+    b.blr()
+    b.label(pte)                        # pte_offset_kernel(&pmd, ea)
+    _next_table(b, "r3", "r6")
+    _index(b, "r8", "r7", PAGE_SHIFT, PTE_BITS)
+    b.add("r3", "r3", "r8")
+    b.blr()
+    b.label(null)
+    b.li("r3", 0)
+    b.blr()
+
+
+def _page_ref_add(b, ref, delta, tmp):
+    """Fully ordered ``atomic_add`` on ``ref`` (``page_ref_add_unless``-like:
+    value-returning atomics have a barrier on each side [L-bar])."""
+    b.lwsync()
+    b.label(retry := b.local("ref"))
+    b.ldarx(tmp, 0, ref)
+    b.addi(tmp, tmp, delta)
+    b.stdcx_(tmp, 0, ref)
+    b.emit(f"bne- {retry}")
+    b.sync()
+
+
+def _emit_gup_fast(b, lay, method):
+    b.label("gup_fast")                 # (mm, ea) -> 1 referenced / 0 not
+    # r31 mm, r30 irq flags, r29 result, r28 ptep, r27 pte, r26 pmdp, r25 pmd, r24 ref
+    epilogue = prologue(b, 112, [f"r{r}" for r in range(24, 32)])
+    b.mr("r31", "r3")
+    b.mr("r24", "r4")
+    b.li("r29", 0)
+    method.walker_begin(b, "r31", "r30")
+    b.ld("r3", f"{MM_PGD}(r31)")
+    b.mr("r4", "r24")
+    b.bl("__find_linux_pte")
+    b.mr_("r28", "r3")
+    b.li("r24", 0)                      # r4 result: nothing found
+    b.beq(out := b.local("out"))
+    b.mr("r26", "r5")
+    b.mr("r25", "r6")
+    b.ldbrx("r27", 0, "r28")            # pte = READ_ONCE(*ptep), never reloaded
+    _bit(b, "r3", "r27", 0)             # present ...
+    _bit(b, "r4", "r27", 1)             # ... and _PAGE_PTE (a leaf, not a table pointer)
+    b.and_("r3", "r3", "r4")
+    b.cmpdi("r3", 0)
+    b.beq(out)
+    b.rldicl("r24", "r27", 64 - PAGE_REF_SHIFT, 64 - (PAGE_REFS.bit_length() - 1))
+    b.sldi("r24", "r24", 3)
+    b.li64("r3", lay.page_ref)
+    b.add("r24", "r24", "r3")           # &page_ref[pfn mod PAGE_REFS]
+    _page_ref_add(b, "r24", 1, "r3")
+    if method.walker_recheck:           # the entries unchanged since the walk?
+        backoff = b.local("backoff")
+        for slot, seen in (("r26", "r25"), ("r28", "r27")):
+            b.ldbrx("r3", 0, slot)
+            b.cmpd("r3", seen)
+            b.bne(backoff)
+    b.li("r29", 1)
+    if method.walker_recheck:
+        b.b(out)
+        b.label(backoff)                # put_page: drop the speculative reference
+        _page_ref_add(b, "r24", -1, "r3")
+        b.li("r24", 1)                  # r4 result: backed off
+    b.label(out)
+    method.walker_end(b, "r31", "r30")
+    b.mr("r3", "r29")
+    b.mr("r4", "r24")                   # the page_ref word, or 1: backed off, 0: none
+    epilogue()
+
+
+def _emit_gup_loop(b, lay):
+    b.label("gup_fast_loop")            # (ea, len, n, slot)
+    # r31 ea, r30 len, r29 n, r28 &marks[slot], r27 offset, r26 successes, r25 backoffs
+    epilogue = prologue(b, 96, [f"r{r}" for r in range(25, 32)])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.mr_("r29", "r5")
+    b.ld("r28", f"{PACA_MARKS}(r13)")
+    b.sldi("r6", "r6", 3)
+    b.add("r28", "r28", "r6")
+    b.li("r27", 0)
+    b.li("r26", 0)
+    b.li("r25", 0)
+    b.beq(done := b.local("done"))
+    b.label(loop := b.local("walk"))
+    b.li64("r3", lay.mm)
+    b.add("r4", "r31", "r27")
+    b.bl("gup_fast")
+    b.cmpdi("r3", 0)
+    b.bne(got := b.local("got"))
+    b.add("r25", "r25", "r4")
+    b.b(nxt := b.local("next"))
+    b.label(got)
+    b.addi("r26", "r26", 1)
+    _page_ref_add(b, "r4", -1, "r5")    # put_page
+    b.label(nxt)
+    rcu_qs(b, "r3")
+    b.addis("r27", "r27", (1 << PAGE_SHIFT) >> 16)
+    b.cmpld("r27", "r30")
+    b.blt(wrap := b.local("wrap"))
+    b.li("r27", 0)
+    b.label(wrap)
+    b.addi("r29", "r29", -1)
+    b.cmpdi("r29", 0)
+    b.bne(loop)
+    b.label(done)
+    b.std("r26", "0(r28)")
+    b.std("r25", "8(r28)")
+    epilogue()
+
+
+def _emit_kvm_fault(b, method):
+    b.label("kvmppc_book3s_instantiate_page")   # (mm, ea) -> pte / 0: back to the guest
+    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    method.walker_begin(b, "r31", "r29")
+    b.ld("r3", f"{MM_PGD}(r31)")
+    b.mr("r4", "r30")
+    b.bl("__find_linux_pte")
+    b.li("r30", 0)
+    b.cmpdi("r3", 0)
+    b.bne(found := b.local("found"))
+    b.comment("PTE disappeared temporarily (THP split/collapse): return to the guest")
+    b.ld("r4", f"{PACA_KVM_RETRIES}(r13)")
+    b.addi("r4", "r4", 1)
+    b.std("r4", f"{PACA_KVM_RETRIES}(r13)")
+    b.b(out := b.local("out"))
+    b.label(found)
+    b.ldbrx("r30", 0, "r3")             # pte = *ptep, once
+    b.label(out)
+    method.walker_end(b, "r31", "r29")
+    b.mr("r3", "r30")
+    epilogue()
+
+
+def _emit_window(b, method):
+    b.label("walker_window")            # (mm, ea, n) -> ptep
+    # r31 mm, r30 n, r29 irq flags, r28 marks, r27 ea, then the slot
+    epilogue = prologue(b, 80, [f"r{r}" for r in range(27, 32)])
+    b.mr("r31", "r3")
+    b.mr("r27", "r4")
+    b.mr("r30", "r5")
+    b.ld("r28", f"{PACA_MARKS}(r13)")
+    method.walker_begin(b, "r31", "r29")
+    b.mftb("r4")
+    b.std("r4", f"{8 * MARK_WIN_ENTER}(r28)")
+    b.ld("r3", f"{MM_PGD}(r31)")
+    b.mr("r4", "r27")
+    b.bl("__find_linux_pte")
+    b.mr("r27", "r3")
+    b.mtctr("r30")
+    b.label(loop := b.local("win"))
+    b.bdnz(loop)
+    b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
+    b.std("r4", f"{8 * MARK_WIN_HAPPENED}(r28)")
+    b.mftb("r4")
+    b.std("r4", f"{8 * MARK_WIN_EXIT}(r28)")
+    method.walker_end(b, "r31", "r29")
+    b.mftb("r4")
+    b.std("r4", f"{8 * MARK_WIN_RESTORED}(r28)")
+    b.mr("r3", "r27")
+    epilogue()
+
+
+def _emit_mark_hooks(b, method):
+    b.label("walk_mark")                # (slot, mm, ea)
+    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    b.ld("r31", f"{PACA_MARKS}(r13)")
+    b.sldi("r3", "r3", 3)
+    b.add("r31", "r31", "r3")           # &marks[slot]
+    b.mr("r30", "r4")
+    b.mr("r28", "r5")
+    method.walker_begin(b, "r30", "r29")
+    b.ld("r3", f"{MM_PGD}(r30)")
+    b.mr("r4", "r28")
+    b.bl("__find_linux_pte")
+    for i, r in enumerate(("r3", "r4", "r5", "r6")):
+        b.std(r, f"{8 * i}(r31)")
+    method.walker_end(b, "r30", "r29")
+    epilogue()
+
+    b.label("call_mark")                # (slot, func, a, b)
+    epilogue = prologue(b, 48, ["r31"])
+    b.ld("r31", f"{PACA_MARKS}(r13)")
+    b.sldi("r3", "r3", 3)
+    b.add("r31", "r31", "r3")
+    b.mr("r12", "r4")                   # ELFv2: r12 = entry address
+    b.mtctr("r12")
+    b.mr("r3", "r5")
+    b.mr("r4", "r6")
+    b.bctrl()
+    b.std("r3", "0(r31)")
+    epilogue()
+
+
+def emit(b, lay, method):
+    """Every walker routine, bracketed by ``method``'s hooks."""
+    _emit_find_linux_pte(b)
+    _emit_gup_fast(b, lay, method)
+    _emit_gup_loop(b, lay)
+    _emit_kvm_fault(b, method)
+    _emit_window(b, method)
+    _emit_mark_hooks(b, method)
