@@ -29,7 +29,7 @@ from powersim.errors import PowersimError
 from powersim.machine import core
 from powersim.machine.params import MachineParams
 
-K_TRANSLATE, K_TLBIE, K_TLBIEL, K_TLBSYNC, K_PTESYNC = range(5)
+K_TRANSLATE, K_TLBIE, K_TLBIEL, K_TLBSYNC, K_PTESYNC, K_MTSPR = range(6)
 U64 = (1 << 64) - 1
 
 
@@ -60,9 +60,39 @@ class MMUTest:
             m.ts[t, core.TS_MSR] = core.MSR_SF | core.MSR_HV | core.MSR_ME | core.MSR_LE
             self._mmu_sprs(t)
 
+    @classmethod
+    def attach(cls, machine, ptcr, pt=None) -> "MMUTest":
+        """Wrap an existing Machine (e.g. the kernel's) whose radix tables are
+        in its memory at `ptcr` (the PTCR value; partition 0's PATE is used),
+        so that translate/tlbie/tlb_entries/invariant_violations work on it.
+        `pt` is the radix.PageTables that built the tables, if any (m.pt).
+        Nothing in the machine changes until set_thread or an MMU call."""
+        from powersim.machine.state import Machine
+        if not isinstance(machine, Machine):
+            raise PowersimError(f"attach: machine must be a powersim.machine.state.Machine, "
+                                f"not {type(machine).__name__}")
+        patb = ptcr & core.TBL_MASK if isinstance(ptcr, int) else -1
+        if not 0 < patb or patb + 16 > machine.p.memory or not 0 <= ptcr <= U64:
+            raise PowersimError(f"attach: ptcr {ptcr!r}: its partition table base must lie "
+                                f"in memory (allowed: a 64-bit PTCR value with 0 < PATB <= "
+                                f"{machine.p.memory - 16:#x})")
+        if pt is not None and pt.ptcr != ptcr:
+            raise PowersimError(f"attach: pt.ptcr {pt.ptcr:#x} differs from ptcr {ptcr:#x} "
+                                "(allowed: the PageTables that built these tables, or None)")
+        self = cls.__new__(cls)
+        self.machine, self.pt, self._ptcr = machine, pt, ptcr
+        return self
+
+    @property
+    def ptcr(self) -> int:
+        """The PTCR of the tables: pt's, or the one given to attach."""
+        return self.pt.ptcr if self.pt is not None else self._ptcr
+
     def _mmu_sprs(self, t):
+        """PTCR (with its translation effects when it changes) and LPCR[HR|UPRT]."""
         m = self.machine
-        m.sprs[t, core.SPR_PTCR] = self.pt.ptcr
+        if m.sprs[t, core.SPR_PTCR] != self.ptcr:
+            m.mmu_call(K_MTSPR, t, core.SPR_PTCR, self.ptcr)
         m.sprs[t, core.SPR_LPCR] |= core.LPCR_HR | core.LPCR_UPRT
 
     def _thread(self, t):
@@ -70,18 +100,24 @@ class MMUTest:
             raise PowersimError(f"thread {t!r}: allowed 0..{self.machine.nthreads - 1}")
         return t
 
-    def set_thread(self, t, pid=1, pr=False, dr=True, ir=False):
-        """Set PIDR and MSR[PR], [DR], [IR] of thread t (MSR[HV] stays set)."""
+    def set_thread(self, t, pid=1, pr=False, dr=True, ir=False, amr=None, iamr=None):
+        """Set PIDR, MSR[PR], [DR], [IR] and (unless None) AMR and IAMR of thread
+        t (MSR[HV] stays set), plus this MMUTest's PTCR and LPCR[HR|UPRT]; the
+        SPR writes have the effects of mtspr (ERAT and micro-cache flushed)."""
         m = self.machine
         self._thread(t)
-        if not 0 <= pid < 1 << 20:
-            raise PowersimError(f"pid {pid}: allowed 0..{(1 << 20) - 1} (20 PID bits)")
+        if not isinstance(pid, int) or not 0 <= pid < 1 << 20:
+            raise PowersimError(f"pid {pid!r}: allowed 0..{(1 << 20) - 1} (20 PID bits)")
+        for name, v in (("amr", amr), ("iamr", iamr)):
+            if v is not None and (not isinstance(v, int) or not 0 <= v <= U64):
+                raise PowersimError(f"{name} {v!r}: allowed a 64-bit unsigned value or None")
+        self._mmu_sprs(t)
         msr = int(m.ts[t, core.TS_MSR]) & ~(core.MSR_PR | core.MSR_DR | core.MSR_IR)
         m.ts[t, core.TS_MSR] = msr | (core.MSR_PR if pr else 0) | \
             (core.MSR_DR if dr else 0) | (core.MSR_IR if ir else 0)
-        m.sprs[t, core.SPR_PIDR] = pid
-        m.ts[t, [core.TS_DPAGE, core.TS_IPAGE]] = -1   # as mtspr PIDR / mtmsrd do:
-        m.ts[t, core.TS_ERAT0:core.TS_ERAT0 + core.ERAT_MAX] = 0   # micro-cache and ERAT
+        for n, v in ((core.SPR_PIDR, pid), (core.SPR_AMR, amr), (core.SPR_IAMR, iamr)):
+            if v is not None:
+                m.mmu_call(K_MTSPR, t, n, v)
 
     def translate(self, t, ea, access) -> XlateResult:
         """Translate `ea` for `access` ("load", "store", "fetch") on thread t with
@@ -188,8 +224,9 @@ class MMUTest:
         return out
 
     def _prte0(self, pid):
-        return radix.be64(self.machine.mem, (radix.be64(self.machine.mem, self.pt.patb + 8)
-                                             & 0x0FFF_FFFF_FFFF_F000) + 16 * pid)
+        mem = self.machine.mem
+        patb = self.ptcr & core.TBL_MASK
+        return radix.be64(mem, (radix.be64(mem, patb + 8) & core.TBL_MASK) + 16 * pid)
 
     def _leaf(self, pid, ea):
         """The leaf for (pid, ea) in the current tables, without permission or
@@ -223,9 +260,10 @@ class MMUTest:
         img = assemble(source, base=0, filename=filename)
         if "_start" not in img.symbols:
             raise PowersimError(f"{filename}: no `_start` symbol")
-        if len(img.data) > self.pt.patb:
+        patb = self.ptcr & core.TBL_MASK
+        if len(img.data) > patb:
             raise PowersimError(f"{filename}: image of {len(img.data)} bytes reaches the page "
-                                f"tables at {self.pt.patb:#x} (allowed: below it)")
+                                f"tables at {patb:#x} (allowed: below it)")
         dumps = tuple((int(a), int(n)) for a, n in dumps)
         m.load(img.data, 0)
         m.start(img.symbols["_start"], threads)

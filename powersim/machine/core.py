@@ -74,6 +74,12 @@ sleeps until the last acknowledgement.  In fast mode a thread that runs ahead
 within its quantum may still use a translation removed by a tlbie issued at
 an earlier clock; exact mode never does.
 
+Instrumentation
+---------------
+The trace port (TRACE_BASE) logs (cycle, thread, kind, RS, r0) records and
+SPR_SIMCYC reads the thread's clock; the port costs nothing on any clock, so
+traced and untraced programs time identically.
+
 Spin-loop detection
 -------------------
 At a taken backward branch the thread compares its architected state (GPRs,
@@ -204,6 +210,7 @@ STAT_NAMES = (             # "cycles_run" (clock minus stop and spin) is added b
     "int_c00", "int_e40", "int_e80", "int_ea0", "checkstop",
     "int_380", "int_400", "int_480", "int_e00",
     "tlb_hits", "tlb_misses", "pwc_hits", "walk_reads", "erat_misses", "tlbie", "tlbiel",
+    "trace_records", "trace_dropped",
 )
 globals().update({"ST_" + n.upper(): i for i, n in enumerate(STAT_NAMES)})
 NSTAT = len(STAT_NAMES)
@@ -243,6 +250,9 @@ X_DONE = 0          # every thread halted
 X_MAXCYC = 1        # max_cycles reached
 X_DECODE = 2        # a fetched row is stale or beyond the table: ctl[1] = address
 X_IDLE = 3          # nothing can ever run again (all sleeping with no event)
+# ctl[2], ctl[3]: the trace log's fill count and the records dropped when it was full
+CTL_TRACE_N = 2
+CTL_TRACE_DROP = 3
 
 INF = (1 << 62)
 
@@ -285,6 +295,10 @@ SPR_LPCR = 318
 SPR_LPIDR = 319
 SPR_PTCR = 464
 SPR_PSSCR = 855
+# The simulator's cycle counter: read-only (mtspr ignored), user-readable (bit
+# 0x10 clear), the reading thread's clock after the mfspr.  1006 is otherwise
+# unused here; software timestamps without the timebase's coarser unit.
+SPR_SIMCYC = 1006
 SPR_HID0 = 1008
 SPR_PIR = 1023
 NSPR = 1024
@@ -306,6 +320,22 @@ TIMA_BASE = 0x0006_0302_0000_0000
 TIMA_SIZE = 0x10000
 TM_QW3 = 0x30               # HV physical ring
 TM_ACK_HV = 0x830           # 16-bit load: acknowledge [L-xive]
+# Trace port (simulator instrumentation, like gem5's m5ops; not POWER9 hardware):
+# an 8-byte store (std/stdx/stdu/stdbrx...) to TRACE_BASE + 8 * kind, kind 0..255,
+# appends (cycle, seq, thread, kind, RS, r0) to the machine's trace log.  It is
+# recognised on the effective address with the top 4 bits ignored, before any
+# translation (so it needs no mapping and works with MSR[DR] = 1, e.g. at
+# 0xC006_0304_0000_0000 in the kernel's linear-map quadrant), and costs nothing:
+# no cycles, no instruction count, no cache, store-queue or TLB effect, and no
+# yield in fast mode (so not even the host interleaving changes).  The log is in
+# host order; Machine.trace() sorts it by (cycle, thread, program order), the
+# global order exact mode executes in (and fast mode keeps for shared memory).
+# Other accesses to the window in real mode are bus errors (machine check).
+TRACE_BASE = 0x0006_0304_0000_0000
+TRACE_KINDS = 256
+TRACE_SIZE = 8 * TRACE_KINDS
+TR_CYCLE, TR_SEQ, TR_THREAD, TR_KIND, TR_A, TR_B = range(6)    # trace log columns
+NTR = 6
 RA_MASK = 0x0FFF_FFFF_FFFF_FFFF
 
 # --- radix MMU (reference/power9.md sections 3-4; [L-pgt], [Q-rad], [MW]) ---------
@@ -1070,8 +1100,13 @@ def mmu_call(kind, t, a, b, c, d, e, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu
     """The entry of the powersim.mmu test API (the same functions the
     interpreter runs).  kind 0: translate EA a for access b on thread t ->
     (RA, shift, vector, cause, cycles); 1/2: tlbie/tlbiel RB=a RS=b RIC=c
-    PRS=d R=e; 3: tlbsync; 4: ptesync (both advance t's clock)."""
+    PRS=d R=e; 3: tlbsync; 4: ptesync (both advance t's clock); 5: mtspr SPR a
+    = b with its translation effects (no time)."""
     clk = ts[t, TS_CLK]
+    if kind == 5:
+        sprs[t, a] = b
+        spr_mmu(t, a, ts, tlb, pwc, mmu, prm)
+        return 0, 0, 0, 0, 0
     if kind == 0:
         ra, shift, pte, vec, cause, cost = xlate(t, a, b, ts[t, TS_MSR], clk, m64, ts, sprs,
                                                  lines, l1, l2, tlb, pwc, mmu, stats, prm)
@@ -1401,6 +1436,24 @@ def mmio(t, ra, sz, val, is_store, clk, ts, sprs, pir2t, chipfree, stats, prm):
 
 
 @njit(cache=True)
+def trace_record(t, clk, kind, a, b, tlog, stats, ctl):
+    """Append one trace-port record; a full log counts it as dropped."""
+    n = ctl[CTL_TRACE_N]
+    if n >= tlog.shape[0]:
+        ctl[CTL_TRACE_DROP] += 1
+        stats[t, ST_TRACE_DROPPED] += 1
+        return
+    tlog[n, TR_CYCLE] = clk
+    tlog[n, TR_SEQ] = n
+    tlog[n, TR_THREAD] = t
+    tlog[n, TR_KIND] = kind
+    tlog[n, TR_A] = a
+    tlog[n, TR_B] = b
+    ctl[CTL_TRACE_N] = n + 1
+    stats[t, ST_TRACE_RECORDS] += 1
+
+
+@njit(cache=True)
 def rotate(op, s, old, b, imm, aux):
     """rlwinm .. rldcr: RS rotated and masked (old RA merged for the *imi forms)."""
     if op <= OP_RLWIMI:
@@ -1658,7 +1711,7 @@ def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, tlb, pwc, m
 # ---------------------------------------------------------------- the interpreter
 @njit(cache=True)
 def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1,
-              l2, snap, pir2t, chipfree, sprcls, tlb, pwc, mmu, prm, ctl):
+              l2, snap, pir2t, chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl):
     """Run thread t until its clock reaches `end`, it sleeps/halts, or it
     interacts with another thread.  Ordered operations (larx, stcx., doorbells,
     MMIO, and accesses to lines that threads share) execute only while
@@ -1771,6 +1824,18 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
         elif op == OP_LOAD or op == OP_STORE or op == OP_LARX or op == OP_STCX:
             sz = (fl >> F_SIZE_SHIFT) & 15
             ea = (g[ra] if ra else 0) + (g[rb] if fl & F_INDEXED else imm)
+            if sz == 8 and op == OP_STORE and not ea & 7 and \
+                    0 <= (ea & RA_MASK) - TRACE_BASE < TRACE_SIZE:
+                # trace port (TRACE_BASE): instrumentation, so undo the fetch's cost
+                clk -= (code[i, P_LAT] * scale) >> 8
+                ninsn -= 1
+                trace_record(t, clk, ((ea & RA_MASK) - TRACE_BASE) >> 3, g[rt], g[0], tlog,
+                             stats, ctl)
+                impure += 1         # not a spin: the loop's records must all appear
+                if fl & F_UPDATE:
+                    g[ra] = ea
+                pc = npc
+                continue
             if not msr & MSR_DR:
                 rea = ea & RA_MASK
             elif ea >> 12 == dpage and dperm & (MC_STORE if op == OP_STORE or op == OP_STCX
@@ -2022,6 +2087,9 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 elif n == SPR_DEC:
                     v = sext(sp[SPR_DEC] - (tb_now(clk, prm) - ts[t, TS_DEC_TB]), 4)
                     impure += 1
+                elif n == SPR_SIMCYC:
+                    v = clk
+                    impure += 1
                 else:
                     v = sp[n]
                 g[rt] = v
@@ -2044,7 +2112,7 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                         clk_of_tb(ts[t, TS_DEC_TB] + dv + 1, prm)
                     set_evt(ts, t)
                     lim = -1
-                elif n != SPR_PIR:
+                elif n != SPR_PIR and n != SPR_SIMCYC:     # both read-only
                     sp[n] = v
                     lim = -1        # e.g. LPCR[HVICE] may unmask a pending interrupt
                     if n == SPR_PIDR or n == SPR_PTCR or n == SPR_LPIDR or n == SPR_AMR or \
@@ -2189,7 +2257,7 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
 
 @njit(cache=True)
 def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir2t,
-        chipfree, sprcls, tlb, pwc, mmu, prm, ctl):
+        chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl):
     """The scheduler: run until every thread halted, max_cycles, or an exit
     that needs Python (ctl[0] = X_*)."""
     nt = ts.shape[0]
@@ -2234,7 +2302,7 @@ def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir
             end = oend if prm[PR_EXACT] else second + prm[PR_QUANTUM]
         r = run_slice(t, min(end, maxc), oend, mem, m16, m32, m64, code, gpr, sprs, ts,
                       stats, lines, l1, l2, snap, pir2t, chipfree, sprcls, tlb, pwc, mmu,
-                      prm, ctl)
+                      tlog, prm, ctl)
         if r >= 0:
             ctl[0] = r
             return

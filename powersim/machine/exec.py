@@ -6,6 +6,7 @@ run until every thread has executed ``attn`` or max_cycles.
     from powersim.machine.exec import run_asm
     res = run_asm(src, chips=1, cores_per_chip=1, smt=4, threads=None)
     res.threads[0].gpr[5], res.threads[0].cycles, res.dumps[0x1000]
+    res.trace      # trace-port records (core.py TRACE_BASE), Machine.trace()
 """
 
 import json
@@ -13,6 +14,7 @@ import sys
 import time
 
 import attrs
+import numpy as np
 
 from powersim.errors import PowersimError
 from powersim.machine.core import (S_HALT, SPR_CTR, SPR_LR, SPR_XER, STAT_NAMES, TS_CLK,
@@ -47,12 +49,14 @@ class Result:
     cycles: int
     instructions: int
     host_seconds: float
+    trace: np.ndarray       # Machine.trace(): structured, sorted by (cycle, seq)
 
     def to_json(self) -> str:
         doc = {"threads": [t.to_dict() for t in self.threads],
                "dumps": {f"{a:#x}": d.hex() for a, d in self.dumps.items()},
                "cycles": self.cycles, "instructions": self.instructions,
-               "host_seconds": self.host_seconds}
+               "host_seconds": self.host_seconds,
+               "trace": [[int(v) for v in r] for r in self.trace.tolist()]}
         return json.dumps(doc, indent=1)
 
 
@@ -73,7 +77,7 @@ def _results(m, dumps, host_seconds: float) -> Result:
                   dumps={a: bytes(m.mem[a:a + n]) for a, n in dumps},
                   cycles=max(t.cycles for t in threads),
                   instructions=sum(t.instructions for t in threads),
-                  host_seconds=host_seconds)
+                  host_seconds=host_seconds, trace=m.trace())
 
 
 def build(source: str, chips=1, cores_per_chip=1, smt=4, threads=None, dumps=(),

@@ -133,6 +133,11 @@ class MachineParams:
                               "suggests 64, fully associative (POWER8 had 48/64)", 0, 64)
     erat_miss: int = param(10, "cycles", "ERAT miss that hits the TLB (with erat_entries > 0)",
                            "UNVERIFIED estimate", 0, 1 << 20)
+    # --- instrumentation ---------------------------------------------------------
+    trace_capacity: int = param(1 << 16, "records", "size of the trace-port log (core.py "
+                                "TRACE_BASE); records beyond it are counted in the "
+                                "trace_dropped stat", "simulator instrumentation, not "
+                                "hardware (48 bytes a record)", 0, 1 << 24)
     # POWER9 errata: the core models the fixed hardware; kernel code generators
     # read these flags and emit (and pay for) the work-arounds of section 4.3.
     erratum_tlbie_erat: bool = param(True, "flag", "CPU_FTR_P9_TLBIE_ERAT_BUG: after each "

@@ -27,6 +27,10 @@ _HV_SPRS = list(range(304, 320)) + [464, SPR_HID0]
 CODE_CHUNK = 64 << 10   # the predecoded table grows by this much at a time
 
 
+TRACE_DTYPE = np.dtype([("cycle", np.int64), ("seq", np.int64), ("thread", np.int64),
+                        ("kind", np.int64), ("a", np.uint64), ("b", np.uint64)])
+
+
 def _spr_classes() -> np.ndarray:
     cls = np.where((np.arange(NSPR) & 0x10) != 0, 1, 0).astype(np.int64)
     cls[_HV_SPRS] = 2
@@ -67,6 +71,7 @@ class Machine:
         self.mmu = np.zeros((self.ncores, NMM), np.int64)
         self.sprcls = _spr_classes()
         self.ctl = np.zeros(4, np.int64)
+        self.tlog = np.zeros((p.trace_capacity, NTR), np.int64)    # trace port (core.py)
         self.code = np.zeros((0, ops.NFIELDS), np.int64)
         self.redecodes = 0
         for t in range(n):
@@ -188,7 +193,29 @@ class Machine:
     def _args(self, prm):
         return (self.mem, self.m16, self.m32, self.m64, self.code, self.gpr, self.sprs,
                 self.ts, self.stats, self.lines, self.l1, self.l2, self.snap, self.pir2t,
-                self.chipfree, self.sprcls, self.tlb, self.pwc, self.mmu, prm, self.ctl)
+                self.chipfree, self.sprcls, self.tlb, self.pwc, self.mmu, self.tlog, prm,
+                self.ctl)
+
+    def trace(self) -> np.ndarray:
+        """The trace-port records (core.py TRACE_BASE) so far: a structured array
+        with int64 fields cycle, seq, thread (index in PIR order), kind and
+        uint64 fields a (the stored register) and b (r0), sorted by (cycle,
+        thread, program order) -- the (cycle, thread id) order in which exact
+        mode executes and fast mode performs shared-memory accesses (DESIGN
+        principle 6).  seq numbers the records in that order, so it is the same
+        in both modes whenever the cycles are."""
+        log = self.tlog[:self.ctl[CTL_TRACE_N]]
+        log = log[np.lexsort((log[:, TR_SEQ], log[:, TR_THREAD], log[:, TR_CYCLE]))]
+        out = np.empty(len(log), TRACE_DTYPE)
+        for col, name in enumerate(TRACE_DTYPE.names):     # the TR_* column order
+            out[name] = log[:, col]     # a, b: the int64 patterns as unsigned
+        out["seq"] = np.arange(len(log))    # the log's own seq is host order
+        return out
+
+    @property
+    def trace_dropped(self) -> int:
+        """Trace records lost because the log (trace_capacity) was full."""
+        return int(self.ctl[CTL_TRACE_DROP])
 
     def mmu_call(self, kind: int, t: int, a=0, b=0, c=0, d=0, e=0) -> tuple:
         """core.mmu_call on thread t (the powersim.mmu test API's way in)."""
