@@ -23,6 +23,8 @@ WAIT_UNTIL      2     timebase value: sleep in ``wait`` with the decrementer set
                       to fire then (interrupts are taken meanwhile)
 IDLE            3     PSSCR value (ESL = EC = 0: resume after ``stop``): ``stop``
                       until an interrupt, which is then taken
+SWITCH_MM       5     mm address, 0 for none: ``switch_mm`` (grows mm_cpumask
+                      on a first switch, sets current->mm and PIDR)
 ==============  ====  =========================================================
 """
 
@@ -35,7 +37,7 @@ from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
 from powersim.kernel import irq, methods, mm, pgtable, smp, thp, tlbflush, walkers
 from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_IDLE, CMD_SIZE, CMD_WAIT_UNTIL,
-                                    DATA_BASE, KERNELBASE, LINE_SHIFT, MM_ACTIVE_CPUS,
+                                    DATA_BASE, KERNELBASE, LINE_SHIFT, MM_ACTIVE_CPUS, MM_USERS,
                                     NMARKS, PACA_CPU, PACA_CURRENT_MM, PACA_KSTACK,
                                     PACA_MARKS, PACA_PIR, PACA_SCRIPT, Layout)
 from powersim.kernel.params import KernelParams
@@ -43,6 +45,7 @@ from powersim.machine.core import PSSCR_EC, PSSCR_ESL
 from powersim.machine.params import MachineParams
 
 SPR_PSSCR = 855
+CMD_SWITCH_MM = 5           # the op docs/KERNEL.md reserves
 MAX_CALL_ARGS = 4
 
 
@@ -72,6 +75,15 @@ def idle(psscr: int = 0):
     return (CMD_IDLE, psscr)
 
 
+def switch_mm(mm: int):
+    """SWITCH_MM to the mm at ``mm`` (e.g. ``Kernel.layout.mm``), or 0: this CPU
+    runs no mm (then ``trim`` may drop it from mm_cpumask)."""
+    if not isinstance(mm, (int, np.integer)) or isinstance(mm, bool) or not 0 <= mm < 1 << 64:
+        raise PowersimError(f"SWITCH_MM {mm!r}: allowed an mm address (Kernel.layout.mm) "
+                            "or 0 for no mm")
+    return (CMD_SWITCH_MM, int(mm))
+
+
 # --- the image ------------------------------------------------------------------------
 def _emit_boot(b, lay):
     b.label("_start")
@@ -97,7 +109,7 @@ def _emit_boot(b, lay):
         b.ld(r, f"{8 * i}(r14)")
     b.addi("r14", "r14", CMD_SIZE)
     for op, name in ((CMD_CALL, "cmd_call"), (CMD_WAIT_UNTIL, "cmd_wait_until"),
-                     (CMD_IDLE, "cmd_idle")):
+                     (CMD_IDLE, "cmd_idle"), (CMD_SWITCH_MM, "cmd_switch_mm")):
         b.cmpdi("r3", op)
         b.beq(name)
     b.label("cmd_end")
@@ -111,6 +123,11 @@ def _emit_boot(b, lay):
     b.mr("r5", "r7")
     b.mr("r6", "r8")
     b.bctrl()
+    b.b("cmd_loop")
+
+    b.label("cmd_switch_mm")            # r4 = mm or 0
+    b.mr("r3", "r4")
+    b.bl("switch_mm")
     b.b("cmd_loop")
 
     b.label("cmd_wait_until")           # r4 = target timebase
@@ -151,7 +168,7 @@ def build_image(lay: Layout, ipi: str, kp: KernelParams):
     method = methods.get(kp.method)
     method.emit(b, lay)
     pgtable.emit(b, lay, method)
-    tlbflush.emit(b, lay, kp)
+    tlbflush.emit(b, lay, kp, method)
     mm.emit(b, lay, method)
     thp.emit(b)
     walkers.emit(b, lay, method)
@@ -250,10 +267,15 @@ class Kernel:
     def _w64(self, mem, addr, value):
         self._write(mem, addr, (value & ((1 << 64) - 1)).to_bytes(8, "little"))
 
-    def load(self, scripts: dict, mm_cpus=(), running=None):
+    def load(self, scripts: dict, mm_cpus=(), running=None, mm_users=2):
         """A Machine with the image and the initial data written, threads started.
-        ``running``: the CPUs whose current->mm is the mm (default: ``mm_cpus``)."""
+        ``running``: the CPUs whose current->mm is the mm (default: ``mm_cpus``);
+        ``mm_users``: the process's threads (1: single-threaded, which v5.12's
+        flush_type_needed trims on every flush)."""
         from powersim.machine.state import Machine
+        if not isinstance(mm_users, int) or isinstance(mm_users, bool) or mm_users < 1:
+            raise PowersimError(f"mm_users = {mm_users!r}: allowed an int >= 1 (the "
+                                "process's threads)")
         lay = self.layout
         for cpu in scripts:
             lay.paca(cpu)       # validates the CPU number
@@ -287,18 +309,19 @@ class Kernel:
         mm.build_process(mem, lay, self.thp_bytes)
         self._write(mem, lay.mm_cpumask, lay.mask(mm_cpus))
         self._w64(mem, lay.mm + MM_ACTIVE_CPUS, len(mm_cpus))
+        self._w64(mem, lay.mm + MM_USERS, mm_users)
         for addr, data in masks:
             self._write(mem, addr, data)
         m.start(self.image.symbols["_start"])
         return m
 
     def run(self, scripts: dict, mm_cpus=(), max_cycles=10**8, exact=False,
-            running=None) -> KernelRun:
+            running=None, mm_users=2) -> KernelRun:
         """Run ``scripts`` ({cpu: [commands]}; CPUs without one just END)."""
         from powersim.machine.exec import _results
         from powersim.machine.state import check_max_cycles
         check_max_cycles(max_cycles)
-        m = self.load(scripts, mm_cpus, running)
+        m = self.load(scripts, mm_cpus, running, mm_users)
         m.prepare()
         t0 = time.perf_counter()
         m.run(max_cycles, exact)

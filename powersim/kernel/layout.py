@@ -54,6 +54,7 @@ PPC_MSG_CALL_FUNCTION = 0   # arch/powerpc/include/asm/smp.h [linux-mm 3.7]
 # --- mm_struct (line 0; the cpumask bitmap starts on the next line) ------------
 MM_PGD, MM_ACTIVE_CPUS, MM_WALKERS, MM_LOCK = 0, 8, 16, 24
 MM_PID = 32                 # mm->context.id, the PID its translations are tagged with
+MM_USERS = 40               # mm->mm_users: threads of the process (flush_type_needed)
 
 # --- page-table page pool (docs/KERNEL.md): one line, the free list of PTE tables
 POOL_LOCK, POOL_HEAD, POOL_FREE = 0, 8, 16     # spin lock word, first free table, count

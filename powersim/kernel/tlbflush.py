@@ -20,11 +20,20 @@ Errata fixups (power9.md 4.3, KernelParams), once per sequence, in this order
 of all of PID 0; STQ bug: ``ptesync; tlbie`` with the PID again (of the last
 page for a range, of VA (1 << 52) - 1 with the 64K AP for a PID flush).
 
-Decisions (v5.4):
+Decisions: ``flush_type_needed(mm, fullmm)`` -> NONE / LOCAL / GLOBAL, by
+every flush routine; its form is the method's ``flush_type_v512`` hook:
 
-* ``mm_is_thread_local(mm)``: ``active_cpus <= 1`` and this CPU in
-  ``mm_cpumask`` -> local (tlbiel), else global (tlbie).  The single-threaded
-  trim (mm_users <= 1) is not modelled: the mm is a multi-threaded process.
+* v5.4 (all but ``trim``): ``mm_is_thread_local(mm)``: ``active_cpus <= 1``
+  and this CPU in ``mm_cpumask`` -> LOCAL (tlbiel), else GLOBAL (tlbie).
+  The single-threaded trim is v5.12 only (v4.17's form is not modelled).
+* v5.12 (``trim``, linux-mm 3.4): ``active_cpus`` 0 -> NONE; 1 and this CPU
+  in the mask -> LOCAL (if current->mm != mm, on the trim clock: this CPU
+  trims itself, NONE); fullmm -> GLOBAL; ``mm_users <= 1`` and running
+  the mm -> ``exit_flush_lazy_tlbs`` then LOCAL; on the trim clock (every 1073rd
+  flush on this CPU) ``exit_flush_lazy_tlbs`` then LOCAL (running the mm) or
+  NONE; else GLOBAL.
+* ``switch_mm(next)`` / ``switch_mm_irqs_off(next)`` (linux-mm 3.9): the
+  other half, which grows mm_cpumask (the SWITCH_MM command).
 * ``radix__flush_tlb_range_psize(mm, start, end, shift, also_pwc)``: smp_mb,
   then ``(end - start) >> shift`` pages (pages of the flushed size, as Linux
   counts them) above the global (33) / local (256) ceiling -> a PID flush
@@ -49,15 +58,20 @@ then ``tlb_table_flush`` (mm.py: the batched tables to the method's
 ``free_pgtable``, only after the flush).
 """
 
-from powersim.kernel.irq import prologue
-from powersim.kernel.layout import LINE, MM_ACTIVE_CPUS, MM_PID, PACA_CPU
+from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
+from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, MM_USERS, PACA_CPU,
+                                    PACA_CURRENT_MM)
 from powersim.kernel.pgtable import PMD_SHIFT
 from powersim.radix import AP, PAGE_SHIFTS
 
 RIC_FLUSH_TLB, RIC_FLUSH_PWC, RIC_FLUSH_ALL = 0, 1, 2
+# enum tlb_flush_type [L-tlb], numbered so that mm_is_thread_local's 0 / 1 are
+# GLOBAL / LOCAL: the v5.4 decision is that routine itself
+FLUSH_TYPE_GLOBAL, FLUSH_TYPE_LOCAL, FLUSH_TYPE_NONE = 0, 1, 2
 TLB_SETS_RADIX = 128        # POWER9_TLB_SETS_RADIX [L-hash.h]
 IS_PID = 0x400              # RB IS = 1: all entries of the PID in RS [L-tlb]
 STQ_PID_VA = ((1 << 52) - 1) & ~0xFFF       # fixup_tlbie_pid's "probably unused" VA
+SPR_PIDR = 48               # [OBJ]
 SLBIA_ERAT_USER = 3         # PPC_RADIX_INVALIDATE_ERAT_USER [L-tlb]
 
 # struct mmu_gather (u64 fields)
@@ -161,11 +175,80 @@ def _emit_va_ranges(b, kp):
         b.blr()
 
 
-def _emit_decisions(b, lay, kp):
+def _emit_flush_type_v512(b):
+    """``flush_type_needed(mm, fullmm)``, v5.12 (54bb503345b8, 9393544842d6
+    [linux-mm 3.4]), with the trim method's routines.  Not modelled: copros
+    (no nest MMU)."""
+    b.label("flush_type_needed")
+    epilogue = prologue(b, 48, ["r31", "r30"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    none, local, glob = b.local("none"), b.local("local"), b.local("global")
+    b.ld("r5", f"{MM_ACTIVE_CPUS}(r3)")
+    b.cmpdi("r5", 0)
+    b.beq(none)
+    b.cmpdi("r5", 1)
+    b.bne(multi := b.local("multi"))
+    b.bl("cpu_in_mm_cpumask")
+    b.cmpdi("r3", 0)
+    b.beq(multi)
+    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
+    b.cmpd("r4", "r31")
+    b.beq(local)                        # the only CPU, running the mm
+    b.bl("tick_and_test_trim_clock")    # asynchronous flushes may trim to nothing
+    b.cmpdi("r3", 0)
+    b.beq(local)
+    b.mr("r3", "r31")
+    b.bl("do_exit_flush_lazy_tlb")      # exit_lazy_flush_tlb(mm, true) on this CPU
+    b.b(none)
+    b.label(multi)
+    b.cmpdi("r30", 0)
+    b.bne(glob)                         # fullmm: a tlbie beats IPI + tlbiel
+    b.ld("r4", f"{MM_USERS}(r31)")
+    b.cmpdi("r4", 1)
+    b.bgt(clock := b.local("clock"))
+    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
+    b.cmpd("r4", "r31")
+    b.bne(clock)
+    b.mr("r3", "r31")                   # single-threaded, flushing its own mm:
+    b.bl("exit_flush_lazy_tlbs")        # the others trim and flush; LOCAL suffices
+    b.b(local)
+    b.label(clock)
+    b.bl("tick_and_test_trim_clock")
+    b.cmpdi("r3", 0)
+    b.beq(glob)
+    b.mr("r3", "r31")
+    b.bl("exit_flush_lazy_tlbs")        # the others trim and flush
+    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
+    b.cmpd("r4", "r31")
+    b.beq(local)
+    b.mr("r3", "r31")
+    b.bl("cpu_in_mm_cpumask")
+    b.cmpdi("r3", 0)
+    b.beq(none)
+    b.mr("r3", "r31")
+    b.bl("do_exit_flush_lazy_tlb")
+    b.label(none)
+    b.li("r3", FLUSH_TYPE_NONE)
+    b.b(out := b.local("out"))
+    b.label(local)
+    b.li("r3", FLUSH_TYPE_LOCAL)
+    b.b(out)
+    b.label(glob)
+    b.li("r3", FLUSH_TYPE_GLOBAL)
+    b.label(out)
+    epilogue()
+
+
+def _emit_decisions(b, lay, kp, method):
+    v512 = getattr(method, "flush_type_v512", False)
     b.label("mm_is_thread_local")       # (mm) -> 1 local / 0 global
+    if not v512:
+        b.label("flush_type_needed")    # v5.4: (mm, fullmm ignored) [L-tlb]
     b.ld("r4", f"{MM_ACTIVE_CPUS}(r3)")
     b.cmpdi("r4", 1)
     b.bgt(no := b.local("global"))
+    b.label("cpu_in_mm_cpumask")        # (mm) -> 1 when this CPU's bit is set
     b.ld("r5", f"{PACA_CPU}(r13)")
     b.srdi("r6", "r5", 6)
     b.sldi("r6", "r6", 3)
@@ -178,17 +261,28 @@ def _emit_decisions(b, lay, kp):
     b.label(no)
     b.li("r3", 0)
     b.blr()
+    if v512:
+        _emit_flush_type_v512(b)
 
-    def pick(args, local_target, global_target):
-        """Call local_target or global_target by mm_is_thread_local(r31); ``args()``
-        loads their arguments (after the test, which clobbers r3-r6)."""
+    def unless_none(reg, out):
+        """NONE (v5.12 only): skip the flush."""
+        if v512:
+            b.cmpdi(reg, FLUSH_TYPE_NONE)
+            b.beq(out)
+
+    def pick(args, local_target, global_target, fullmm):
+        """Call local_target or global_target (or nothing) by
+        flush_type_needed(r31, fullmm); ``args()`` loads their arguments (after
+        the decision, which clobbers the volatile registers; cr0 kept)."""
         b.mr("r3", "r31")
-        b.bl("mm_is_thread_local")
-        b.cmpdi("r3", 0)
+        b.li("r4", fullmm)
+        b.bl("flush_type_needed")
+        unless_none("r3", out := b.local("out"))
+        b.cmpdi("r3", FLUSH_TYPE_GLOBAL)
         args()
         b.beq(glob := b.local("g"))
         b.bl(local_target)
-        b.b(out := b.local("out"))
+        b.b(out)
         b.label(glob)
         b.bl(global_target)
         b.label(out)
@@ -203,19 +297,21 @@ def _emit_decisions(b, lay, kp):
     b.mr("r27", "r7")
     b.ld("r26", f"{MM_PID}(r3)")
     b.sync()                            # smp_mb: pairs with switch_mm's [linux-mm 3.9]
-    b.bl("mm_is_thread_local")
+    b.li("r4", 0)
+    b.bl("flush_type_needed")
     b.subf("r4", "r30", "r29")
     b.srd("r4", "r4", "r28")            # nr_pages
     b.mr("r0", "r3")
     b.mr("r3", "r26")
-    b.cmpdi("r0", 0)
+    unless_none("r0", done := b.local("done"))
+    b.cmpdi("r0", FLUSH_TYPE_GLOBAL)
     b.beq(glob := b.local("global"))
     b.cmpldi("r4", kp.tlb_local_single_page_flush_ceiling)
     b.ble(lrange := b.local("lrange"))
     b.cmpdi("r27", 0)
     b.bne(lall := b.local("lall"))
     b.bl("_tlbiel_pid_tlb")
-    b.b(done := b.local("done"))
+    b.b(done)
     b.label(lall)
     b.bl("_tlbiel_pid_all")
     b.b(done)
@@ -253,7 +349,7 @@ def _emit_decisions(b, lay, kp):
         b.ld("r5", f"{MM_PID}(r31)")
         b.li("r6", PAGE_SHIFTS["64K"])  # PAGE_SIZE pages (64K base)
         b.li("r7", 1)                   # the PWC first
-    pick(range_args, "_tlbiel_va_range", "_tlbie_va_range")
+    pick(range_args, "_tlbiel_va_range", "_tlbie_va_range", 0)
     epilogue()
 
     b.label("__flush_all_mm")           # (mm): RIC 2 PID flush
@@ -261,7 +357,7 @@ def _emit_decisions(b, lay, kp):
     b.mr("r31", "r3")
     b.ld("r30", f"{MM_PID}(r3)")
     b.sync()
-    pick(lambda: b.mr("r3", "r30"), "_tlbiel_pid_all", "_tlbie_pid_all")
+    pick(lambda: b.mr("r3", "r30"), "_tlbiel_pid_all", "_tlbie_pid_all", 1)
     epilogue()
 
 
@@ -365,9 +461,94 @@ def _emit_gather(b):
     b.b("__flush_all_mm")
 
 
-def emit(b, lay, kp):
-    """Every routine of this module (``kp``: KernelParams)."""
+def _emit_switch_mm(b):
+    """``switch_mm(next)`` (irq save / restore around) and
+    ``switch_mm_irqs_off(next)`` (mmu_context.c [linux-mm 3.9]): first run of
+    ``next`` on this CPU: ``inc_mm_active_cpus``, set the CPU's mm_cpumask bit
+    (both atomic), ``smp_mb`` (the mask store before the PID load; pairs with
+    the flusher's smp_mb before reading the mask).  Then, unless ``next`` is
+    already current, current->mm = next and ``mtspr PIDR; isync``
+    (radix__switch_mmu_context [L-tlb]).  ``next`` = 0: no mm (PID 0), so
+    that the trim can drop this CPU."""
+    b.label("switch_mm")
+    epilogue = prologue(b, 48, ["r31", "r30"])
+    b.mr("r31", "r3")
+    local_irq_save(b, "r30", "r4")      # irqs off: no do_serialize sees a half switch
+    b.mr("r3", "r31")
+    b.bl("switch_mm_irqs_off")
+    local_irq_restore(b, "r30")
+    epilogue()
+
+    b.label("switch_mm_irqs_off")
+    b.li("r4", 0)                       # PID 0 when switching to no mm
+    b.cmpdi("r3", 0)
+    b.beq(switch := b.local("switch"))
+    b.ld("r5", f"{PACA_CPU}(r13)")
+    b.srdi("r6", "r5", 6)
+    b.sldi("r6", "r6", 3)
+    b.addi("r6", "r6", LINE)            # the mask word in mm_cpumask(next) = next + LINE
+    b.add("r6", "r6", "r3")
+    b.li("r7", 1)
+    b.clrldi("r5", "r5", 58)
+    b.sld("r7", "r7", "r5")             # this CPU's bit
+    b.ld("r8", "0(r6)")
+    b.and_("r8", "r8", "r7")
+    b.cmpdi("r8", 0)
+    b.bne(used := b.local("used"))      # cpumask_test_cpu: already in the mask
+    b.addi("r8", "r3", MM_ACTIVE_CPUS)  # inc_mm_active_cpus: atomic_inc
+    b.label(inc := b.local("inc"))
+    b.ldarx("r9", 0, "r8")
+    b.addi("r9", "r9", 1)
+    b.stdcx_("r9", 0, "r8")
+    b.emit(f"bne- {inc}")
+    b.label(set_ := b.local("set"))     # cpumask_set_cpu: atomic or
+    b.ldarx("r9", 0, "r6")
+    b.emit("or r9,r9,r7")
+    b.stdcx_("r9", 0, "r6")
+    b.emit(f"bne- {set_}")
+    b.sync()                            # smp_mb [linux-mm 3.9]
+    b.label(used)
+    b.ld("r4", f"{MM_PID}(r3)")
+    b.label(switch)
+    b.ld("r5", f"{PACA_CURRENT_MM}(r13)")
+    b.cmpd("r5", "r3")
+    b.beqlr()                           # prev == next: nothing else to do
+    b.std("r3", f"{PACA_CURRENT_MM}(r13)")
+    b.mtspr(SPR_PIDR, "r4")
+    b.isync()
+    b.blr()
+
+
+def _emit_flush_loop(b):
+    """Test hook ``flush_range_loop(mm, start, n)``: ``n`` flushes of the one 2M
+    page at ``start`` (``radix__flush_tlb_range_psize``, no PWC): drives the
+    per-CPU trim clock to its 1073rd tick."""
+    b.label("flush_range_loop")
+    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.mr("r29", "r5")
+    b.label(loop := b.local("loop"))
+    b.cmpdi("r29", 0)
+    b.beq(out := b.local("out"))
+    b.mr("r3", "r31")
+    b.mr("r4", "r30")
+    b.addis("r5", "r30", (1 << PMD_SHIFT) >> 16)
+    b.li("r6", PMD_SHIFT)
+    b.li("r7", 0)
+    b.bl("radix__flush_tlb_range_psize")
+    b.addi("r29", "r29", -1)
+    b.b(loop)
+    b.label(out)
+    epilogue()
+
+
+def emit(b, lay, kp, method):
+    """Every routine of this module (``kp``: KernelParams; ``method``: the
+    methods module, whose ``flush_type_v512`` picks the decision's form)."""
     _emit_pid_flushes(b, kp)
     _emit_va_ranges(b, kp)
-    _emit_decisions(b, lay, kp)
+    _emit_decisions(b, lay, kp, method)
+    _emit_switch_mm(b)
+    _emit_flush_loop(b)
     _emit_gather(b)

@@ -6,12 +6,12 @@ on each target, which trims mm_cpumask: a CPU not currently using the mm
 RIC=2 (``exit_lazy_flush_tlb(mm, always_flush=false)`` [L-tlb]).  So the
 next serialize of the same mm goes only to CPUs that still run it.
 
-The trim of ``flush_type_needed`` (every 1073rd flush on a CPU,
-``tick_and_test_trim_clock``, then ``exit_flush_lazy_tlbs``: an IPI round of
-``exit_lazy_flush_tlb(mm, always_flush=true)`` [L-tlb]) is emitted as
-routines; the flush decision in tlbflush.py (v5.4 ``mm_is_thread_local``)
-does not call them yet.  Walkers bracket with
-local_irq_save/restore; page-table pages are freed at once."""
+The TLB flushes take the v5.12 decision (``flush_type_v512``: tlbflush.py's
+``flush_type_needed``): NONE when ``active_cpus`` is 0, and every 1073rd
+flush on a CPU (``tick_and_test_trim_clock``) an ``exit_flush_lazy_tlbs``:
+an IPI round of ``exit_lazy_flush_tlb(mm, always_flush=true)`` [L-tlb].
+Walkers bracket with local_irq_save/restore; page-table pages are freed at
+once."""
 
 from powersim.kernel.irq import prologue
 from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, PACA_CPU, PACA_CURRENT_MM,
@@ -21,6 +21,7 @@ from powersim.kernel.methods import ipi
 NAME = "trim"
 zap_flush_per_pmd = False
 walker_recheck = False
+flush_type_v512 = True      # tlbflush.flush_type_needed in its v5.12 form [linux-mm 3.4]
 serialize, free_pgtable = ipi.serialize, ipi.free_pgtable
 walker_begin, walker_end = ipi.walker_begin, ipi.walker_end
 TRIM_CLOCK_MAX = 1073       # mm_cpumask_trim_clock_max [L-tlb] (v5.12 radix_tlb.c)
