@@ -48,6 +48,7 @@ from powersim.kernel.layout import (KERNELBASE, MM_PGD, MM_PID, POOL_FREE, POOL_
                                     PT_FRAME_SHIFT, PTE_TABLE_BYTES)
 from powersim.kernel.tlbflush import (TLB_FREED_TABLES, TLB_FULLMM, TLB_MM, TLB_NR_TABLES,
                                       TLB_SIZE, TLB_TABLES)
+from powersim.kernel.trace import PMD_SET, trace
 from powersim.radix import PAGE_SHIFTS, READ, RW, PageTables
 
 PMD_SIZE = 1 << pgtable.PMD_SHIFT
@@ -238,6 +239,7 @@ def _emit_pte_level(b, method):
     pgtable._next_table(b, "r27", "r4")
     b.li("r0", 0)                       # pmd_clear
     b.std("r0", "0(r29)")
+    trace(b, PMD_SET, "r29", "r0", scratch="r5")
     b.mr("r3", "r28")                   # pte_free_tlb: tlb_flush_pmd_range(addr, 64K)
     b.mr("r4", "r31")
     b.lis("r5", (1 << PAGE_SHIFT) >> 16)

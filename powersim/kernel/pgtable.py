@@ -74,6 +74,7 @@ from powersim.kernel.irq import prologue
 from powersim.kernel.layout import (LINE, MM_LOCK, MM_PGD, PACA_CPU, PACA_MARKS, PACA_QS,
                                     POOL_FREE, POOL_HEAD, POOL_LOCK, PT_FRAME_SHIFT,
                                     PTE_TABLE_BYTES, RCU_CUR, RCU_LOCK, RCU_TOTAL)
+from powersim.kernel.trace import PMD_SET, PMD_SET_BE, PT_ALLOC, PT_FREE, SERIALIZED, trace
 from powersim.radix import GEOMETRY, NLB_MASK, SW0, V
 
 PMD_SHIFT = 21                              # 64K geometry: a PMD leaf maps 2 MiB [L-r64k]
@@ -188,9 +189,11 @@ def _emit_pool(b, lay):
     b.label(zero := b.local("zero"))
     b.stdu("r5", "8(r6)")
     b.bdnz(zero)
+    trace(b, PT_ALLOC, "r3", scratch="r6")
     b.blr()
 
     b.label("pte_free")
+    trace(b, PT_FREE, "r3", scratch="r4")
     b.li64("r4", lay.pgtable_pool + POOL_LOCK)
     spin_lock(b, "r4", "r5")
     b.ld("r5", f"{POOL_HEAD - POOL_LOCK}(r4)")
@@ -241,6 +244,7 @@ def _emit_pmd_ops(b, lay, method):
     b.emit("or r9,r9,r7")
     b.stdcx_("r9", 0, "r5")
     b.emit(f"bne- {retry}")
+    trace(b, PMD_SET_BE, "r5", "r9", scratch="r10")
     bswap64(b, "r3", "r8")              # be64_to_cpu(old)
     b.blr()
 
@@ -262,6 +266,7 @@ def _emit_pmd_ops(b, lay, method):
     def serialize(collapse=False):
         b.mr("r3", "r31")
         method.serialize(b, collapse=collapse)
+        trace(b, SERIALIZED, "r31", scratch="r3")
 
     def flush_2m():                     # flush_pmd_tlb_range(vma, addr, addr + 2M)
         b.mr("r3", "r31")
@@ -302,6 +307,7 @@ def _emit_pmd_ops(b, lay, method):
     b.ldbrx("r29", 0, "r5")             # pmd = *pmdp; pmd_clear(pmdp): a plain store
     b.li("r0", 0)
     b.std("r0", "0(r5)")
+    trace(b, PMD_SET, "r5", "r0", scratch="r6")
     serialize(collapse=True)
     b.mr("r3", "r31")
     b.mr("r4", "r30")
@@ -313,6 +319,7 @@ def _emit_pmd_ops(b, lay, method):
     b.li64("r6", _PAGE_PRESENT | PTE_INDEX_SIZE)
     b.emit("or r6,r6,r5")
     b.stdbrx("r6", 0, "r4")
+    trace(b, PMD_SET, "r4", "r6", scratch="r7")
     b.blr()
 
     b.label("pgtable_trans_huge_deposit")      # (mm, pmdp r4, table r5), PMD lock held

@@ -30,6 +30,7 @@ operations"), as assembled routines.
 from powersim.kernel import pgtable
 from powersim.kernel.irq import prologue
 from powersim.kernel.mm import PAGE_SHIFT, PMD_SIZE, pmd_kind
+from powersim.kernel.trace import PMD_SET, trace
 from powersim.radix import C, R
 
 PTRS_PER_PTE = PMD_SIZE >> PAGE_SHIFT
@@ -135,6 +136,7 @@ def _emit_collapse(b):
     b.mr("r5", "r26")
     b.bl("pgtable_trans_huge_deposit")
     b.stdbrx("r27", 0, "r29")           # set_pmd_at: radix__set_pte_at, a plain store [L-pgt]
+    trace(b, PMD_SET, "r29", "r27", scratch="r5")
     b.li("r27", 1)
     b.b(out := b.local("out"))
     b.label(unlock)

@@ -18,7 +18,10 @@ Routines (r3.. arguments, r3 result; ELFv2 volatile registers clobbered):
 ea)``                                  to the guest (PACA_KVM_RETRIES + 1)
 ``walker_window(mm, ea, n)``           test hook: a walk whose bracketed window
                                        lasts n loop iterations, stamped in the
-                                       marks line (MARK_WIN_*); returns the slot
+                                       marks line (MARK_WIN_*); returns the slot;
+                                       the slot counts as used at the window's
+                                       end (with walker_recheck: if the PMD is
+                                       unchanged)
 ``gup_fast_loop(ea, len, n, slot)``    n GUP-fast walks of current->mm, the i-th at
                                        ``ea + (i * 64K) mod len``, each reference
                                        put back (put_page) and a quiescent point
@@ -45,6 +48,8 @@ from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPP
                                     MARK_WIN_RESTORED, MM_PGD, PACA_IRQ_HAPPENED,
                                     PACA_KVM_RETRIES, PACA_MARKS, PAGE_REF_SHIFT, PAGE_REFS)
 from powersim.kernel.pgtable import PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_qs
+from powersim.kernel.trace import (WALK_BEGIN, WALK_DEREF, WALK_END, WALK_PMD,
+                                   WALK_RESTORED, trace)
 from powersim.radix import GEOMETRY, PAGE_SHIFTS, SW0, V
 
 PGD_BITS, PUD_BITS, PMD_BITS, PTE_BITS = GEOMETRY["64K"]
@@ -86,6 +91,7 @@ def _emit_find_linux_pte(b):
     _index(b, "r8", "r7", PMD_SHIFT, PMD_BITS)
     b.add("r5", "r5", "r8")             # pmdp
     b.ldbrx("r6", 0, "r5")              # pmd = READ_ONCE(*pmdp)
+    trace(b, WALK_PMD, "r5", "r6", scratch="r8")
     b.cmpdi("r6", 0)
     b.beq(null)                         # pmd_none: collapse caught here
     b.li64("r8", V | SW0)               # pmd_is_serializing: INVALID && !PRESENT
@@ -138,6 +144,8 @@ def _emit_gup_fast(b, lay, method):
     b.mr("r26", "r5")
     b.mr("r25", "r6")
     b.ldbrx("r27", 0, "r28")            # pte = READ_ONCE(*ptep), never reloaded
+    if not method.walker_recheck:       # used as loaded (robust: once re-checked)
+        trace(b, WALK_DEREF, "r28", scratch="r3")
     _bit(b, "r3", "r27", 0)             # present ...
     _bit(b, "r4", "r27", 1)             # ... and _PAGE_PTE (a leaf, not a table pointer)
     b.and_("r3", "r3", "r4")
@@ -154,6 +162,7 @@ def _emit_gup_fast(b, lay, method):
             b.ldbrx("r3", 0, slot)
             b.cmpd("r3", seen)
             b.bne(backoff)
+        trace(b, WALK_DEREF, "r28", scratch="r3")
     b.li("r29", 1)
     if method.walker_recheck:
         b.b(out)
@@ -227,6 +236,7 @@ def _emit_kvm_fault(b, method):
     b.b(out := b.local("out"))
     b.label(found)
     b.ldbrx("r30", 0, "r3")             # pte = *ptep, once
+    trace(b, WALK_DEREF, "r3", scratch="r4")
     b.label(out)
     method.walker_end(b, "r31", "r29")
     b.mr("r3", "r30")
@@ -242,6 +252,7 @@ def _emit_window(b, method):
     b.mr("r30", "r5")
     b.ld("r28", f"{PACA_MARKS}(r13)")
     method.walker_begin(b, "r31", "r29")
+    trace(b, WALK_BEGIN, "r27", scratch="r4")
     b.mftb("r4")
     b.std("r4", f"{8 * MARK_WIN_ENTER}(r28)")
     b.ld("r3", f"{MM_PGD}(r31)")
@@ -251,11 +262,20 @@ def _emit_window(b, method):
     b.mtctr("r30")
     b.label(loop := b.local("win"))
     b.bdnz(loop)
+    if method.walker_recheck:           # robust: the slot is used only if the PMD
+        b.ldbrx("r4", 0, "r5")          # read by the walk is unchanged (r5, r6 live)
+        b.cmpd("r4", "r6")
+        b.bne(stale := b.local("stale"))
+    trace(b, WALK_DEREF, "r27", scratch="r4")   # the window's end uses the slot (0: none)
+    if method.walker_recheck:
+        b.label(stale)
     b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
+    trace(b, WALK_END, "r4", scratch="r3")     # a: what was recorded, not yet handled
     b.std("r4", f"{8 * MARK_WIN_HAPPENED}(r28)")
     b.mftb("r4")
     b.std("r4", f"{8 * MARK_WIN_EXIT}(r28)")
     method.walker_end(b, "r31", "r29")
+    trace(b, WALK_RESTORED, "r27", scratch="r4")
     b.mftb("r4")
     b.std("r4", f"{8 * MARK_WIN_RESTORED}(r28)")
     b.mr("r3", "r27")

@@ -1,0 +1,117 @@
+"""The race checker (DESIGN principle 7, docs/KERNEL.md "Race checker").
+
+Replays the trace-port records (powersim.kernel.trace) in their (cycle, seq)
+order with shadow state:
+
+* per PTE-table page: live or freed, and its allocation generation (bumped by
+  every ``PT_ALLOC``; tables built before the run are live, generation 0);
+* per PMD slot: the kind of its current entry (none, serializing, leaf,
+  table), from ``PMD_SET``/``PMD_SET_BE``, or learnt from the first walker
+  read of a slot never written during the run;
+* per CPU: the PMD the walker holds (its last ``WALK_PMD``: slot, kind, and
+  for a table pointer the table and its generation at that read).
+
+At each ``WALK_DEREF`` (the walker uses the entry it loaded through a PTE
+pointer derived from the held PMD) it reports the hazards the serialization
+methods exist to prevent (linux-mm 3.6: a walker holds a PMD value it read
+once; 3.3-3.5: what split, collapse and table freeing do under it):
+
+``freed``       the table the walker dereferences was freed since it read the
+                pointer to it (and not reallocated);
+``reused``      ... freed and allocated again (the generation changed);
+``leaf_to_table``  the pmd-as-pte cast: the slot read as a huge leaf now holds
+                a table pointer;
+``table_to_leaf``  the slot read as a table pointer now holds a huge leaf
+                (the walker reads a table no longer mapped by it).
+"""
+
+import attrs
+
+from powersim.errors import PowersimError
+from powersim.kernel.layout import KERNELBASE
+from powersim.kernel.trace import (PMD_SET, PMD_SET_BE, PT_ALLOC, PT_FREE, WALK_DEREF,
+                                   WALK_PMD)
+from powersim.radix import NLB_MASK
+
+NONE, SERIALIZING, TABLE, LEAF = "none", "serializing", "table", "leaf"
+RACE_KINDS = ("freed", "reused", "leaf_to_table", "table_to_leaf")
+_PHYS = (1 << 60) - 1       # the linear map's quadrant bits off: one name per page
+
+
+@attrs.frozen
+class Race:
+    cycle: int
+    cpu: int
+    kind: str           # one of RACE_KINDS
+    slot: int           # the PMD slot the walker read
+    ptep: int           # the address it dereferenced
+    table: int          # the PTE table it held (0 for a leaf)
+
+
+def pmd_kind(value: int) -> str:
+    """The kind of a PMD in CPU byte order (mm.pmd_kind: the top two bits)."""
+    top = value >> 62
+    if value == 0:
+        return NONE
+    return {3: LEAF, 2: TABLE}.get(top, SERIALIZING)
+
+
+def _swap(v: int) -> int:
+    return int.from_bytes(int(v).to_bytes(8, "little"), "big")
+
+
+def _phys(addr: int) -> int:
+    return (int(addr) - KERNELBASE if int(addr) >= KERNELBASE else int(addr)) & _PHYS
+
+
+def check(trace) -> list:
+    """The races in ``trace`` (``Machine.trace()`` records, or any sequence of
+    records with fields cycle, seq, thread, kind, a, b), in replay order."""
+    records = sorted(trace, key=lambda r: (int(r["cycle"]), int(r["seq"])))
+    gen, live, slots, held, races = {}, {}, {}, {}, []
+    for r in records:
+        kind, a, cpu = int(r["kind"]), int(r["a"]), int(r["thread"])
+        if kind == PT_ALLOC:
+            t = _phys(a)
+            gen[t] = gen.get(t, 0) + 1
+            live[t] = True
+        elif kind == PT_FREE:
+            live[_phys(a)] = False
+        elif kind in (PMD_SET, PMD_SET_BE):
+            value = _swap(r["b"]) if kind == PMD_SET_BE else int(r["b"])
+            slots[_phys(a)] = pmd_kind(value)
+        elif kind == WALK_PMD:
+            slot, value = _phys(a), int(r["b"])
+            k = pmd_kind(value)
+            slots.setdefault(slot, k)
+            table = _phys(value & NLB_MASK) if k == TABLE else 0
+            held[cpu] = (slot, k, table, gen.get(table, 0))
+        elif kind == WALK_DEREF:
+            if a == 0:
+                continue            # the walk found nothing: nothing used
+            if cpu not in held:
+                raise PowersimError(f"trace record at cycle {int(r['cycle'])}: CPU {cpu} "
+                                    f"dereferences {a:#x} without a walker PMD read")
+            slot, k, table, g = held[cpu]
+            race = None
+            if k == LEAF and slots[slot] == TABLE:
+                race = "leaf_to_table"
+            elif k == TABLE:
+                if not live.get(table, True):
+                    race = "freed"
+                elif gen.get(table, 0) != g:
+                    race = "reused"
+                elif slots[slot] == LEAF:
+                    race = "table_to_leaf"
+            if race:
+                races.append(Race(int(r["cycle"]), cpu, race, slot, _phys(a), table))
+    return races
+
+
+def count_races(trace) -> int:
+    return len(check(trace))
+
+
+def count_walks(trace) -> int:
+    """Walks that reached the PMD level (one ``WALK_PMD`` each)."""
+    return sum(1 for r in trace if int(r["kind"]) == WALK_PMD)

@@ -1,0 +1,55 @@
+"""Race-checker trace points (docs/KERNEL.md "Race checker"): the record kinds
+and the ``trace`` macro that emits one trace-port store (docs/CONTRACTS.md
+"Trace port": an 8-byte store to ``TRACE_BASE + 8 * kind`` logs (cycle,
+thread, kind, RS, r0) and costs nothing; only the 3-instruction load of the
+port address into a scratch register is executed code).
+
+==================  =====================  =======================================
+kind                a                      b (r0)
+==================  =====================  =======================================
+``PT_ALLOC``        the new PTE table      --  (``pte_alloc_one``)
+``PT_FREE``         the PTE table          --  (``pte_free``: immediate and
+                                           deferred frees both end there)
+``PMD_SET``         the PMD slot           the new entry, CPU byte order
+                                           (``pmd_populate``, ``set_pmd_at``,
+                                           plain ``pmd_clear`` stores)
+``PMD_SET_BE``      the PMD slot           the new entry as stored (big-endian
+                                           image: ``pmd_hugepage_update``, i.e.
+                                           get_and_clear and invalidate)
+``WALK_PMD``        the PMD slot           the value the walker read (once)
+``WALK_DEREF``      the PTE slot the       --  (0: nothing found; the PMD slot
+                    walker loads through   itself for the pmd-as-pte cast)
+``WALK_BEGIN``      the EA                 --  (``walker_window``: the bracket
+                                           entered)
+``WALK_END``        ``irq_happened``       --  (``walker_window``: the window's
+                                           end, before ``walker_end``)
+``WALK_RESTORED``   the slot               --  (``walker_window``: after
+                                           ``walker_end``, i.e. after the replay
+                                           of what was recorded)
+``SERIALIZED``      the mm                 --  (the method's serialize at a PMD
+                                           clear/invalidate/collapse returned)
+==================  =====================  =======================================
+
+``WALK_DEREF`` is emitted where the walker *uses* the loaded entry: right
+after the load, or, for a method with ``walker_recheck`` (robust), only once
+the re-check has passed (a backed-off walk used nothing).
+"""
+
+from powersim.machine.core import TRACE_BASE
+
+(PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, WALK_BEGIN, WALK_END,
+ WALK_RESTORED, SERIALIZED) = range(1, 11)
+KIND_NAMES = {PT_ALLOC: "pt_alloc", PT_FREE: "pt_free", PMD_SET: "pmd_set",
+              PMD_SET_BE: "pmd_set_be", WALK_PMD: "walk_pmd", WALK_DEREF: "walk_deref",
+              WALK_BEGIN: "walk_begin", WALK_END: "walk_end", WALK_RESTORED: "walk_restored",
+              SERIALIZED: "serialized"}
+
+
+def trace(b, kind, reg_a, reg_b=None, *, scratch):
+    """Log (kind, ``reg_a``, ``reg_b``) through the trace port.  Clobbers
+    ``scratch`` (the port address) and, when ``reg_b`` is given, r0."""
+    assert scratch not in (reg_a, reg_b, "r0") and kind in KIND_NAMES
+    if reg_b is not None and reg_b != "r0":
+        b.mr("r0", reg_b)
+    b.li64(scratch, TRACE_BASE)
+    b.std(reg_a, f"{8 * kind}({scratch})")
