@@ -19,6 +19,7 @@ from powersim.kernel.params import KernelParams
 from powersim.kernel.trace import (PMD_SET, PMD_SET_BE, PT_ALLOC, PT_FREE, SERIALIZED, WALK_BEGIN,
                                    WALK_DEREF, WALK_END, WALK_PMD, WALK_RESTORED)
 from powersim.machine.params import MachineParams
+from powersim.mmu import MMUTest
 
 # --- the checker on hand-made records ----------------------------------------------------
 SLOT, TABLE, OTHER = 0x10_0000, 0x20_0000, 0x20_0100
@@ -137,6 +138,9 @@ def race_run(method):
     walks = checker.count_walks(tr)
     gup = [run.marks(c)[MARK_FREE] + run.marks(c)[MARK_FREE + 1] for c in GUP_CPUS]
     churned = [int(x) for x in tr[tr["thread"] == 0]["cycle"][[0, -1]]]
+    # every split, collapse and munmap of the churn completed its invalidation: no TLB
+    # or walk-cache entry on any core may disagree with the final page tables
+    assert MMUTest.attach(run.machine, k.process.ptcr).invariant_violations() == []
     return checker.check(tr), walks, gup, churned, tr
 
 
