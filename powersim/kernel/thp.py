@@ -57,6 +57,22 @@ def _begin(b, name):
     return epilogue, nothing
 
 
+def _end(b, epilogue, nothing, unlock):
+    """The common exit of split/collapse: return 1 when the change was made, 0 when
+    the re-check at ``unlock`` or the walk at ``nothing`` found nothing to do."""
+    b.li("r27", 1)
+    b.b(out := b.local("out"))
+    b.label(unlock)
+    b.li("r27", 0)
+    b.label(out)
+    pgtable.spin_unlock(b, "r28")
+    b.mr("r3", "r27")
+    epilogue()
+    b.label(nothing)
+    b.li("r3", 0)
+    epilogue()
+
+
 def _emit_split(b):
     epilogue, nothing = _begin(b, "split_huge_pmd")
     b.ldbrx("r4", 0, "r29")
@@ -86,17 +102,7 @@ def _emit_split(b):
     b.mr("r4", "r29")
     b.mr("r5", "r26")
     b.bl("pmd_populate")
-    b.li("r27", 1)
-    b.b(out := b.local("out"))
-    b.label(unlock)
-    b.li("r27", 0)
-    b.label(out)
-    pgtable.spin_unlock(b, "r28")
-    b.mr("r3", "r27")
-    epilogue()
-    b.label(nothing)
-    b.li("r3", 0)
-    epilogue()
+    _end(b, epilogue, nothing, unlock)
 
 
 def _emit_collapse(b):
@@ -137,17 +143,7 @@ def _emit_collapse(b):
     b.bl("pgtable_trans_huge_deposit")
     b.stdbrx("r27", 0, "r29")           # set_pmd_at: radix__set_pte_at, a plain store [L-pgt]
     trace(b, PMD_SET, "r29", "r27", scratch="r5")
-    b.li("r27", 1)
-    b.b(out := b.local("out"))
-    b.label(unlock)
-    b.li("r27", 0)
-    b.label(out)
-    pgtable.spin_unlock(b, "r28")
-    b.mr("r3", "r27")
-    epilogue()
-    b.label(nothing)
-    b.li("r3", 0)
-    epilogue()
+    _end(b, epilogue, nothing, unlock)
 
 
 def emit(b):
