@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--dump", action="store_true", help="print the disassembly")
     k.add_argument("-o", "--output", metavar="OUT.bin", help="write the raw image here")
 
+    r = sub.add_parser("params", help="list every scenario parameter",
+                       description="Print each [machine], [kernel] and [workload] parameter "
+                                   "of a scenario file: type, default, unit, description "
+                                   "and source.")
+    r.add_argument("--section", choices=("machine", "kernel", "workload"),
+                   help="only this section")
+
     return p
 
 
@@ -113,6 +120,9 @@ def main(argv=None) -> int:
             return cmd_exec(args)
         if args.command == "kernel":
             return _cmd_kernel(args)
+        if args.command == "params":
+            from powersim.config import cmd_params
+            return cmd_params(args)
         raise AssertionError(args.command)
     except PowersimError as e:
         print(f"powersim: error: {e}", file=sys.stderr)
