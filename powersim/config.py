@@ -1,0 +1,273 @@
+"""Scenario files: ``[machine]``, ``[kernel]`` and ``[workload]`` TOML sections
+mapped onto MachineParams, KernelParams and WorkloadParams (each parameter
+declared once, gem5 style), plus ``--set section.key=value`` overrides.
+
+    sc = load_scenario("workloads/example-small.toml", ["kernel.method=count"])
+    sc.machine, sc.kernel, sc.workload; sc.to_dict()
+
+Everything here is checked in plain Python before numba is imported, so bad
+input fails at once with a ConfigError naming the key, the value and what is
+allowed.
+"""
+
+import difflib
+import importlib.util
+import pkgutil
+import re
+import tomllib
+
+import attrs
+
+from powersim.errors import PowersimError
+from powersim.kernel.params import KernelParams
+from powersim.machine.params import MachineParams, ParamError, param
+
+
+class ConfigError(PowersimError):
+    """A scenario file or override that is not allowed."""
+
+
+# The workload generators of issue #6; each generator module will be looked up by
+# this name.
+GENERATORS = ("munmap_thp", "vcpus", "gup_storm", "thp_churn", "ipi_latency", "tlb_flush")
+THP_SIZE = 2 << 20      # a radix PMD maps 2 MiB with either base page size [L-tlb]
+
+
+def choice(default, unit, doc, source, choices):
+    """A parameter whose value must be one of ``choices``."""
+    f = param(default, unit, doc, source)
+    f.metadata["choices"] = tuple(choices)
+    return f
+
+
+@attrs.define(frozen=True)
+class WorkloadParams:
+    generator: str = choice("munmap_thp", "name", "workload generator building the initial "
+                            "state and the event schedule", "issue #6 item 2", GENERATORS)
+    memory: int = param(1 << 30, "bytes", "size of the THP-mapped region (a multiple of the "
+                        "2 MiB THP size)", "issue #6: 496 GiB in the seed scenario",
+                        THP_SIZE, 1 << 50)
+    base_page: int = choice(64 << 10, "bytes", "base page size (64 KiB as on POWER9 "
+                            "distribution kernels, or 4 KiB)", "issue #6 item 2",
+                            (64 << 10, 4 << 10))
+    vcpus: int = param(1, "threads", "vCPU threads of the process (at most one per hardware "
+                       "thread)", "issue #6: 128 in the seed scenario", 1, 1 << 16)
+    fullmm: bool = param(False, "flag", "tear the region down by process exit (fullmm) "
+                         "instead of munmap", "issue #6 item 2 (linux-mm 3.3)")
+    seed: int = param(1, "seed", "random seed of the workload's event schedule (runs are "
+                      "deterministic for a given seed)", "issue #6 'Done when'", 0,
+                      (1 << 64) - 1)
+
+
+SECTIONS = {"machine": MachineParams, "kernel": KernelParams, "workload": WorkloadParams}
+
+
+def _tuple_as_list(_inst, _field, v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+@attrs.define(frozen=True)
+class Scenario:
+    machine: MachineParams
+    kernel: KernelParams
+    workload: WorkloadParams
+
+    def to_dict(self) -> dict:
+        """The fully resolved configuration (tuples as lists, JSON-ready)."""
+        return {name: attrs.asdict(getattr(self, name), value_serializer=_tuple_as_list)
+                for name in SECTIONS}
+
+
+# --- human sizes ----------------------------------------------------------------
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KiB": 1 << 10, "M": 1 << 20, "MiB": 1 << 20,
+               "G": 1 << 30, "GiB": 1 << 30, "T": 1 << 40, "TiB": 1 << 40}
+_SIZE_RE = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """"496GiB" -> 532575944704; binary units only (K = KiB)."""
+    m = _SIZE_RE.fullmatch(text)
+    if not m or m.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"not a size: write a non-negative integer and a unit among "
+                         f"{', '.join(u for u in _SIZE_UNITS if u)} (e.g. \"2MiB\")")
+    return int(m.group(1)) * _SIZE_UNITS[m.group(2)]
+
+
+def format_size(n: int) -> str:
+    """The largest binary unit that divides n exactly: 65536 -> "64KiB"."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        if n and n % _SIZE_UNITS[unit] == 0:
+            return f"{n // _SIZE_UNITS[unit]}{unit}"
+    return str(n)
+
+
+# --- checking -------------------------------------------------------------------
+def _did_you_mean(word, allowed) -> str:
+    close = difflib.get_close_matches(word, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def method_names() -> tuple:
+    """The kernel.method values: the modules of powersim/kernel/methods/, found
+    without importing them (they pull in the numba core)."""
+    spec = importlib.util.find_spec("powersim.kernel.methods")
+    return tuple(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations))
+
+
+def _convert(key, f, v):
+    """v (from TOML) as the declared type of field f, else ConfigError."""
+    md = f.metadata
+    if f.type is bool:
+        if not isinstance(v, bool):
+            raise ConfigError(f"{key} = {v!r}: must be true or false")
+        return v
+    if f.type is int and md["unit"] == "bytes" and isinstance(v, str):
+        try:
+            v = parse_size(v)
+        except ValueError as e:
+            raise ConfigError(f"{key} = {v!r}: {e}") from None
+    if f.type is tuple:
+        if not isinstance(v, (list, tuple)) or not all(
+                isinstance(x, int) and not isinstance(x, bool) for x in v):
+            raise ConfigError(f"{key} = {v!r}: must be a list of integers")
+        return tuple(v)
+    if f.type is str:
+        if not isinstance(v, str):
+            raise ConfigError(f"{key} = {v!r}: must be a string")
+    elif isinstance(v, bool) or not isinstance(v, (int, float)) or \
+            (f.type is int and not isinstance(v, int)):
+        kind = "an integer" if f.type is int else "a number"
+        raise ConfigError(f"{key} = {v!r}: must be {kind} ({md['unit']})")
+    if (md["lo"] is not None and v < md["lo"]) or (md["hi"] is not None and v > md["hi"]):
+        raise ConfigError(f"{key} = {v!r}: allowed {md['lo']}..{md['hi']} {md['unit']}")
+    if "choices" in md and v not in md["choices"]:
+        shown = [format_size(c) if md["unit"] == "bytes" else c for c in md["choices"]]
+        raise ConfigError(f"{key} = {v!r}: allowed {', '.join(map(str, shown))}"
+                          + (_did_you_mean(v, md["choices"]) if isinstance(v, str) else ""))
+    return float(v) if f.type is float else v
+
+
+def _check_section(section):
+    if section not in SECTIONS:
+        raise ConfigError(f"unknown section [{section}]{_did_you_mean(section, list(SECTIONS))}"
+                          f"; allowed {', '.join(SECTIONS)}")
+
+
+def _field(section, key):
+    """The attrs field declaring section.key, else ConfigError."""
+    _check_section(section)
+    fields = {f.name: f for f in attrs.fields(SECTIONS[section])}
+    if key not in fields:
+        raise ConfigError(f"unknown key {section}.{key}{_did_you_mean(key, list(fields))}; "
+                          f"`powersim params --section {section}` lists the allowed keys")
+    return fields[key]
+
+
+def _section_kwargs(name, table) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] = {table!r}: must be a table of key = value")
+    return {k: _convert(f"{name}.{k}", _field(name, k), v) for k, v in table.items()}
+
+
+def scenario_from_dict(data: dict) -> Scenario:
+    """Check and build a Scenario from {section: {key: value}}."""
+    for name in data:
+        _check_section(name)
+    kw = {name: _section_kwargs(name, data.get(name, {})) for name in SECTIONS}
+    try:
+        mp = MachineParams(**kw["machine"]).validate()
+    except ParamError as e:
+        raise ConfigError(f"machine.{e}") from None
+    method = kw["kernel"].get("method", KernelParams().method)
+    allowed = method_names()
+    if method not in allowed:   # the message of kernel.methods.get, without its imports
+        raise ConfigError(f"kernel.method = {method!r}: allowed {', '.join(allowed)}"
+                          f"{_did_you_mean(method, allowed)}")
+    wp = WorkloadParams(**kw["workload"])
+    threads = mp.chips * mp.cores_per_chip * mp.smt
+    if wp.vcpus > threads:
+        raise ConfigError(f"workload.vcpus = {wp.vcpus}: more than the {threads} hardware "
+                          f"threads (machine.chips {mp.chips} x cores_per_chip "
+                          f"{mp.cores_per_chip} x smt {mp.smt}); allowed 1..{threads}")
+    if wp.memory % THP_SIZE:
+        raise ConfigError(f"workload.memory = {wp.memory}: must be a multiple of the 2MiB "
+                          "THP size")
+    return Scenario(mp, KernelParams.for_machine(mp, **kw["kernel"]), wp)
+
+
+def parse_override(text: str):
+    """"section.key=value" -> (section, key, value); the value is a TOML literal,
+    or else the text itself (so `kernel.method=count` needs no quotes)."""
+    target, eq, raw = text.partition("=")
+    section, dot, key = target.strip().partition(".")
+    if not eq or not dot or not key:
+        raise ConfigError(f"--set {text!r}: write section.key=value, e.g. "
+                          "workload.memory=2GiB")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return section, key.strip(), value
+
+
+def load_scenario(path, overrides=()) -> Scenario:
+    """Read a scenario TOML file, apply ``section.key=value`` overrides, check all."""
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such scenario file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a scenario file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: TOML syntax error: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason})") from None
+    for text in overrides:
+        section, key, value = parse_override(text)
+        try:    # name the override, not the file, for what the override alone gets wrong
+            _convert(f"{section}.{key}", _field(section, key), value)
+        except ConfigError as e:
+            raise ConfigError(f"--set {text!r}: {e}") from None
+        table = data.setdefault(section, {})
+        if isinstance(table, dict):
+            table[key] = value
+    try:
+        return scenario_from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+# --- `powersim params` -------------------------------------------------------------
+def describe(sections=tuple(SECTIONS)):
+    """[(section.key, type, default, unit, description, source)] for every parameter."""
+    rows = []
+    for name in sections:
+        for f in attrs.fields(SECTIONS[name]):
+            md, d = f.metadata, f.default
+            shown = format_size(d) if md["unit"] == "bytes" else _toml_literal(d)
+            kind = "list[int]" if f.type is tuple else f.type.__name__
+            rows.append((f"{name}.{f.name}", kind, shown, md["unit"], md["doc"], md["source"]))
+    return rows
+
+
+def _toml_literal(v) -> str:
+    """v as written in a scenario file."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, tuple):
+        return f"[{', '.join(map(str, v))}]"
+    return str(v)
+
+
+def cmd_params(args) -> int:
+    rows = describe((args.section,) if args.section else tuple(SECTIONS))
+    head = ("parameter", "type", "default", "unit")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
+    widths[2] = min(widths[2], 24)  # long lists (machine.stop_ns) overflow, not widen
+    for r in [head + ("description; source",)] + [r[:4] + (f"{r[4]}; source: {r[5]}",)
+                                                  for r in rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+    return 0
