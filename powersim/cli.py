@@ -81,7 +81,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--section", choices=("machine", "kernel", "workload"),
                    help="only this section")
 
+    u = sub.add_parser("run", help="run a scenario and print its results",
+                       description="Load and check SCENARIO.toml (with --set overrides), "
+                                   "run its workload on the emulated machine and print a "
+                                   "summary table; --json writes the full results.")
+    u.add_argument("scenario", metavar="SCENARIO.toml")
+    u.add_argument("--method", metavar="M", help="serialization method (kernel.method)")
+    u.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="SECTION.KEY=VALUE", help="override a scenario key (repeatable)")
+    u.add_argument("--seed", type=_int, metavar="N", help="workload seed (workload.seed)")
+    u.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
+    u.add_argument("--quiet", action="store_true", help="no progress line and no table")
+
     return p
+
+
+def _cmd_run(args) -> int:
+    from powersim.config import load_scenario
+    from powersim.sim import Simulation
+
+    overrides = list(args.overrides)
+    if args.method is not None:
+        overrides.append(f"kernel.method={args.method}")
+    if args.seed is not None:
+        overrides.append(f"workload.seed={args.seed}")
+    sim = Simulation(load_scenario(args.scenario, overrides), args.scenario)
+    res = sim.run(progress=not args.quiet)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(res.to_json() + "\n")
+    if not args.quiet:
+        print(res.summary())
+    return 0
 
 
 def _cmd_kernel(args) -> int:
@@ -120,6 +151,8 @@ def main(argv=None) -> int:
             return cmd_exec(args)
         if args.command == "kernel":
             return _cmd_kernel(args)
+        if args.command == "run":
+            return _cmd_run(args)
         if args.command == "params":
             from powersim.config import cmd_params
             return cmd_params(args)

@@ -1,0 +1,99 @@
+"""`powersim run` for the munmap_thp workload (issue #6 item 2): IPI counts per
+method, the measured operation's time, deterministic JSON, bad input."""
+
+import json
+
+import pytest
+
+from powersim import cli, sim
+from powersim.config import load_scenario
+
+SCENARIO = "workloads/example-small.toml"   # 1 chip x 2 cores x SMT4, vcpus 8
+SMALL = ["workload.memory=8MiB"]            # 4 THPs
+
+
+def simulate(method, extra=()):
+    sc = load_scenario(SCENARIO, SMALL + [f"kernel.method={method}", *extra])
+    return sim.Simulation(sc, SCENARIO).run(progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {m: simulate(m) for m in ("ipi", "count")}
+
+
+def test_ipi_sends_a_round_of_vcpus_minus_1_per_thp(runs):
+    c = runs["ipi"].counters
+    assert c["ipi_rounds"] == 4 and c["ipi_sent"] == 4 * 7
+
+
+def test_count_sends_none_in_the_same_rounds(runs):
+    c = runs["count"].counters
+    assert c["ipi_sent"] == 0 and c["ipi_rounds"] == 4
+
+
+def test_op_time_is_positive_and_ipis_cost_time(runs):
+    assert 0 < runs["count"].op_seconds < runs["ipi"].op_seconds
+    assert runs["ipi"].op_seconds < runs["ipi"].sim_seconds
+
+
+def test_serialize_rounds_with_ipis_take_longer(runs):
+    ipi, count = (runs[m].serialize_latency for m in ("ipi", "count"))
+    assert 0 < count["min"] <= count["median"] <= count["p99"] <= count["max"]
+    assert ipi["min"] > count["max"]
+
+
+def test_cpus_outside_the_mask_get_no_ipi():
+    r = simulate("ipi", ["workload.vcpus=3"])
+    assert r.counters["ipi_sent"] == 4 * 2
+
+
+def test_fullmm_runs_exit_mmap():
+    """exit_mmap flushes the whole PID once instead of per 2M page ([L-tlb])."""
+    munmap = simulate("count")
+    exitmm = simulate("count", ["workload.fullmm=true"])
+    assert exitmm.counters["tlbie"] < munmap.counters["tlbie"]
+
+
+def without_host(text):
+    doc = json.loads(text)
+    assert doc.pop("host")["wall_seconds"] > 0
+    return doc
+
+
+def test_two_runs_give_the_same_json_apart_from_host(tmp_path, runs):
+    out = tmp_path / "r.json"
+    assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--quiet", "--json", str(out)]) == 0
+    again = without_host(out.read_text())
+    assert again == without_host(runs["ipi"].to_json())
+    assert again["config"]["workload"]["memory"] == 8 << 20
+    assert set(again["counters"]) == {"ipi_sent", "ipi_rounds", "tlbie", "tlbiel",
+                                      "guest_exits", "walks", "races", "instructions"}
+
+
+def test_summary_table_is_printed(capsys):
+    assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--method", "count"]) == 0
+    out = capsys.readouterr().out
+    assert "method=count" in out and "IPIs sent" in out and "MIPS" in out
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--set", "workload.memry=8MiB"], "workload.memry"),
+    (["--method", "ipx"], "kernel.method"),
+    (["--set", "workload.vcpus=9"], "workload.vcpus"),
+    (["--set", "workload.generator=gup_storm"], "generator gup_storm is not implemented"),
+    (["--set", "workload.memory=1TiB"], "machine.memory"),
+])
+def test_bad_input_exits_2_naming_the_key_without_running(monkeypatch, capsys, args, named):
+    def never(*_a, **_k):
+        raise AssertionError("ran")
+    monkeypatch.setattr(sim.Simulation, "run", never)
+    assert cli.main(["run", SCENARIO, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("powersim: error:") and named in err
+
+
+def test_a_full_trace_log_is_refused_naming_the_capacity(capsys):
+    assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--quiet",
+                     "--set", "machine.trace_capacity=10"]) == 2
+    assert "machine.trace_capacity = 10" in capsys.readouterr().err
