@@ -46,6 +46,23 @@ def _this_cpu(b, dst, base):
     _per_cpu(b, dst, base, dst)
 
 
+def test_this_cpu_in_mask(b):
+    """cpumask_test_cpu(this cpu, mm_cpumask(r3)): r6 = the address of this CPU's
+    mask word (mm + LINE + 8 * (cpu / 64)), r7 = its bit, r8 = word & bit, cr0 set
+    from r8.  Clobbers r5."""
+    b.ld("r5", f"{PACA_CPU}(r13)")
+    b.srdi("r6", "r5", 6)
+    b.sldi("r6", "r6", 3)
+    b.addi("r6", "r6", LINE)
+    b.add("r6", "r6", "r3")
+    b.li("r7", 1)
+    b.clrldi("r5", "r5", 58)
+    b.sld("r7", "r7", "r5")
+    b.ld("r8", "0(r6)")
+    b.and_("r8", "r8", "r7")
+    b.cmpdi("r8", 0)
+
+
 def _xchg_zero(b, dst, addr, tmp):
     """``dst = xchg(*addr, 0)``, fully ordered like Linux's xchg [L-bar]."""
     top = b.local("xchg")

@@ -62,6 +62,7 @@ from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, MM_USERS, PACA_CPU,
                                     PACA_CURRENT_MM)
 from powersim.kernel.pgtable import PMD_SHIFT
+from powersim.kernel.smp import test_this_cpu_in_mask
 from powersim.radix import AP, PAGE_SHIFTS
 
 RIC_FLUSH_TLB, RIC_FLUSH_PWC, RIC_FLUSH_ALL = 0, 1, 2
@@ -483,17 +484,7 @@ def _emit_switch_mm(b):
     b.li("r4", 0)                       # PID 0 when switching to no mm
     b.cmpdi("r3", 0)
     b.beq(switch := b.local("switch"))
-    b.ld("r5", f"{PACA_CPU}(r13)")
-    b.srdi("r6", "r5", 6)
-    b.sldi("r6", "r6", 3)
-    b.addi("r6", "r6", LINE)            # the mask word in mm_cpumask(next) = next + LINE
-    b.add("r6", "r6", "r3")
-    b.li("r7", 1)
-    b.clrldi("r5", "r5", 58)
-    b.sld("r7", "r7", "r5")             # this CPU's bit
-    b.ld("r8", "0(r6)")
-    b.and_("r8", "r8", "r7")
-    b.cmpdi("r8", 0)
+    test_this_cpu_in_mask(b)            # r6 = mask word address, r7 = bit, cr0: r8 == 0
     b.bne(used := b.local("used"))      # cpumask_test_cpu: already in the mask
     b.addi("r8", "r3", MM_ACTIVE_CPUS)  # inc_mm_active_cpus: atomic_inc
     b.label(inc := b.local("inc"))

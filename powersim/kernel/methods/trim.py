@@ -14,9 +14,9 @@ Walkers bracket with local_irq_save/restore; page-table pages are freed at
 once."""
 
 from powersim.kernel.irq import prologue
-from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, PACA_CPU, PACA_CURRENT_MM,
-                                    PACA_TRIM)
+from powersim.kernel.layout import LINE, MM_ACTIVE_CPUS, MM_PID, PACA_CURRENT_MM, PACA_TRIM
 from powersim.kernel.methods import ipi
+from powersim.kernel.smp import test_this_cpu_in_mask
 
 NAME = "trim"
 zap_flush_per_pmd = False
@@ -40,17 +40,7 @@ def _emit_exit_lazy_flush_tlb(b, name, always_flush):
     b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
     b.cmpd("r4", "r3")
     keep()                              # this CPU runs the mm
-    b.ld("r5", f"{PACA_CPU}(r13)")
-    b.srdi("r6", "r5", 6)
-    b.sldi("r6", "r6", 3)
-    b.addi("r6", "r6", LINE)            # offset of the mask word in the mm
-    b.add("r6", "r6", "r3")
-    b.li("r7", 1)
-    b.clrldi("r5", "r5", 58)
-    b.sld("r7", "r7", "r5")             # this CPU's bit
-    b.ld("r8", "0(r6)")
-    b.and_("r8", "r8", "r7")
-    b.cmpdi("r8", 0)
+    test_this_cpu_in_mask(b)            # r6 = mask word address, r7 = bit, cr0: r8 == 0
     keep()                              # a racing IPI already trimmed it
     b.addi("r8", "r3", MM_ACTIVE_CPUS)  # atomic_dec(&mm->context.active_cpus)
     b.label(dec := b.local("dec"))
