@@ -126,6 +126,17 @@ def spin_unlock(b, lock):
     b.stw("r0", f"0({lock})")
 
 
+
+def flush_pmd_tlb_range(b, mm, addr):
+    """flush_pmd_tlb_range(vma, addr, addr + 2M): one 2M page of ``mm`` at ``addr``
+    (``radix__flush_tlb_range_psize``, no PWC).  Clobbers the argument registers."""
+    b.mr("r3", mm)
+    b.mr("r4", addr)
+    b.addis("r5", addr, (1 << PMD_SHIFT) >> 16)
+    b.li("r6", PMD_SHIFT)
+    b.li("r7", 0)
+    b.bl("radix__flush_tlb_range_psize")
+
 def pmd_lock_addr(b, dst, mm):
     """The PMD lock: mm->page_table_lock (no split PMD locks)."""
     b.addi(dst, mm, MM_LOCK)
@@ -268,14 +279,6 @@ def _emit_pmd_ops(b, lay, method):
         method.serialize(b, collapse=collapse)
         trace(b, SERIALIZED, "r31", scratch="r3")
 
-    def flush_2m():                     # flush_pmd_tlb_range(vma, addr, addr + 2M)
-        b.mr("r3", "r31")
-        b.mr("r4", "r30")
-        b.addis("r5", "r30", (1 << PMD_SHIFT) >> 16)
-        b.li("r6", PMD_SHIFT)
-        b.li("r7", 0)
-        b.bl("radix__flush_tlb_range_psize")
-
     update_then("pmdp_huge_get_and_clear", (1 << 64) - 1, 0, serialize)
 
     b.label("pmdp_huge_get_and_clear_full")     # (mm, addr, pmdp, full r6)
@@ -288,7 +291,7 @@ def _emit_pmd_ops(b, lay, method):
         b.mr("r29", "r3")
         b.cmpdi("r28", 0)
         b.bne(full := b.local("full"))
-        flush_2m()
+        flush_pmd_tlb_range(b, "r31", "r30")
         b.label(full)
         b.mr("r3", "r29")
         epilogue()
@@ -296,7 +299,7 @@ def _emit_pmd_ops(b, lay, method):
         b.b("pmdp_huge_get_and_clear")
 
     def flush_then_serialize():
-        flush_2m()
+        flush_pmd_tlb_range(b, "r31", "r30")
         serialize()
     update_then("pmdp_invalidate", _PAGE_PRESENT, _PAGE_INVALID, flush_then_serialize)
 

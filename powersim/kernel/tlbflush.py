@@ -61,7 +61,7 @@ then ``tlb_table_flush`` (mm.py: the batched tables to the method's
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, MM_USERS, PACA_CPU,
                                     PACA_CURRENT_MM)
-from powersim.kernel.pgtable import PMD_SHIFT
+from powersim.kernel.pgtable import PMD_SHIFT, flush_pmd_tlb_range
 from powersim.kernel.smp import test_this_cpu_in_mask
 from powersim.radix import AP, PAGE_SHIFTS
 
@@ -522,12 +522,7 @@ def _emit_flush_loop(b):
     b.label(loop := b.local("loop"))
     b.cmpdi("r29", 0)
     b.beq(out := b.local("out"))
-    b.mr("r3", "r31")
-    b.mr("r4", "r30")
-    b.addis("r5", "r30", (1 << PMD_SHIFT) >> 16)
-    b.li("r6", PMD_SHIFT)
-    b.li("r7", 0)
-    b.bl("radix__flush_tlb_range_psize")
+    flush_pmd_tlb_range(b, "r31", "r30")
     b.addi("r29", "r29", -1)
     b.b(loop)
     b.label(out)
