@@ -65,6 +65,33 @@ def pmd_kind(b, dst, entry):
     b.cmpdi(dst, 2)
 
 
+
+def _pmd_loop_head(b):
+    """The head of a loop over the PMDs of [start, end) of a gather, the routine's
+    (tlb, start, end) arguments: r28 = tlb, r31 = addr, r30 = end, r29 = pmdp and
+    r4 = the PMD's value inside the body; a missing PMD table skips to ``nxt``.
+    Returns (loop, nxt, done) for ``_pmd_loop_tail``."""
+    b.mr("r28", "r3")
+    b.mr("r31", "r4")
+    b.mr("r30", "r5")
+    b.label(loop := b.local("pmd"))
+    b.cmpld("r31", "r30")
+    b.bge(done := b.local("done"))
+    b.ld("r3", f"{TLB_MM}(r28)")
+    b.mr("r4", "r31")
+    b.bl("pmd_offset")
+    b.mr_("r29", "r3")
+    b.beq(nxt := b.local("next"))
+    b.ldbrx("r4", 0, "r29")
+    return loop, nxt, done
+
+
+def _pmd_loop_tail(b, loop, nxt, done):
+    b.label(nxt)
+    b.addis("r31", "r31", PMD_SIZE >> 16)
+    b.b(loop)
+    b.label(done)
+
 def emit(b, lay, method):
     """munmap, exit_mmap, unmap_vmas, zap_huge_pmd, zap_deposited_table."""
     b.label("zap_deposited_table")      # (mm, pmdp)
@@ -110,18 +137,7 @@ def emit(b, lay, method):
 
     b.label("unmap_vmas")               # (tlb, start, end): zap_pmd_range
     epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
-    b.mr("r28", "r3")
-    b.mr("r31", "r4")                   # addr
-    b.mr("r30", "r5")
-    b.label(loop := b.local("pmd"))
-    b.cmpld("r31", "r30")
-    b.bge(done := b.local("done"))
-    b.ld("r3", f"{TLB_MM}(r28)")
-    b.mr("r4", "r31")
-    b.bl("pmd_offset")
-    b.mr_("r29", "r3")
-    b.beq(nxt := b.local("next"))
-    b.ldbrx("r4", 0, "r29")
+    loop, nxt, done = _pmd_loop_head(b)
     b.mr("r3", "r28")
     b.mr("r5", "r31")
     b.rldicl("r6", "r4", 2, 63)         # pmd_trans_huge: _PAGE_PTE
@@ -136,10 +152,7 @@ def emit(b, lay, method):
     b.cmpdi("r6", 0)
     b.beq(nxt)
     b.bl("zap_pte_range")
-    b.label(nxt)
-    b.addis("r31", "r31", PMD_SIZE >> 16)
-    b.b(loop)
-    b.label(done)
+    _pmd_loop_tail(b, loop, nxt, done)
     epilogue()
 
     # munmap(start, len): gather [start, end); exit_mmap(start, len): the process's
@@ -222,18 +235,7 @@ def _emit_pte_level(b, method):
 
     b.label("free_pgtables")            # (tlb, start, end)
     epilogue = prologue(b, 80, ["r31", "r30", "r29", "r28", "r27"])
-    b.mr("r28", "r3")
-    b.mr("r31", "r4")
-    b.mr("r30", "r5")
-    b.label(loop := b.local("pmd"))
-    b.cmpld("r31", "r30")
-    b.bge(done := b.local("done"))
-    b.ld("r3", f"{TLB_MM}(r28)")
-    b.mr("r4", "r31")
-    b.bl("pmd_offset")
-    b.mr_("r29", "r3")
-    b.beq(nxt := b.local("next"))
-    b.ldbrx("r4", 0, "r29")
+    loop, nxt, done = _pmd_loop_head(b)
     pmd_kind(b, "r5", "r4")
     b.bne(nxt)
     pgtable._next_table(b, "r27", "r4")
@@ -249,10 +251,7 @@ def _emit_pte_level(b, method):
     b.mr("r3", "r28")
     b.mr("r4", "r27")
     b.bl("tlb_remove_table")
-    b.label(nxt)
-    b.addis("r31", "r31", PMD_SIZE >> 16)
-    b.b(loop)
-    b.label(done)
+    _pmd_loop_tail(b, loop, nxt, done)
     epilogue()
 
     b.label("tlb_table_flush")          # (tlb): free the batch, after the TLB flush
