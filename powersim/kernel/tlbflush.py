@@ -307,25 +307,24 @@ def _emit_decisions(b, lay, kp, method):
     unless_none("r0", done := b.local("done"))
     b.cmpdi("r0", FLUSH_TYPE_GLOBAL)
     b.beq(glob := b.local("global"))
-    b.cmpldi("r4", kp.tlb_local_single_page_flush_ceiling)
-    b.ble(lrange := b.local("lrange"))
-    b.cmpdi("r27", 0)
-    b.bne(lall := b.local("lall"))
-    b.bl("_tlbiel_pid_tlb")
-    b.b(done)
-    b.label(lall)
-    b.bl("_tlbiel_pid_all")
-    b.b(done)
+
+    def pid_flush_above(ceiling, insn):
+        """More than ``ceiling`` pages: a PID flush (RIC 2 when also_pwc), else
+        fall to the returned per-page range label."""
+        b.cmpldi("r4", ceiling)
+        b.ble(per_page := b.local("range"))
+        b.cmpdi("r27", 0)
+        b.bne(also_pwc := b.local("all"))
+        b.bl(f"_{insn}_pid_tlb")
+        b.b(done)
+        b.label(also_pwc)
+        b.bl(f"_{insn}_pid_all")
+        b.b(done)
+        return per_page
+
+    lrange = pid_flush_above(kp.tlb_local_single_page_flush_ceiling, "tlbiel")
     b.label(glob)
-    b.cmpldi("r4", kp.tlb_single_page_flush_ceiling)
-    b.ble(grange := b.local("grange"))
-    b.cmpdi("r27", 0)
-    b.bne(gall := b.local("gall"))
-    b.bl("_tlbie_pid_tlb")
-    b.b(done)
-    b.label(gall)
-    b.bl("_tlbie_pid_all")
-    b.b(done)
+    grange = pid_flush_above(kp.tlb_single_page_flush_ceiling, "tlbie")
     for label, target in ((lrange, "_tlbiel_va_range"), (grange, "_tlbie_va_range")):
         b.label(label)
         b.mr("r3", "r30")
