@@ -63,6 +63,22 @@ def test_this_cpu_in_mask(b):
     b.cmpdi("r8", 0)
 
 
+def cpumask_set_cpu(b, mask, cpu, tmps, off=0):
+    """A plain (non-atomic) set of bit ``cpu`` in the cpumask at ``mask + off``;
+    ``tmps`` are four scratch registers (word offset, word, bit, shift)."""
+    woff, word, bit, sh = tmps
+    b.srdi(woff, cpu, 6)
+    b.sldi(woff, woff, 3)
+    if off:
+        b.addi(woff, woff, off)
+    b.ldx(word, mask, woff)
+    b.li(bit, 1)
+    b.clrldi(sh, cpu, 58)
+    b.sld(bit, bit, sh)
+    b.emit(f"or {word},{word},{bit}")
+    b.stdx(word, mask, woff)
+
+
 def _xchg_zero(b, dst, addr, tmp):
     """``dst = xchg(*addr, 0)``, fully ordered like Linux's xchg [L-bar]."""
     top = b.local("xchg")
@@ -168,14 +184,7 @@ def emit_smp_call_function_many(b, lay, ipi):
         b.label(added)
         b.cmpdi("r6", 0)                # queue was empty: this target needs a kick
         b.bne(kicked := b.local("nokick"))
-        b.srdi("r4", "r24", 6)
-        b.sldi("r4", "r4", 3)
-        b.ldx("r5", "r25", "r4")
-        b.li("r6", 1)
-        b.clrldi("r7", "r24", 58)
-        b.sld("r6", "r6", "r7")
-        b.emit("or r5,r5,r6")
-        b.stdx("r5", "r25", "r4")
+        cpumask_set_cpu(b, "r25", "r24", ("r4", "r5", "r6", "r7"))
         b.label(kicked)
 
     def kick():

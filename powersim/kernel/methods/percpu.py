@@ -12,7 +12,7 @@ sites and page-table freeing are those of ``ipi``."""
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import LINE, PACA_PERCPU
 from powersim.kernel.methods import ipi
-from powersim.kernel.smp import _for_each_cpu, _per_cpu
+from powersim.kernel.smp import _for_each_cpu, _per_cpu, cpumask_set_cpu
 
 NAME = "percpu"
 zap_flush_per_pmd = False
@@ -36,15 +36,7 @@ def emit(b, lay):
         b.ld("r5", f"{PACA_PERCPU}(r5)")    # per_cpu(counter, cpu): a plain load
         b.cmpdi("r5", 0)
         b.ble(out := b.local("idle"))
-        b.srdi("r6", "r30", 6)
-        b.sldi("r6", "r6", 3)
-        b.addi("r6", "r6", 32)
-        b.ldx("r7", "r1", "r6")
-        b.li("r8", 1)
-        b.clrldi("r9", "r30", 58)
-        b.sld("r8", "r8", "r9")
-        b.emit("or r7,r7,r8")
-        b.stdx("r7", "r1", "r6")
+        cpumask_set_cpu(b, "r1", "r30", ("r6", "r7", "r8", "r9"), off=32)
         b.label(out)
     _for_each_cpu(b, lay.ncpus, "r30", "r31", add_if_walking)
     b.addi("r3", "r1", 32)
