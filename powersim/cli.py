@@ -91,13 +91,111 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="SECTION.KEY=VALUE", help="override a scenario key (repeatable)")
     u.add_argument("--seed", type=_int, metavar="N", help="workload seed (workload.seed)")
     u.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
+    u.add_argument("--trace", metavar="FILE.json",
+                   help="write a Chrome trace (Perfetto, chrome://tracing) of the run: one "
+                        "track per CPU with interrupts, IPIs, waits, sleeps, guest periods "
+                        "and serialize rounds (sets machine.trace_events)")
+    u.add_argument("--trace-window", metavar="START:END",
+                   help="with --trace: keep only events overlapping this simulated-time "
+                        "window, e.g. 0:50us or 1ms:2ms (plain numbers are microseconds)")
     u.add_argument("--quiet", action="store_true", help="no progress line and no table")
+
+    sw = sub.add_parser("sweep", help="run a scenario over a grid of parameters into a "
+                                      "results database",
+                        description="Run SCENARIO.toml at every point of the grid (the "
+                                    "product of the --grid lists, times --seeds) on a local "
+                                    "process pool or a Dask cluster; every finished point "
+                                    "is stored at once in --db (SQLite) and points already "
+                                    "stored are skipped, so re-running the command resumes.")
+    sw.add_argument("scenario", metavar="SCENARIO.toml")
+    sw.add_argument("--grid", action="append", default=[], metavar="SECTION.KEY=V1,V2,...",
+                    help="sweep a scenario key over these values (repeatable)")
+    sw.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="SECTION.KEY=VALUE", help="override a key at every point")
+    sw.add_argument("--seeds", type=_int, metavar="N", help="run workload.seed = 1..N")
+    sw.add_argument("--db", required=True, metavar="DB.sqlite", help="results database")
+    ex = sw.add_mutually_exclusive_group()
+    ex.add_argument("--jobs", type=_int, metavar="N",
+                    help="local worker processes (default: the number of CPUs)")
+    ex.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                    help="run the points on this Dask cluster (the dist extra)")
+    ex.add_argument("--dask-local", type=_int, metavar="N",
+                    help="start a Dask LocalCluster of N worker processes on 127.0.0.1")
+    sw.add_argument("--plot", metavar="OUT.png", help="draw the default figure at the end")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    rs = sub.add_parser("results", help="export a results database (CSV or JSON)",
+                        description="Print every stored point of a sweep database: CSV "
+                                    "(one line a point, the swept keys and the measured "
+                                    "values) or JSON (the rows with the full Results).")
+    rs.add_argument("db", metavar="DB.sqlite")
+    rs.add_argument("--format", choices=("csv", "json"), default="csv",
+                    help="output format (default csv)")
+    rs.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+    pl = sub.add_parser("plot", help="plot a results database",
+                        description="Plot Y against X for the points of a sweep database, "
+                                    "one line per --hue value and one panel per --facet "
+                                    "value; axes spanning two decades are logarithmic.")
+    pl.add_argument("db", metavar="DB.sqlite")
+    pl.add_argument("--x", required=True, metavar="NAME",
+                    help="a scenario key (workload.memory) or a results value")
+    pl.add_argument("--y", default="op_seconds", metavar="NAME",
+                    help="a results value, e.g. op_seconds, counters.ipi_sent "
+                         "(default op_seconds)")
+    pl.add_argument("--hue", metavar="NAME", help="one line per value of this key")
+    pl.add_argument("--facet", metavar="NAME", help="one panel per value of this key")
+    pl.add_argument("--title", help="figure title")
+    pl.add_argument("-o", "--output", required=True, metavar="OUT.png")
+
+    c = sub.add_parser("compare", help="run a scenario under several methods, side by side",
+                       description="Run SCENARIO.toml once per serialization method and "
+                                   "print the results side by side, with each op time's "
+                                   "ratio to the first method's.")
+    c.add_argument("scenario", metavar="SCENARIO.toml")
+    c.add_argument("--methods", default="ipi,count,percpu,robust,trim", metavar="M,M,...",
+                   help="comma-separated kernel.method values (default: the five safe "
+                        "methods ipi,count,percpu,robust,trim)")
+    c.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="SECTION.KEY=VALUE", help="override a scenario key (repeatable)")
+    c.add_argument("--seed", type=_int, metavar="N", help="workload seed (workload.seed)")
+    c.add_argument("--json", metavar="OUT.json", help="write the list of results as JSON")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
 
     return p
 
 
+def _cmd_compare(args) -> int:
+    import json
+
+    from powersim.config import ConfigError, load_scenario
+    from powersim.results import compare_table
+    from powersim.sim import Simulation
+
+    methods = [m.strip() for m in args.methods.split(",")]
+    if not all(methods):
+        raise ConfigError(f"--methods {args.methods!r}: allowed a comma-separated list of "
+                          "methods, e.g. ipi,count")
+    base = list(args.overrides) + ([f"workload.seed={args.seed}"] if args.seed is not None
+                                   else [])
+    # check every method's scenario before running any
+    sims = [Simulation(load_scenario(args.scenario, base + [f"kernel.method={m}"]),
+                       args.scenario) for m in methods]
+    results = []
+    for m, s in zip(methods, sims):
+        if not args.quiet:
+            print(f"[{len(results) + 1}/{len(sims)}] {m}", file=sys.stderr, flush=True)
+        results.append(s.run(progress=not args.quiet))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([r.to_dict() for r in results], f, indent=1, sort_keys=True)
+            f.write("\n")
+    print(compare_table(results))
+    return 0
+
+
 def _cmd_run(args) -> int:
-    from powersim.config import load_scenario
+    from powersim.config import ConfigError, load_scenario
     from powersim.sim import Simulation
 
     overrides = list(args.overrides)
@@ -105,11 +203,27 @@ def _cmd_run(args) -> int:
         overrides.append(f"kernel.method={args.method}")
     if args.seed is not None:
         overrides.append(f"workload.seed={args.seed}")
+    window = None
+    if args.trace_window is not None:
+        from powersim.chrome_trace import parse_window
+        if args.trace is None:
+            raise ConfigError(f"--trace-window = {args.trace_window!r}: needs --trace "
+                              "FILE.json")
+        window = parse_window(args.trace_window)
+    if args.trace is not None:
+        overrides.append("machine.trace_events=true")
     sim = Simulation(load_scenario(args.scenario, overrides), args.scenario)
     res = sim.run(progress=not args.quiet)
     if args.json:
         with open(args.json, "w") as f:
             f.write(res.to_json() + "\n")
+    if args.trace is not None:
+        import json
+
+        from powersim.chrome_trace import chrome_trace
+        with open(args.trace, "w") as f:
+            json.dump(chrome_trace(sim.last_run, window), f, separators=(",", ":"))
+            f.write("\n")
     if not args.quiet:
         print(res.summary())
     return 0
@@ -153,9 +267,20 @@ def main(argv=None) -> int:
             return _cmd_kernel(args)
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         if args.command == "params":
             from powersim.config import cmd_params
             return cmd_params(args)
+        if args.command == "sweep":
+            from powersim.sweep import cmd_sweep
+            return cmd_sweep(args)
+        if args.command == "results":
+            from powersim.store import cmd_results
+            return cmd_results(args)
+        if args.command == "plot":
+            from powersim.plot import cmd_plot
+            return cmd_plot(args)
         raise AssertionError(args.command)
     except PowersimError as e:
         print(f"powersim: error: {e}", file=sys.stderr)

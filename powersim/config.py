@@ -57,6 +57,48 @@ class WorkloadParams:
     seed: int = param(1, "seed", "random seed of the workload's event schedule (runs are "
                       "deterministic for a given seed)", "issue #6 'Done when'", 0,
                       (1 << 64) - 1)
+    # --- the vCPU threads (munmap_thp, vcpus) -------------------------------------
+    vcpu_state: str = choice("host", "name", "what the vCPU threads do while the measured "
+                             "operation runs: host (in the host kernel, waiting), guest (in "
+                             "guest mode: no instructions; an interrupt costs a guest exit "
+                             "and entry, kernel.guest_*_cycles), idle (stop state chosen by "
+                             "the idle governor)", "issue #6 item 2",
+                             ("host", "guest", "idle"))
+    vcpu_placement: str = choice("pinned", "name", "pinned: vCPU i runs on CPU i; migrating: "
+                                 "each vCPU moves to the next CPU every migrate_us, so it "
+                                 "visits every CPU (what grows mm_cpumask)",
+                                 "issue #6 item 2", ("pinned", "migrating"))
+    migrate_us: int = param(1000, "us", "time between migrations of a migrating vCPU",
+                            "rationale: CFS balancing runs at millisecond scale", 1, 1 << 40)
+    kvm_fault_rate: int = param(0, "1/s", "KVM page-fault exits per second per vCPU in guest "
+                                "mode, each running the lockless KVM walk (0: none)",
+                                "issue #6 item 2", 0, 1 << 30)
+    wake_rate: int = param(0, "1/s", "IPIs per second the process's main thread (the last "
+                           "CPU, not a vCPU) sends to mm_cpumask (vcpus: "
+                           "smp_call_function_many, no wait): what ends idle periods and "
+                           "forces guest exits (0: none)", "rationale: an event-loop thread "
+                           "kicking its vCPUs (QEMU's qemu_cpu_kick)", 0, 1 << 30)
+    duration_us: int = param(200, "us", "simulated time the vcpus, gup_storm and thp_churn "
+                             "generators run for", "rationale: long enough for tens of "
+                             "events at the default rates", 1, 1 << 40)
+    # --- gup_storm, thp_churn ------------------------------------------------------
+    gup_threads: int = param(4, "threads", "threads calling gup_fast on the region "
+                             "(gup_storm)", "issue #6 item 2", 1, 1 << 16)
+    gup_rate: int = param(200000, "1/s", "gup_fast calls per second per thread (gup_storm)",
+                          "rationale: a DMA-heavy workload pinning pages continuously",
+                          1, 1 << 30)
+    split_rate: int = param(20000, "1/s", "THP splits per second (thp_churn: partial "
+                            "MADV_DONTNEED)", "rationale: fast enough to race walkers in "
+                            "a short run", 0, 1 << 30)
+    collapse_rate: int = param(20000, "1/s", "THP collapses per second (thp_churn: "
+                               "khugepaged)", "rationale: as split_rate", 0, 1 << 30)
+    # --- microbenchmarks -------------------------------------------------------------
+    rounds: int = param(16, "rounds", "round trips per pair (ipi_latency)",
+                        "rationale: enough for a stable median", 1, 1 << 20)
+    pages: int = param(64, "pages", "base pages flushed (tlb_flush)",
+                       "issue #6 item 2: around the 33/256-page ceilings", 1, 1 << 30)
+    tlb_op: str = choice("munmap", "name", "operation of tlb_flush: munmap or mprotect of "
+                         "`pages` base pages", "issue #6 item 2", ("munmap", "mprotect"))
 
 
 SECTIONS = {"machine": MachineParams, "kernel": KernelParams, "workload": WorkloadParams}
@@ -183,6 +225,11 @@ def scenario_from_dict(data: dict) -> Scenario:
     if method not in allowed:   # the message of kernel.methods.get, without its imports
         raise ConfigError(f"kernel.method = {method!r}: allowed {', '.join(allowed)}"
                           f"{_did_you_mean(method, allowed)}")
+    kp = KernelParams.for_machine(mp, **kw["kernel"])
+    try:
+        kp.validate(check_method=False)     # method_names() checked it above
+    except PowersimError as e:
+        raise ConfigError(str(e)) from None
     wp = WorkloadParams(**kw["workload"])
     threads = mp.chips * mp.cores_per_chip * mp.smt
     if wp.vcpus > threads:
@@ -192,7 +239,7 @@ def scenario_from_dict(data: dict) -> Scenario:
     if wp.memory % THP_SIZE:
         raise ConfigError(f"workload.memory = {wp.memory}: must be a multiple of the 2MiB "
                           "THP size")
-    return Scenario(mp, KernelParams.for_machine(mp, **kw["kernel"]), wp)
+    return Scenario(mp, kp, wp)
 
 
 def parse_override(text: str):

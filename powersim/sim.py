@@ -1,22 +1,17 @@
-"""A scenario run: ``Simulation(load_scenario(path)).run()`` -> Results.
+"""A scenario run: ``run_scenario(load_scenario(path))`` -> Results.
 
-Generator ``munmap_thp`` (issue #6 item 2): PID 1 maps ``workload.memory`` of
-THPs at ``mm.THP_EA``; CPU 0 tears the region down (``munmap``, or ``exit_mmap``
-when ``workload.fullmm``) while the other ``vcpus - 1`` CPUs are in mm_cpumask
-and listen for IPIs; CPUs beyond ``vcpus`` are not in the mask.
+``Simulation`` checks the scenario, builds the kernel (refusing page tables
+that do not fit the machine memory), asks the workload generator
+(powersim.workloads) for its plan, runs it and builds the Results.
 
 The measured operation is bracketed by trace-port records (docs/CONTRACTS.md
 "Trace port": the record carries the storing thread's clock and costs nothing)
-from a 3-instruction routine written into the free space below the kernel data.
-The script runs mark, mark, mark, op, mark: the first pair measures the cost of
-one command dispatch plus the mark routine, which is subtracted from the third
-pair, so ``op_cycles`` is the operation from its entry to its return.
+from a 3-instruction ``mark`` routine written into the free space below the
+kernel data (workloads.bracket).
 
-The listening CPUs run WAIT_UNTIL (interrupts are taken meanwhile, any number
-of them) rather than IDLE: an IDLE command returns after one interrupt and a
-script holds at most ``Layout.script_cmds`` commands, fewer than the IPI rounds
-of a large region.  They listen until ``LISTEN_TB``, far beyond the operation
-(sleeping costs no host time); a run whose CPU 0 is not done by then is refused.
+The run goes in slices of simulated time (a progress bar over them) and ends
+when the measured CPU has finished its script: the other CPUs' commands last
+until ``until_tb``, far beyond the operation, and sleeping costs no host time.
 """
 
 import time
@@ -24,10 +19,11 @@ import time
 import attrs
 
 from powersim.config import ConfigError, Scenario, format_size
+from powersim.workloads import MARK_KIND, Run, get, mark_addr
 
-IMPLEMENTED = ("munmap_thp",)
-MARK_KIND = 0xF0            # trace-port kind of the bracket marks (kernel kinds are 1..10)
-LISTEN_TB = 1 << 33         # timebase ticks the listeners wait: ~16.8 s at 512 MHz [SK-dt]
+IMPLEMENTED = ("munmap_thp", "gup_storm", "thp_churn", "vcpus", "ipi_latency", "tlb_flush")
+UNTIL_TB = 1 << 42          # timebase the listeners last: ~2.4 hours at 512 MHz [SK-dt]
+SLICE_SECONDS = 0.25        # simulated seconds between progress-bar updates
 
 
 def check_implemented(scenario: Scenario):
@@ -50,11 +46,11 @@ def _mark_routine(addr: int) -> bytes:
 
 @attrs.define
 class Simulation:
-    """Checks the generator, then builds the kernel (refusing page tables that do
-    not fit); ``run`` runs it."""
     scenario: Scenario
     path: str = ""
+    until_tb: int = UNTIL_TB
     kernel: object = attrs.field(init=False)
+    last_run: object = attrs.field(init=False, default=None)   # the last run's Run (chrome_trace)
 
     def __attrs_post_init__(self):
         check_implemented(self.scenario)
@@ -69,7 +65,8 @@ class Simulation:
         mp = sc.machine
         try:
             return Kernel(chips=mp.chips, cores_per_chip=mp.cores_per_chip, smt=mp.smt,
-                          params=mp, kparams=sc.kernel, thp_bytes=sc.workload.memory)
+                          ipi=sc.kernel.ipi, params=mp, kparams=sc.kernel,
+                          thp_bytes=sc.workload.memory)
         except PowersimError as e:
             raise ConfigError(f"workload.memory = {format_size(sc.workload.memory)}: its page "
                               f"tables do not fit machine.memory = {format_size(mp.memory)} "
@@ -77,30 +74,28 @@ class Simulation:
                               "workload.memory or raise machine.memory") from None
 
     def run(self, progress=True):
-        from powersim.kernel.image import call, wait_until
-        from powersim.kernel.layout import DATA_BASE
-        from powersim.kernel.mm import THP_EA
+        from powersim.machine.core import S_HALT, TS_CLK, TS_STATE
         from powersim.machine.exec import _results
         from powersim.results import Results
-        sc, wl = self.scenario, self.scenario.workload
-        k = self.kernel
-        # below the data and past the image's predecoded 64 KiB chunks (the image
-        # is ~13 KiB), so Machine.load predecodes the routine
-        mark_addr = DATA_BASE - 64
-        op = call("exit_mmap" if wl.fullmm else "munmap", THP_EA, wl.memory)
-        scripts = {c: [wait_until(LISTEN_TB)] for c in range(1, wl.vcpus)}
-        scripts[0] = [call(mark_addr, s) for s in range(3)] + [op, call(mark_addr, 3)]
-        m = k.load(scripts, mm_cpus=range(wl.vcpus))
-        m.load(_mark_routine(mark_addr), mark_addr)
+        sc = self.scenario
+        gen = get(sc.workload.generator)
+        plan = gen.plan(self)
+        m = self.kernel.load(plan.scripts, mm_cpus=plan.mm_cpus, running=plan.running,
+                             mm_users=plan.mm_users)
+        m.load(_mark_routine(mark_addr()), mark_addr())
         m.prepare()
-        if progress:
-            # no bar: Machine.run can resume after max_cycles, but each stop charges
-            # the sleepers' cycles_stop again and cuts a fast-mode quantum, so a
-            # sliced run would not be the same run
-            print("running...", flush=True)
+        hz = sc.machine.freq_mhz * 10**6
+        step = int(SLICE_SECONDS * hz)
+        limit = -(-self.until_tb * sc.machine.freq_mhz // sc.machine.timebase_mhz) + 10**7
+        m.watch = plan.measured     # stop when the measured CPU is done
+        bar = _bar(progress)
         t0 = time.perf_counter()
-        mp = sc.machine     # the listeners' last wake-up and attn fit well within 10**7
-        m.run(-(-LISTEN_TB * mp.freq_mhz // mp.timebase_mhz) + 10**7)
+        at = 0
+        while at < limit and m.ts[plan.measured, TS_STATE] != S_HALT:
+            at = min(at + step, limit)
+            m.run(at)
+            bar(int(m.ts[plan.measured, TS_CLK]) / hz)
+        bar(None)
         wall = time.perf_counter() - t0
         res = _results(m, (), wall)
         if m.trace_dropped:     # the marks and round records must all be there
@@ -108,13 +103,33 @@ class Simulation:
                               f"{m.trace_dropped} trace records were dropped; raise it "
                               "(allowed up to 2**24) or lower workload.memory")
         tr = res.trace
-        marks = tr[(tr["kind"] == MARK_KIND) & (tr["thread"] == 0)]["cycle"]
-        if len(marks) != 4 or not res.threads[0].halted:
-            raise ConfigError(f"CPU 0 did not finish the {wl.generator} operation within "
-                              f"{LISTEN_TB} timebase ticks: lower workload.memory")
+        marks = tr[(tr["kind"] == MARK_KIND) & (tr["thread"] == plan.measured)]["cycle"]
+        if len(marks) != 4 or not res.threads[plan.measured].halted:
+            raise ConfigError(f"CPU {plan.measured} did not finish the {sc.workload.generator} "
+                              f"operation within {self.until_tb} timebase ticks: lower "
+                              "workload.memory")
+        run = Run(machine=m, kernel=self.kernel, result=res, trace=tr, plan=plan)
+        self.last_run = run
+        extra = gen.measure(self, run) if hasattr(gen, "measure") else {}
         return Results.build(self, res, op_cycles=int((marks[3] - marks[2])
                                                       - (marks[1] - marks[0])),
-                             round_cycles=serialize_cycles(tr))
+                             round_cycles=serialize_cycles(tr), extra=extra)
+
+
+def _bar(progress):
+    """A callback: simulated seconds so far, None at the end."""
+    if not progress:
+        return lambda _s: None
+    from tqdm import tqdm
+    bar = tqdm(desc="simulating", unit="sim s", bar_format="{desc}: {n:.3f} sim s "
+               "[{elapsed}, {rate_fmt}]", mininterval=0.5)
+
+    def update(s):
+        if s is None:
+            bar.close()
+        else:
+            bar.update(s - bar.n)
+    return update
 
 
 def serialize_cycles(tr) -> list:
@@ -132,3 +147,8 @@ def serialize_cycles(tr) -> list:
         elif r["kind"] == SERIALIZED:
             out.append(int(r["cycle"]) - last[int(r["thread"])])
     return out
+
+
+def run_scenario(scenario: Scenario, path: str = "", progress: bool = False):
+    """Build and run ``scenario``: its Results (the API sweeps and tests use)."""
+    return Simulation(scenario, path).run(progress=progress)

@@ -31,8 +31,7 @@ def test_example_files_load_and_round_trip(path):
     assert json.loads(json.dumps(d)) == d
     assert set(d) == set(SECTIONS)
     # the resolved dict rebuilds the same scenario
-    again = Scenario(MachineParams(**{k: tuple(v) if isinstance(v, list) else v
-                                      for k, v in d["machine"].items()}),
+    again = Scenario(MachineParams(**d["machine"]),
                      KernelParams(**d["kernel"]), type(sc.workload)(**d["workload"]))
     assert again == sc
 
@@ -93,6 +92,12 @@ BAD_FILES = [
     ("[workload]\ngenerator = \"munmap_tlp\"\n",
      "workload.generator = 'munmap_tlp': allowed munmap_thp, vcpus, gup_storm, thp_churn, "
      "ipi_latency, tlb_flush (did you mean 'munmap_thp'?)"),
+    ("[workload]\nvcpu_state = \"gest\"\n",
+     "workload.vcpu_state = 'gest': allowed host, guest, idle (did you mean 'guest'?)"),
+    ("[kernel]\nipi = \"ipi\"\n", "kernel.ipi = 'ipi': allowed xive, doorbell"),
+    ("[kernel]\nidle_levels = [0, 2]\n", "kernel.idle_levels = [0, 2], "
+     "kernel.idle_residency_us = [10, 50, 100, 10000, 20000, 20000, 100000]: allowed up to 8"),
+    ("[kernel]\nguest_exit_cycles = -5\n", "kernel.guest_exit_cycles = -5: allowed 0..1073741824"),
     ("machine = 3\n", "[machine] = 3: must be a table"),
     ("[machine]\nchips = \n", "TOML syntax error: Invalid value (at line 2, column 9)"),
 ]

@@ -81,7 +81,7 @@ def test_summary_table_is_printed(capsys):
     (["--set", "workload.memry=8MiB"], "workload.memry"),
     (["--method", "ipx"], "kernel.method"),
     (["--set", "workload.vcpus=9"], "workload.vcpus"),
-    (["--set", "workload.generator=gup_storm"], "generator gup_storm is not implemented"),
+    (["--set", "workload.generator=gup_strom"], "workload.generator"),
     (["--set", "workload.memory=1TiB"], "machine.memory"),
 ])
 def test_bad_input_exits_2_naming_the_key_without_running(monkeypatch, capsys, args, named):

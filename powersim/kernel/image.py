@@ -25,6 +25,11 @@ IDLE            3     PSSCR value (ESL = EC = 0: resume after ``stop``): ``stop`
                       until an interrupt, which is then taken
 SWITCH_MM       5     mm address, 0 for none: ``switch_mm`` (grows mm_cpumask
                       on a first switch, sets current->mm and PIDR)
+GUEST           6     until (timebase), fault period (timebase ticks, 0: none),
+                      first fault (timebase), region bytes, fault stride bytes:
+                      a vCPU in guest mode until ``until`` (see cmd_guest)
+IDLE_GOV        7     until (timebase): idle, each ``stop`` at the level the
+                      idle governor picks (see cmd_idle_gov)
 ==============  ====  =========================================================
 """
 
@@ -36,11 +41,13 @@ import numpy as np
 from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
 from powersim.kernel import irq, methods, mm, pgtable, smp, thp, tlbflush, walkers
-from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_IDLE, CMD_SIZE, CMD_WAIT_UNTIL,
-                                    DATA_BASE, KERNELBASE, LINE_SHIFT, MM_ACTIVE_CPUS, MM_USERS,
-                                    NMARKS, PACA_CPU, PACA_CURRENT_MM, PACA_KSTACK,
-                                    PACA_MARKS, PACA_PIR, PACA_SCRIPT, Layout)
+from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_GUEST, CMD_IDLE, CMD_IDLE_GOV,
+                                    CMD_SIZE, CMD_WAIT_UNTIL, DATA_BASE, KERNELBASE,
+                                    LINE_SHIFT, MM_ACTIVE_CPUS, MM_USERS, NMARKS, PACA_CPU,
+                                    PACA_CURRENT_MM, PACA_GUEST_EXIT, PACA_GUEST_EXITS,
+                                    PACA_KSTACK, PACA_MARKS, PACA_PIR, PACA_SCRIPT, Layout)
 from powersim.kernel.params import KernelParams
+from powersim.kernel.trace import IDLE_STOP, WALK_BEGIN, WALK_END, trace
 from powersim.machine.core import PSSCR_EC, PSSCR_ESL
 from powersim.machine.params import MachineParams
 
@@ -75,6 +82,31 @@ def idle(psscr: int = 0):
     return (CMD_IDLE, psscr)
 
 
+def _tb(name, v):
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << 63:
+        raise PowersimError(f"{name} {v!r}: allowed an integer 0..2**63-1")
+    return v
+
+
+def guest(until_tb: int, period_tb: int = 0, first_tb: int = 0, region: int = 0,
+          stride: int = 0):
+    """GUEST: a vCPU in guest mode until timebase ``until_tb``.  With a fault
+    ``period_tb``, it takes a KVM page fault at ``first_tb`` and every period
+    after, the k-th on ``mm.THP_EA + (k * stride) mod region``."""
+    for name, v in (("until", until_tb), ("period", period_tb), ("first", first_tb),
+                    ("region", region), ("stride", stride)):
+        _tb(f"GUEST {name}", v)
+    if period_tb and not region:
+        raise PowersimError("GUEST: a fault period needs a region of at least one byte")
+    return (CMD_GUEST, until_tb, period_tb, first_tb, region, stride)
+
+
+def idle_gov(until_tb: int):
+    """IDLE_GOV: idle until timebase ``until_tb``, in the stop states the idle
+    governor picks (KernelParams.idle_levels)."""
+    return (CMD_IDLE_GOV, _tb("IDLE_GOV until", until_tb))
+
+
 def switch_mm(mm: int):
     """SWITCH_MM to the mm at ``mm`` (e.g. ``Kernel.layout.mm``), or 0: this CPU
     runs no mm (then ``trim`` may drop it from mm_cpumask)."""
@@ -85,7 +117,7 @@ def switch_mm(mm: int):
 
 
 # --- the image ------------------------------------------------------------------------
-def _emit_boot(b, lay):
+def _emit_boot(b, lay, kp):
     b.label("_start")
     b.li64("r4", lay.pir_table)
     b.sldi("r5", "r3", 3)
@@ -109,7 +141,8 @@ def _emit_boot(b, lay):
         b.ld(r, f"{8 * i}(r14)")
     b.addi("r14", "r14", CMD_SIZE)
     for op, name in ((CMD_CALL, "cmd_call"), (CMD_WAIT_UNTIL, "cmd_wait_until"),
-                     (CMD_IDLE, "cmd_idle"), (CMD_SWITCH_MM, "cmd_switch_mm")):
+                     (CMD_IDLE, "cmd_idle"), (CMD_SWITCH_MM, "cmd_switch_mm"),
+                     (CMD_GUEST, "cmd_guest"), (CMD_IDLE_GOV, "cmd_idle_gov")):
         b.cmpdi("r3", op)
         b.beq(name)
     b.label("cmd_end")
@@ -139,10 +172,12 @@ def _emit_boot(b, lay):
     b.ble(short := b.local("dec"))
     b.mr("r6", "r7")
     b.label(short)
-    b.mtdec("r6")                       # fires when DEC passes 0 -> -1
+    irq.hard_irq(b, "r7", enable=False)  # as in _sleep_until: no DEC lost before
+    b.mtdec("r6")                       # the wait; fires when DEC passes 0 -> -1
     pgtable.rcu_eqs(b, "r7")            # idle: an extended quiescent state
     b.wait()
     pgtable.rcu_eqs(b, "r7")
+    irq.hard_irq(b, "r7", enable=True)
     b.b("cmd_wait_until")
 
     b.label("cmd_idle")                 # r4 = PSSCR
@@ -151,6 +186,117 @@ def _emit_boot(b, lay):
     b.stop()
     pgtable.rcu_eqs(b, "r5")
     b.b("cmd_loop")
+    _emit_guest(b, kp)
+    _emit_idle_gov(b, lay, kp)
+
+
+def _sleep_until(b, target, tmp, tmp2, insn):
+    """Set the decrementer to fire at timebase ``target`` (at most DEC_MAX
+    ahead) and ``wait``/``stop`` in the idle extended quiescent state."""
+    b.mftb(tmp)
+    b.subf(tmp, tmp, target)
+    b.li64(tmp2, irq.DEC_MAX)
+    b.cmpd(tmp, tmp2)
+    b.ble(short := b.local("dec"))
+    b.mr(tmp, tmp2)
+    b.label(short)
+    irq.hard_irq(b, tmp2, enable=False) # a DEC firing before the wait stays pending
+    b.mtdec(tmp)                        # and ends it (taken at the enable below)
+    pgtable.rcu_eqs(b, tmp2)            # instead of being reset to DEC_MAX by its
+    getattr(b, insn)()                  # handler just before the wait (a ~4 s sleep)
+    pgtable.rcu_eqs(b, tmp2)
+    irq.hard_irq(b, tmp2, enable=True)
+
+
+def _emit_guest(b, kp):
+    """cmd_guest (r4 until, r5 period, r6 first fault, r7 region, r8 stride): a
+    vCPU in guest mode executes nothing; it is modelled as a ``wait`` that any
+    host interrupt ends.  Each entry costs guest_entry_cycles (SPR_SIMSTALL) and
+    arms PACA_GUEST_EXIT, which the interrupt entry (irq.py) charges and clears:
+    so an IPI is handled only after the forced exit, and the vCPU re-enters the
+    guest after the handler.  A due KVM page fault runs the lockless KVM walk
+    (kvmppc_book3s_instantiate_page) in the host between exit and entry."""
+    b.label("cmd_guest")
+    for dst, src in (("r20", "r4"), ("r21", "r5"), ("r22", "r6"), ("r23", "r7"),
+                     ("r24", "r8")):
+        b.mr(dst, src)
+    b.li("r25", 0)                      # offset of the next fault in the region
+    b.label("guest_loop")
+    b.mftb("r9")
+    b.cmpld("r9", "r20")
+    b.bge("cmd_loop")
+    b.cmpdi("r21", 0)                   # a fault due?
+    b.beq(enter := b.local("enter"))
+    b.cmpld("r9", "r22")
+    b.blt(enter)
+    b.add("r22", "r22", "r21")
+    b.ld("r3", f"{PACA_CURRENT_MM}(r13)")
+    b.li64("r4", mm.THP_EA)
+    b.add("r4", "r4", "r25")
+    b.add("r25", "r25", "r24")          # offset = (offset + stride) mod region
+    b.divdu("r9", "r25", "r23")
+    b.mulld("r9", "r9", "r23")
+    b.subf("r25", "r9", "r25")
+    trace(b, WALK_BEGIN, "r4", scratch="r9")    # the fault's entry and return (zero-
+    b.bl("kvmppc_book3s_instantiate_page")
+    trace(b, WALK_END, "r3", scratch="r9")      # cost records: kvm_fault_ns)
+    b.b("guest_loop")
+    b.label(enter)
+    b.li64("r9", kp.guest_exit_cycles)  # from here on an interrupt is a guest exit
+    b.std("r9", f"{PACA_GUEST_EXIT}(r13)")
+    b.li64("r9", kp.guest_entry_cycles)
+    b.mtspr(irq.SPR_SIMSTALL, "r9")     # an interrupt that came during the entry is
+    irq.hard_irq(b, "r9", enable=False)     # taken here: the guest exits at once
+    b.ld("r9", f"{PACA_GUEST_EXIT}(r13)")
+    b.cmpdi("r9", 0)
+    b.beq(exited := b.local("exited"))  # (the entry consumed the exit cost)
+    b.mr("r11", "r20")                  # sleep until min(until, next fault)
+    b.cmpdi("r21", 0)
+    b.beq(go := b.local("go"))
+    b.cmpld("r22", "r20")
+    b.bge(go)
+    b.mr("r11", "r22")
+    b.label(go)
+    _sleep_until(b, "r11", "r9", "r10", "wait")     # hard-disabled: wakes, then
+    b.label(exited)
+    irq.hard_irq(b, "r9", enable=True)  # takes the interrupt that ended the guest run
+    b.lwz("r9", f"{PACA_GUEST_EXITS}(r13)")
+    b.addi("r9", "r9", 1)
+    b.stw("r9", f"{PACA_GUEST_EXITS}(r13)")
+    b.b("guest_loop")
+
+
+def _emit_idle_gov(b, lay, kp):
+    """cmd_idle_gov (r4 until): a simple idle governor.  It predicts the next
+    idle interval as an average of the observed ones (predicted += (observed -
+    predicted) / 8, starting at 0, like the menu governor's correction [SK-slw
+    table in power9.md section 6]) and stops at the deepest enabled level whose
+    target residency is at most the prediction; ESL = EC = 0 so the thread
+    resumes after ``stop`` (the level sets the wake-up latency; state loss is
+    not modelled)."""
+    b.label("cmd_idle_gov")
+    b.mr("r20", "r4")
+    b.li("r21", 0)                      # predicted idle interval (timebase ticks)
+    b.label("idle_gov_loop")
+    b.mftb("r22")
+    b.cmpld("r22", "r20")
+    b.bge("cmd_loop")
+    b.li64("r9", lay.idle_table)        # (residency ticks, RL) pairs, deepest first
+    b.label(scan := b.local("scan"))
+    b.ld("r10", "0(r9)")
+    b.ld("r11", "8(r9)")
+    b.addi("r9", "r9", 16)
+    b.cmpld("r10", "r21")
+    b.bgt(scan)                         # the last entry has residency 0
+    b.mtspr(SPR_PSSCR, "r11")
+    trace(b, IDLE_STOP, "r11", scratch="r9")    # the level picked (zero-cost record)
+    _sleep_until(b, "r20", "r9", "r10", "stop")
+    b.mftb("r9")
+    b.subf("r9", "r22", "r9")           # observed interval
+    b.subf("r9", "r21", "r9")
+    b.sradi("r9", "r9", 3)
+    b.add("r21", "r21", "r9")
+    b.b("idle_gov_loop")
 
 
 def build_image(lay: Layout, ipi: str, kp: KernelParams):
@@ -160,7 +306,7 @@ def build_image(lay: Layout, ipi: str, kp: KernelParams):
     b = Builder()
     irq.emit_vectors(b)
     b.emit(".org 0x1000")
-    _emit_boot(b, lay)
+    _emit_boot(b, lay, kp)
     irq.emit_entries(b)
     smp.emit_smp_call_function_many(b, lay, smp.check_ipi(ipi))
     smp.emit_receive(b, lay)
@@ -225,6 +371,7 @@ class Kernel:
     layout: Layout = attrs.field(init=False)
     image: object = attrs.field(init=False)
     process: mm.Process = attrs.field(init=False, default=None)
+    _tables: np.ndarray = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self):
         self.params = attrs.evolve(self.params, chips=self.chips,
@@ -236,14 +383,19 @@ class Kernel:
             self.kparams = KernelParams.for_machine(self.params)
         self.kparams.validate()
         spare = 64                      # free PTE tables beyond the deposited ones
-        self.layout = Layout(pirs=pirs, pte_tables=mm.thp_count(self.thp_bytes) + spare)
+        # the fixed tables (partition/process tables, PGD) fit in 512 KiB; add one
+        # 4 KiB PMD table per GiB and one PUD table per 512 GiB of THPs [L-r64k]
+        gib = -(-self.thp_bytes // (1 << 30))
+        self.layout = Layout(pirs=pirs, pte_tables=mm.thp_count(self.thp_bytes) + spare,
+                             pgtable_bytes=(512 << 10) + 4096 * (gib + -(-gib // 512)))
         if self.layout.end > self.params.memory:
             raise PowersimError(f"kernel data ends at {self.layout.end:#x}, beyond memory "
                                 f"= {self.params.memory:#x}: raise memory")
         self.image = build_image(self.layout, self.ipi, self.kparams)
-        # what load() writes (deterministic), known before any run
-        self.process = mm.build_process(np.zeros(self.params.memory, np.uint8), self.layout,
-                                        self.thp_bytes)
+        # the process's tables, built once here (so a region that does not fit fails
+        # now) and copied into each machine by load()
+        self._tables = np.zeros(self.layout.end - KERNELBASE, np.uint8)
+        self.process = mm.build_process(self._tables, self.layout, self.thp_bytes)
 
     def _operand(self, v, masks):
         if isinstance(v, str):
@@ -282,6 +434,7 @@ class Kernel:
         m = Machine(self.params)
         m.load(self.image.data, self.image.base - KERNELBASE)
         mem = m.mem
+        mem[DATA_BASE:len(self._tables)] = self._tables[DATA_BASE:]     # build_process
         table = [-1] * (lay.pirs[-1] + 1)
         masks = []
         for cpu, pir in enumerate(lay.pirs):
@@ -306,12 +459,18 @@ class Kernel:
         mm_cpus = sorted(set(mm_cpus))
         for cpu in mm_cpus if running is None else running:
             self._w64(mem, lay.paca(cpu) + PACA_CURRENT_MM, lay.mm)
-        mm.build_process(mem, lay, self.thp_bytes)
         self._write(mem, lay.mm_cpumask, lay.mask(mm_cpus))
         self._w64(mem, lay.mm + MM_ACTIVE_CPUS, len(mm_cpus))
         self._w64(mem, lay.mm + MM_USERS, mm_users)
         for addr, data in masks:
             self._write(mem, addr, data)
+        kp = self.kparams
+        idle = [(us * self.params.timebase_mhz, rl) for rl, us in
+                zip(kp.idle_levels, kp.idle_residency_us)][::-1]
+        idle[-1] = (0, idle[-1][1])     # the shallowest level is always allowed
+        for i, (ticks, rl) in enumerate(idle):
+            self._w64(mem, lay.idle_table + 16 * i, ticks)
+            self._w64(mem, lay.idle_table + 16 * i + 8, rl)
         m.start(self.image.symbols["_start"])
         return m
 

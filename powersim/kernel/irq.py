@@ -17,12 +17,13 @@ which replays recorded kinds with the same ``irq_dispatch`` the direct path
 uses.  Handlers run hard-disabled (MSR[EE] = 0), so (H)SRR0/1 need no saving.
 """
 
-from powersim.kernel.layout import (IRQS_DISABLED, PACA_EX, PACA_IRQ_DBELL, PACA_IRQ_DEC,
-                                    PACA_IRQ_EE, PACA_IRQ_HARD_DIS, PACA_IRQ_HAPPENED,
+from powersim.kernel.layout import (IRQS_DISABLED, PACA_EX, PACA_GUEST_EXIT, PACA_IRQ_DBELL,
+                                    PACA_IRQ_DEC, PACA_IRQ_EE, PACA_IRQ_HARD_DIS, PACA_IRQ_HAPPENED,
                                     PACA_SOFT_MASK)
 
 HSRR1, SRR1 = 315, 27
 MSR_EE, MSR_RI = 0x8000, 0x2
+SPR_SIMSTALL = 1007     # powersim.machine.core: a modelled cost, charged at no host cost
 DEC_MAX = 0x7FFFFFFF    # what a masked/handled decrementer is reset to [linux-mm 3.8]
 
 # (vector, kind, HSRR?) of each interrupt the kernel takes [L-exc]
@@ -158,6 +159,11 @@ def _emit_full_entry(b, hsrr):
         b.emit(f"mf{spr} r0")
         b.std("r0", f"{off}(r1)")
     local_irq_disable(b, "r0")          # handlers run soft- and hard-disabled
+    # in guest mode (image.cmd_guest) the interrupt first costs the guest exit
+    b.ld("r0", f"{PACA_GUEST_EXIT}(r13)")
+    b.mtspr(SPR_SIMSTALL, "r0")         # 0 in the host: no cost
+    b.li("r0", 0)
+    b.std("r0", f"{PACA_GUEST_EXIT}(r13)")
     b.mr("r3", "r11")
     b.bl("irq_dispatch")
     b.li("r0", 0)                       # the mask was 0 on entry

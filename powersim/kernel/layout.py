@@ -23,7 +23,7 @@ STACK_SIZE = 16 << 10   # one 16 KiB stack per CPU (docs/KERNEL.md)
 # --- PACA field offsets (one line per CPU) -------------------------------------
 PACA_SOFT_MASK = 0      # u8 irq_soft_mask: 0 enabled, IRQS_DISABLED [linux-mm 3.8]
 PACA_IRQ_HAPPENED = 1   # u8 PACA_IRQ_* bits recorded while soft-masked
-PACA_IN_GUEST = 2       # u8 vCPU in guest mode (workload issue)
+PACA_GUEST_EXITS = 4    # u32 guest exits this CPU took (cmd_guest)
 PACA_CPU = 8            # u64 this CPU's number
 PACA_PERCPU = 16        # u64 per-CPU lockless walker counter (Bras v6)
 PACA_TRIM = 24          # u64 trim clock (tick_and_test_trim_clock)
@@ -36,6 +36,7 @@ PACA_QS = 96            # u64 quiescent-state counter (pgtable.py deferred free)
                         # each command, odd while waiting/idle (extended quiescent state)
 PACA_CURRENT_MM = 104   # u64 current->mm: the mm this CPU runs (0: none; trim)
 PACA_KVM_RETRIES = 112  # u64 KVM faults returned to the guest (walk found no PTE)
+PACA_GUEST_EXIT = 120   # u64 cycles the next interrupt's guest exit costs (0: in host)
 
 IRQS_DISABLED = 1
 PACA_IRQ_HARD_DIS = 0x01    # [linux-mm 3.8] hw_irq.h
@@ -71,6 +72,7 @@ RCU_LOCK, RCU_CUR, RCU_TOTAL = 0, 8, 16     # spin lock, tables in the current g
 # --- per-CPU command script (docs/KERNEL.md "The per-CPU command loop") --------
 CMD_SIZE = 48               # op, then 5 u64 operands
 CMD_END, CMD_CALL, CMD_WAIT_UNTIL, CMD_IDLE = 0, 1, 2, 3
+CMD_GUEST, CMD_IDLE_GOV = 6, 7
 
 # --- per-CPU marks line: u64 slots the test hooks write (timebase stamps) -------
 MARK_COUNT = 0          # ipi_mark: times run on this CPU
@@ -138,6 +140,7 @@ class Layout:
                 ("pgtables", self.pgtable_bytes),
                 ("page_ref", 8 * PAGE_REFS),
                 ("rcu", LINE + _lines(8 * n) + _lines(8 * self.pte_tables)),
+                ("idle_table", LINE),
                 ("stacks", n * STACK_SIZE))
 
     def _base(self, region: str) -> int:
@@ -192,6 +195,12 @@ class Layout:
         return self._base("stacks") + (self._cpu(cpu) + 1) * STACK_SIZE - 32
 
     # --- machine-wide -----------------------------------------------------------
+    @property
+    def idle_table(self):
+        """The idle governor's (residency, PSSCR RL) u64 pairs, deepest first,
+        the last with residency 0 (image.cmd_idle_gov)."""
+        return self._base("idle_table")
+
     @property
     def paca_base(self):
         return self._base("paca")

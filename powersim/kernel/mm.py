@@ -49,13 +49,16 @@ from powersim.kernel.layout import (KERNELBASE, MM_PGD, MM_PID, POOL_FREE, POOL_
 from powersim.kernel.tlbflush import (TLB_FREED_TABLES, TLB_FULLMM, TLB_MM, TLB_NR_TABLES,
                                       TLB_SIZE, TLB_TABLES)
 from powersim.kernel.trace import PMD_SET, trace
-from powersim.radix import PAGE_SHIFTS, READ, RW, PageTables
+from powersim.radix import LEAF, PAGE_SHIFTS, READ, RW, C, PageTables, R, V
 
 PMD_SIZE = 1 << pgtable.PMD_SHIFT
 THP_EA = 0x7000_0000_0000       # an mmap-area user address, 1 GiB aligned
 THP_FRAMES = 1 << 40            # RA of the first data frame: no memory behind it
 PROCESS_PID = 1
 PAGE_SHIFT = PAGE_SHIFTS["64K"]     # base pages (64K geometry) [L-r64k]
+BASE_EA = THP_EA + (512 << 20)  # the base-page region (fault_in_base_pages), in the THP
+                                # region's PMD table: the THPs must end below it
+BASE_PTE = V | LEAF | R | C | READ | RW     # a written anonymous user page (do_anonymous_page)
 
 
 def pmd_kind(b, dst, entry):
@@ -182,6 +185,153 @@ def emit(b, lay, method):
         b.addi("r3", "r1", 32)
         b.bl("tlb_finish_mmu")
         epilogue()
+    _emit_base_pages(b, lay)
+
+
+def _emit_base_pages(b, lay):
+    """Base-page (64K) mappings for the tlb_flush workload.
+
+    ``fault_in_base_pages(start, len)`` -> 1, or 0 when a PMD table or a PTE
+    table is missing: what a write fault on each 64K page of [start, start +
+    len) leaves (v5.4 handle_pte_fault -> do_anonymous_page, summarised):
+    ``__pte_alloc`` when the PMD is none (``pte_alloc_one``, ``smp_wmb``,
+    ``pmd_populate``), then ``set_pte_at`` (a plain big-endian store [L-pgt])
+    of a present, referenced, dirty, read/write user PTE (BASE_PTE) whose
+    frame is ``THP_FRAMES + (addr - THP_EA)``.  New entries need no TLB flush.
+    ``start`` must be 2 MiB aligned; the region must lie in a PMD table that
+    exists (BASE_EA: the THP region's).
+
+    ``change_protection(start, len)``: mprotect(PROT_READ) of [start, start +
+    len) (v5.4 mm/mprotect.c change_protection_range -> change_pmd_range ->
+    change_pte_range, summarised; the flush as linux-mm 3.4): for each PMD
+    pointing to a PTE table, under the PTE lock (mm->page_table_lock), each
+    present PTE of the range: ``ptep_modify_prot_start`` (radix: the atomic
+    ``pte_update(clr _PAGE_PRESENT, set _PAGE_INVALID)``, i.e.
+    ``pmd_hugepage_update``'s code), then ``ptep_modify_prot_commit`` =
+    ``set_pte_at`` of the old entry without write permission (present again).
+    Then, if any PTE changed, ``flush_tlb_range(vma, start, end)`` at the base
+    page size: ``radix__flush_tlb_range_psize(mm, start, end, 16, 0)``, so
+    the 33 (global) / 256 (local) ceilings decide a per-page or a PID flush.
+    Not modelled: huge PMDs in the range (skipped), and v5.4's extra 2M-page
+    flush of the range's 2 MiB aligned part (``hflush`` in
+    __radix__flush_tlb_range, CONFIG_TRANSPARENT_HUGEPAGE).
+    """
+    b.label("fault_in_base_pages")      # (start, len) -> 1 / 0
+    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    b.mr("r31", "r3")
+    b.add("r30", "r3", "r4")
+    b.li64("r29", lay.mm)
+    b.label(loop := b.local("page"))
+    b.cmpld("r31", "r30")
+    b.bge(ok := b.local("ok"))
+    b.mr("r3", "r29")
+    b.mr("r4", "r31")
+    b.bl("pmd_offset")
+    b.mr_("r28", "r3")
+    b.beq(fail := b.local("fail"))
+    b.ldbrx("r4", 0, "r28")
+    b.cmpdi("r4", 0)
+    b.bne(have := b.local("have"))
+    b.bl("pte_alloc_one")               # __pte_alloc
+    b.mr_("r5", "r3")
+    b.beq(fail)
+    b.lwsync()                          # smp_wmb: the zeroed table before the PMD [L-bar]
+    b.mr("r3", "r29")
+    b.mr("r4", "r28")
+    b.bl("pmd_populate")
+    b.ldbrx("r4", 0, "r28")
+    b.label(have)
+    pmd_kind(b, "r5", "r4")             # a table pointer?
+    b.bne(fail)
+    pgtable._next_table(b, "r6", "r4")
+    b.rldicl("r7", "r31", 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
+    b.sldi("r7", "r7", 3)               # pte_index(addr) * 8
+    b.li64("r9", (THP_FRAMES - THP_EA) & ((1 << 64) - 1))
+    b.add("r9", "r9", "r31")            # the page's frame
+    b.li64("r8", BASE_PTE)
+    b.emit("or r8,r8,r9")
+    b.stdbrx("r8", "r6", "r7")          # set_pte_at
+    b.addis("r31", "r31", (1 << PAGE_SHIFT) >> 16)
+    b.b(loop)
+    b.label(ok)
+    b.li("r3", 1)
+    epilogue()
+    b.label(fail)
+    b.li("r3", 0)
+    epilogue()
+
+    b.label("change_protection")        # (start, len): mprotect(PROT_READ)
+    epilogue = prologue(b, 96, [f"r{r}" for r in range(24, 32)])
+    b.mr("r31", "r3")                   # addr
+    b.add("r30", "r3", "r4")            # end
+    b.mr("r25", "r3")                   # start, for the flush
+    b.li64("r28", lay.mm)
+    b.li("r24", 0)                      # pages changed
+    b.label(pmds := b.local("pmd"))
+    b.cmpld("r31", "r30")
+    b.bge(flush := b.local("flush"))
+    b.addis("r27", "r31", PMD_SIZE >> 16)       # next = pmd_addr_end(addr, end)
+    b.rldicr("r27", "r27", 0, 63 - pgtable.PMD_SHIFT)
+    b.cmpld("r27", "r30")
+    b.ble(capped := b.local("cap"))
+    b.mr("r27", "r30")
+    b.label(capped)
+    b.mr("r3", "r28")
+    b.mr("r4", "r31")
+    b.bl("pmd_offset")
+    b.mr_("r29", "r3")
+    b.beq(nxt := b.local("next"))       # no PMD table
+    b.ldbrx("r4", 0, "r29")
+    pmd_kind(b, "r5", "r4")             # pmd_none_or_clear_bad / trans_huge: skip
+    b.bne(nxt)
+    pgtable.pmd_lock_addr(b, "r3", "r28")       # pte_offset_map_lock
+    pgtable.spin_lock(b, "r3", "r4")
+    b.ldbrx("r4", 0, "r29")             # still a table pointer under the lock?
+    pmd_kind(b, "r5", "r4")
+    b.bne(unlock := b.local("unlock"))
+    pgtable._next_table(b, "r26", "r4")
+    b.rldicl("r4", "r31", 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
+    b.sldi("r4", "r4", 3)
+    b.add("r26", "r26", "r4")           # pte_offset(pmd, addr)
+    b.label(ptes := b.local("pte"))
+    b.ldbrx("r4", 0, "r26")
+    b.rldicl("r4", "r4", 1, 63)         # pte_present
+    b.cmpdi("r4", 0)
+    b.beq(skip := b.local("skip"))
+    b.mr("r3", "r28")                   # ptep_modify_prot_start
+    b.mr("r4", "r31")
+    b.mr("r5", "r26")
+    b.li64("r6", V)
+    b.li64("r7", pgtable._PAGE_INVALID)
+    b.bl("pmd_hugepage_update")
+    b.li64("r4", pgtable._PAGE_INVALID | RW)    # pte_modify(old, PAGE_READONLY)
+    b.andc("r3", "r3", "r4")
+    b.li64("r4", V)
+    b.emit("or r3,r3,r4")
+    b.stdbrx("r3", 0, "r26")            # ptep_modify_prot_commit: set_pte_at
+    b.addi("r24", "r24", 1)
+    b.label(skip)
+    b.addi("r26", "r26", 8)
+    b.addis("r31", "r31", (1 << PAGE_SHIFT) >> 16)
+    b.cmpld("r31", "r27")
+    b.blt(ptes)
+    b.label(unlock)
+    pgtable.pmd_lock_addr(b, "r3", "r28")
+    pgtable.spin_unlock(b, "r3")
+    b.label(nxt)
+    b.mr("r31", "r27")
+    b.b(pmds)
+    b.label(flush)
+    b.cmpdi("r24", 0)                   # if (pages) flush_tlb_range(vma, start, end)
+    b.beq(out := b.local("out"))
+    b.mr("r3", "r28")
+    b.mr("r4", "r25")
+    b.mr("r5", "r30")
+    b.li("r6", PAGE_SHIFT)
+    b.li("r7", 0)
+    b.bl("radix__flush_tlb_range_psize")
+    b.label(out)
+    epilogue()
 
 
 def _emit_pte_level(b, method):

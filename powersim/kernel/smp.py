@@ -347,3 +347,42 @@ def emit_funcs(b):
     b.mftb("r4")
     b.std("r4", f"{8 * MARK_WIN_RESTORED}(r30)")
     epilogue()
+    emit_ipi_round_trips(b)
+
+
+IPI_RTT_KIND = 0xF1     # trace-port kind of ipi_round_trips' records (instrumentation:
+                        # outside the kernel's kinds 1..10 and the bracket marks, 0xF0)
+
+
+def emit_ipi_round_trips(b):
+    """``ipi_round_trips(mask r3, n r4)`` (the ipi_latency workload): ``n``
+    synchronous rounds ``smp_call_function_many(mask, do_nothing, NULL, 1)``
+    (linux-mm 3.7: a one-CPU mask is smp_call_function_single's IPI), each
+    between two trace-port records of kind IPI_RTT_KIND (a = round index, b =
+    0 before / 1 after the call; the records cost nothing).  The round trip is
+    the real send path, the target's interrupt entry and receive path, and the
+    csd_unlock the sender's csd_lock_wait sees."""
+    from powersim.machine.core import TRACE_BASE
+    b.label("ipi_round_trips")
+    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
+    b.mr("r31", "r3")
+    b.mr("r30", "r4")
+    b.li("r29", 0)
+    b.label(loop := b.local("rtt"))
+    b.cmpd("r29", "r30")
+    b.bge(done := b.local("rttd"))
+    b.li64("r5", TRACE_BASE)
+    b.li("r0", 0)
+    b.std("r29", f"{8 * IPI_RTT_KIND}(r5)")
+    b.mr("r3", "r31")
+    b.load_addr("r4", "do_nothing")
+    b.li("r5", 0)
+    b.li("r6", 1)                       # wait
+    b.bl("smp_call_function_many")
+    b.li64("r5", TRACE_BASE)
+    b.li("r0", 1)
+    b.std("r29", f"{8 * IPI_RTT_KIND}(r5)")
+    b.addi("r29", "r29", 1)
+    b.b(loop)
+    b.label(done)
+    epilogue()

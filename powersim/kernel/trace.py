@@ -20,14 +20,19 @@ kind                a                      b (r0)
 ``WALK_DEREF``      the PTE slot the       --  (0: nothing found; the PMD slot
                     walker loads through   itself for the pmd-as-pte cast)
 ``WALK_BEGIN``      the EA                 --  (``walker_window``: the bracket
-                                           entered)
+                                           entered; ``gup_fast_paced`` and the
+                                           KVM fault in ``cmd_guest``: the call)
 ``WALK_END``        ``irq_happened``       --  (``walker_window``: the window's
-                                           end, before ``walker_end``)
+                    (the call's result)    end, before ``walker_end``;
+                                           ``gup_fast_paced``, ``cmd_guest``:
+                                           the call returned)
 ``WALK_RESTORED``   the slot               --  (``walker_window``: after
                                            ``walker_end``, i.e. after the replay
                                            of what was recorded)
 ``SERIALIZED``      the mm                 --  (the method's serialize at a PMD
                                            clear/invalidate/collapse returned)
+``IDLE_STOP``       the PSSCR RL           --  (``cmd_idle_gov``: the stop level
+                                           the idle governor picked)
 ==================  =====================  =======================================
 
 ``WALK_DEREF`` is emitted where the walker *uses* the loaded entry: right
@@ -39,7 +44,8 @@ from powersim.machine.core import TRACE_BASE
 
 (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, WALK_BEGIN, WALK_END,
  WALK_RESTORED, SERIALIZED) = range(1, 11)
-KIND_NAMES = {PT_ALLOC: "pt_alloc", PT_FREE: "pt_free", PMD_SET: "pmd_set",
+IDLE_STOP = 11
+KIND_NAMES = {IDLE_STOP: "idle_stop", PT_ALLOC: "pt_alloc", PT_FREE: "pt_free", PMD_SET: "pmd_set",
               PMD_SET_BE: "pmd_set_be", WALK_PMD: "walk_pmd", WALK_DEREF: "walk_deref",
               WALK_BEGIN: "walk_begin", WALK_END: "walk_end", WALK_RESTORED: "walk_restored",
               SERIALIZED: "serialized"}

@@ -28,6 +28,15 @@ ea)``                                  to the guest (PACA_KVM_RETRIES + 1)
                                        (``rcu_qs``, cond_resched) between walks;
                                        marks[slot] = walks that got a reference,
                                        marks[slot + 1] = walks that backed off
+``gup_fast_paced(ea, len, period,     GUP-fast walks of current->mm's region as
+until)``                               ``gup_fast_loop`` (each reference put back,
+                                       ``rcu_qs`` between), one per ``period``
+                                       timebase ticks on a fixed grid from the
+                                       call (missed slots skipped; 0: back to
+                                       back), sleeping in ``wait`` between, until
+                                       timebase ``until``; each call bracketed by
+                                       WALK_BEGIN (a = ea) and WALK_END (a = its
+                                       result) trace records; r3 = calls made
 ``walk_mark(slot, mm, ea)``            test hook: ``__find_linux_pte(mm->pgd, ea)``
                                        in the walker bracket; r3..r6 to marks
                                        ``slot..slot+3``
@@ -43,11 +52,12 @@ the PTE once through the returned pointer, checks present and ``_PAGE_PTE``
 PTE and drops the reference if either changed (mm/gup.c, v6.1 ``70cbc3cc78a9``).
 """
 
-from powersim.kernel.irq import prologue
+from powersim.kernel.irq import DEC_MAX, hard_irq, prologue
 from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPPENED,
                                     MARK_WIN_RESTORED, MM_PGD, PACA_IRQ_HAPPENED,
                                     PACA_KVM_RETRIES, PACA_MARKS, PAGE_REF_SHIFT, PAGE_REFS)
-from powersim.kernel.pgtable import PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_qs
+from powersim.kernel.pgtable import (PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_eqs,
+                                     rcu_qs)
 from powersim.kernel.trace import (WALK_BEGIN, WALK_DEREF, WALK_END, WALK_PMD,
                                    WALK_RESTORED, trace)
 from powersim.radix import GEOMETRY, PAGE_SHIFTS, SW0, V
@@ -217,6 +227,68 @@ def _emit_gup_loop(b, lay):
     epilogue()
 
 
+def _emit_gup_paced(b, lay):
+    b.label("gup_fast_paced")           # (ea, len, period, until) -> calls made
+    # r31 ea, r30 len, r29 period (tb), r28 until (tb), r27 offset, r26 next call (tb),
+    # r25 calls, r24 the page_ref word
+    epilogue = prologue(b, 96, [f"r{r}" for r in range(24, 32)])
+    for dst, src in (("r31", "r3"), ("r30", "r4"), ("r29", "r5"), ("r28", "r6")):
+        b.mr(dst, src)
+    b.li("r27", 0)
+    b.li("r25", 0)
+    b.mftb("r26")                       # the first call at once
+    b.label(loop := b.local("paced"))
+    b.mftb("r3")
+    b.cmpld("r3", "r28")
+    b.bge(done := b.local("done"))
+    b.subf_("r4", "r3", "r26")          # ticks to the next call
+    b.ble(go := b.local("go"))
+    b.subf("r5", "r3", "r28")           # ... but not past ``until``
+    b.cmpld("r4", "r5")
+    b.ble(sleep := b.local("sleep"))
+    b.mr("r4", "r5")
+    b.label(sleep)
+    b.li64("r5", DEC_MAX)
+    b.cmpld("r4", "r5")
+    b.ble(dec := b.local("dec"))
+    b.mr("r4", "r5")
+    b.label(dec)
+    hard_irq(b, "r5", enable=False)     # a DEC firing before the wait stays pending
+    b.mtdec("r4")                       # and ends it (taken at the enable below)
+    rcu_eqs(b, "r5")                    # waiting: an extended quiescent state
+    b.wait()
+    rcu_eqs(b, "r5")
+    hard_irq(b, "r5", enable=True)
+    b.b(loop)
+    b.label(go)
+    b.add("r26", "r26", "r29")          # the next slot of the fixed grid; slots
+    b.cmpld("r26", "r3")                # already missed are skipped, not caught up
+    b.bge(slot := b.local("slot"))
+    b.mr("r26", "r3")
+    b.label(slot)
+    b.add("r24", "r31", "r27")
+    trace(b, WALK_BEGIN, "r24", scratch="r4")   # the gup_fast call's entry ...
+    b.li64("r3", lay.mm)
+    b.mr("r4", "r24")
+    b.bl("gup_fast")
+    trace(b, WALK_END, "r3", scratch="r5")      # ... and return (a: its result)
+    b.mr("r24", "r4")
+    b.cmpdi("r3", 0)
+    b.beq(nxt := b.local("next"))
+    _page_ref_add(b, "r24", -1, "r5")   # put_page
+    b.label(nxt)
+    rcu_qs(b, "r3")
+    b.addi("r25", "r25", 1)
+    b.addis("r27", "r27", (1 << PAGE_SHIFT) >> 16)
+    b.cmpld("r27", "r30")
+    b.blt(loop)
+    b.li("r27", 0)
+    b.b(loop)
+    b.label(done)
+    b.mr("r3", "r25")
+    epilogue()
+
+
 def _emit_kvm_fault(b, method):
     b.label("kvmppc_book3s_instantiate_page")   # (mm, ea) -> pte / 0: back to the guest
     epilogue = prologue(b, 64, ["r31", "r30", "r29"])
@@ -318,6 +390,7 @@ def emit(b, lay, method):
     _emit_find_linux_pte(b)
     _emit_gup_fast(b, lay, method)
     _emit_gup_loop(b, lay)
+    _emit_gup_paced(b, lay)
     _emit_kvm_fault(b, method)
     _emit_window(b, method)
     _emit_mark_hooks(b, method)

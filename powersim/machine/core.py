@@ -200,7 +200,7 @@ PB_PDB = 4
 PB_HVI = 8
 
 # --- stats[t, ST_*] -----------------------------------------------------------
-STAT_NAMES = (             # "cycles_run" (clock minus stop and spin) is added by exec.py
+STAT_NAMES = (             # "cycles_run" (clock minus stop, spin, stall) is added by exec.py
     "cycles_stop", "cycles_spin", "spin_sleeps", "stop_entries",
     "wakeups", "spin_skipped_insns",
     "loads", "stores", "l1_miss", "l2_hits", "l3_hits", "c2c_chip", "c2c_xchip",
@@ -210,7 +210,7 @@ STAT_NAMES = (             # "cycles_run" (clock minus stop and spin) is added b
     "int_c00", "int_e40", "int_e80", "int_ea0", "checkstop",
     "int_380", "int_400", "int_480", "int_e00",
     "tlb_hits", "tlb_misses", "pwc_hits", "walk_reads", "erat_misses", "tlbie", "tlbiel",
-    "trace_records", "trace_dropped",
+    "trace_records", "trace_dropped", "cycles_stall",
 )
 globals().update({"ST_" + n.upper(): i for i, n in enumerate(STAT_NAMES)})
 NSTAT = len(STAT_NAMES)
@@ -240,6 +240,7 @@ PRM_NAMES = (
     "xive_prio", "stop_lite", "wait", "ncores", "npir",
     "lat_l1", "smt", "rc_hw", "pwc_sets", "pwc_ways", "tlbiel", "tlbie", "tlbsync",
     "tlbie_occ", "tlbie_chip", "tlbie_xchip", "tlbie_apply", "erat_n", "erat_miss",
+    "esb_load", "esb_store", "trace_events", "watch",
 )
 globals().update({"PR_" + n.upper(): i for i, n in enumerate(PRM_NAMES)})
 PR_STOP0 = len(PRM_NAMES)       # 16 stop wake-up latencies follow
@@ -250,6 +251,9 @@ X_DONE = 0          # every thread halted
 X_MAXCYC = 1        # max_cycles reached
 X_DECODE = 2        # a fetched row is stale or beyond the table: ctl[1] = address
 X_IDLE = 3          # nothing can ever run again (all sleeping with no event)
+X_TRACE_FULL = 4    # the trace log is nearly full: Python drains it and resumes
+TRACE_MARGIN = 4096     # records a slice may still add after the check
+X_WATCH = 5         # the watched thread (prm "watch" - 1) halted
 # ctl[2], ctl[3]: the trace log's fill count and the records dropped when it was full
 CTL_TRACE_N = 2
 CTL_TRACE_DROP = 3
@@ -299,6 +303,10 @@ SPR_PSSCR = 855
 # 0x10 clear), the reading thread's clock after the mfspr.  1006 is otherwise
 # unused here; software timestamps without the timebase's coarser unit.
 SPR_SIMCYC = 1006
+# The simulator's stall: mtspr adds the value (cycles, if positive) to the
+# writing thread's clock at no host cost; mfspr reads 0.  It charges a cost that
+# is modelled as a named parameter instead of executed (e.g. a KVM guest exit).
+SPR_SIMSTALL = 1007
 SPR_HID0 = 1008
 SPR_PIR = 1023
 NSPR = 1024
@@ -336,6 +344,19 @@ TRACE_KINDS = 256
 TRACE_SIZE = 8 * TRACE_KINDS
 TR_CYCLE, TR_SEQ, TR_THREAD, TR_KIND, TR_A, TR_B = range(6)    # trace log columns
 NTR = 6
+# Machine event records (prm trace_events, MachineParams.trace_events; off by
+# default): the core itself appends these to the trace log, at no cycle cost,
+# for powersim.chrome_trace.  Kinds 0xF8..0xFF are reserved for them
+# (docs/CONTRACTS.md "Trace port"); cycle is the event's start.
+EV_INTR = 0xF8      # interrupt taken (entry clock): a = vector, b = interrupted PC
+EV_RFID = 0xF9      # rfid/hrfid (clock after it): a = return address, b = new MSR
+EV_MSGSND = 0xFA    # msgsnd/msgsndp: a = RB (target), b = 1 for msgsndp
+EV_XIVE = 0xFB      # XIVE IPI trigger forwarded: a = target (source) thread index
+EV_WAIT = 0xFC      # a sync/tlbsync waited past its base cost: a = end clock,
+                    # b = 0 hwsync, 2 ptesync, 3 tlbsync
+EV_SLEEP = 0xFD     # stop/wait entered: a = 1 stop, 0 wait, b = PSSCR
+EV_WAKE = 0xFE      # woke from stop/wait (clock of the wake-up, before a 0x100)
+EV_STALL = 0xFF     # mtspr SIMSTALL: a = cycles, b = PC
 RA_MASK = 0x0FFF_FFFF_FFFF_FFFF
 
 # --- radix MMU (reference/power9.md sections 3-4; [L-pgt], [Q-rad], [MW]) ---------
@@ -1454,6 +1475,33 @@ def trace_record(t, clk, kind, a, b, tlog, stats, ctl):
 
 
 @njit(cache=True)
+def sys_event(t, op, v, c0, clk, npc, msr, sf, psscr, tlog, stats, ctl, prm):
+    """The EV_* record of a sysop() that ran from clock c0 to clk (trace_events)."""
+    if op == OP_RFID or op == OP_HRFID:
+        trace_record(t, clk, EV_RFID, npc, msr, tlog, stats, ctl)
+    elif op == OP_MSGSND or op == OP_MSGSNDP:
+        trace_record(t, c0, EV_MSGSND, v, 1 if op == OP_MSGSNDP else 0, tlog, stats, ctl)
+    elif op == OP_TLBSYNC and clk > c0 + prm[PR_TLBSYNC]:
+        trace_record(t, c0, EV_WAIT, clk, 3, tlog, stats, ctl)
+    elif (op == OP_STOP or op == OP_WAIT) and sf & SYS_SLEPT:
+        trace_record(t, c0, EV_SLEEP, 1 if op == OP_STOP else 0, psscr, tlog, stats, ctl)
+
+
+@njit(cache=True)
+def resume_ev(t, ts, sprs, lines, stats, prm, tlog, ctl):
+    """resume() plus its EV_WAKE record (and EV_INTR 0x100 for an ESL=1 wake-up)."""
+    st0 = ts[t, TS_STATE]
+    c0 = ts[t, TS_CLK]
+    p0 = ts[t, TS_PC]
+    i0 = ts[t, TS_IMPURE]
+    resume(t, ts, sprs, lines, stats, prm)
+    if st0 == S_STOP and ts[t, TS_STATE] == S_RUN:
+        trace_record(t, c0, EV_WAKE, 0, 0, tlog, stats, ctl)
+        if ts[t, TS_IMPURE] != i0:
+            trace_record(t, c0, EV_INTR, 0x100, p0, tlog, stats, ctl)
+
+
+@njit(cache=True)
 def rotate(op, s, old, b, imm, aux):
     """rlwinm .. rldcr: RS rotated and masked (old RA merged for the *imi forms)."""
     if op <= OP_RLWIMI:
@@ -1757,6 +1805,8 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
             ts[t, TS_NLD] = nld
             ts[t, TS_IMPURE] = impure
             if xv != 0:
+                if prm[PR_TRACE_EVENTS]:
+                    trace_record(t, clk, EV_INTR, xv, xs, tlog, stats, ctl)
                 interrupt(t, xv, xs, xr, xv >= 0xE00, xh or xv >= 0xE00, ts, sprs, stats,
                           prm)
                 xv = 0
@@ -1765,7 +1815,11 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 return exitcode
             deliver(t, ts[t, TS_CLK], ts, prm)
             if ts[t, TS_PEND]:
+                i0 = ts[t, TS_IMPURE]
                 take_pending(t, ts, sprs, stats, prm)
+                if prm[PR_TRACE_EVENTS] and ts[t, TS_IMPURE] != i0:
+                    trace_record(t, ts[t, TS_CLK] - prm[PR_INTR], EV_INTR, ts[t, TS_PC],
+                                 pc, tlog, stats, ctl)
             if ts[t, TS_STATE] != S_RUN or ts[t, TS_CLK] >= end:
                 return -1
             pc = ts[t, TS_PC]
@@ -1832,6 +1886,9 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 trace_record(t, clk, ((ea & RA_MASK) - TRACE_BASE) >> 3, g[rt], g[0], tlog,
                              stats, ctl)
                 impure += 1         # not a spin: the loop's records must all appear
+                if ctl[CTL_TRACE_N] >= tlog.shape[0] - TRACE_MARGIN:
+                    leave = True    # let Python drain the log (X_TRACE_FULL)
+                    lim = -1
                 if fl & F_UPDATE:
                     g[ra] = ea
                 pc = npc
@@ -1881,8 +1938,12 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 lim = -1
                 continue
             if rea + sz > memsize:
+                i0 = stats[t, ST_XIVE_SENT]
                 v, ok = mmio(t, rea, sz, g[rt] if op == OP_STORE else 0, op == OP_STORE,
                              clk, ts, sprs, pir2t, chipfree, stats, prm)
+                if prm[PR_TRACE_EVENTS] and stats[t, ST_XIVE_SENT] != i0:
+                    trace_record(t, clk, EV_XIVE, pir2t[(rea - ESB_BASE) // ESB_STRIDE], 0,
+                                 tlog, stats, ctl)
                 if not ok:
                     xv, xs, xr = 0x200, pc, 0
                     lim = -1
@@ -1890,6 +1951,11 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 if op == OP_LOAD:
                     v = v if fl & F_BYTEREV else bswap(v, sz)   # registers are big-endian
                     g[rt] = sext(v, sz) if fl & F_SIGNED else v
+                if ESB_BASE <= rea < TIMA_BASE:     # the XIVE's ESB pages, off-core
+                    if op == OP_LOAD:
+                        clk += prm[PR_ESB_LOAD]
+                    elif clk + prm[PR_ESB_STORE] > ts[t, TS_STDONE]:
+                        ts[t, TS_STDONE] = clk + prm[PR_ESB_STORE]  # sync waits for it
                 impure += 1
                 leave = True
                 lim = -1
@@ -2090,6 +2156,8 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 elif n == SPR_SIMCYC:
                     v = clk
                     impure += 1
+                elif n == SPR_SIMSTALL:
+                    v = 0
                 else:
                     v = sp[n]
                 g[rt] = v
@@ -2112,6 +2180,12 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                         clk_of_tb(ts[t, TS_DEC_TB] + dv + 1, prm)
                     set_evt(ts, t)
                     lim = -1
+                elif n == SPR_SIMSTALL:
+                    if v > 0:
+                        if prm[PR_TRACE_EVENTS]:
+                            trace_record(t, clk, EV_STALL, v, pc, tlog, stats, ctl)
+                        clk += v
+                        stats[t, ST_CYCLES_STALL] += v
                 elif n != SPR_PIR and n != SPR_SIMCYC:     # both read-only
                     sp[n] = v
                     lim = -1        # e.g. LPCR[HVICE] may unmask a pending interrupt
@@ -2177,8 +2251,11 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                     clk += prm[PR_LWSYNC]
                 else:   # hwsync / ptesync wait for the stores to be globally performed,
                     # ptesync also for this thread's invalidations (section 4.2)
-                    clk = max(clk + prm[PR_HWSYNC if imm == 0 else PR_PTESYNC],
-                              ts[t, TS_STDONE], ts[t, TS_TLBI_ACK] if imm == 2 else 0)
+                    c0 = clk + prm[PR_HWSYNC if imm == 0 else PR_PTESYNC]
+                    clk = max(c0, ts[t, TS_STDONE], ts[t, TS_TLBI_ACK] if imm == 2 else 0)
+                    if prm[PR_TRACE_EVENTS] and clk > c0:
+                        trace_record(t, c0 - prm[PR_HWSYNC if imm == 0 else PR_PTESYNC],
+                                     EV_WAIT, clk, imm, tlog, stats, ctl)
             elif op == OP_ISYNC:
                 clk += prm[PR_ISYNC]
             elif op == OP_EIEIO:
@@ -2224,8 +2301,12 @@ def run_slice(t, end, oend, mem, m16, m32, m64, code, gpr, sprs, ts, stats, line
                 leave = True
                 lim = -1
                 continue
+            c0 = clk
             npc, clk, msr, xv, xs, xr, sf = sysop(t, op, rt, rb, imm, code[i, P_AUX], pc, clk,
                                                   msr, g, ts, sprs, stats, tlb, pwc, mmu, prm)
+            if prm[PR_TRACE_EVENTS]:
+                sys_event(t, op, g[rb], c0, clk, npc, msr, sf, sp[SPR_PSSCR], tlog, stats,
+                          ctl, prm)
             mc_flush(ts, t, 1)  # MSR or translations may have changed
             lim = -1        # MSR, interrupts or sleep state may have changed: recheck
             impure += 1
@@ -2262,7 +2343,15 @@ def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir
     that needs Python (ctl[0] = X_*)."""
     nt = ts.shape[0]
     maxc = prm[PR_MAX_CYCLES]
+    drain = tlog.shape[0] > 2 * TRACE_MARGIN
+    watch = prm[PR_WATCH] - 1
     while True:
+        if drain and ctl[CTL_TRACE_N] >= tlog.shape[0] - TRACE_MARGIN:
+            ctl[0] = X_TRACE_FULL
+            return
+        if watch >= 0 and ts[watch, TS_STATE] == S_HALT:
+            ctl[0] = X_WATCH
+            return
         best = nt       # (not -1: a literal would make numba compile every callee twice)
         bc = INF + 1
         second = INF
@@ -2293,7 +2382,10 @@ def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir
             return
         t = best
         if ts[t, TS_STATE] != S_RUN:
-            resume(t, ts, sprs, lines, stats, prm)
+            if prm[PR_TRACE_EVENTS]:
+                resume_ev(t, ts, sprs, lines, stats, prm, tlog, ctl)
+            else:
+                resume(t, ts, sprs, lines, stats, prm)
             continue
         if second >= INF:
             oend = end = maxc

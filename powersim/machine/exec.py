@@ -66,7 +66,8 @@ def _results(m, dumps, host_seconds: float) -> Result:
     for t in range(m.nthreads):
         ts, st = m.ts[t], m.stats[t]
         stats = {n: int(st[i]) for i, n in enumerate(STAT_NAMES)}
-        stats["cycles_run"] = int(ts[TS_CLK]) - stats["cycles_stop"] - stats["cycles_spin"]
+        stats["cycles_run"] = (int(ts[TS_CLK]) - stats["cycles_stop"] - stats["cycles_spin"]
+                               - stats["cycles_stall"])
         threads.append(ThreadResult(
             pir=int(ts[TS_PIR]), gpr=[int(v) & U64 for v in m.gpr[t]],
             cr=int(ts[TS_CR]) & U64, lr=int(m.sprs[t, SPR_LR]) & U64,

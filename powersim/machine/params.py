@@ -17,8 +17,8 @@ class ParamError(PowersimError):
 
 def param(default, unit, doc, source, lo=None, hi=None):
     """One parameter declaration; lo/hi bound integers and floats."""
-    return attrs.field(default=default, metadata=dict(
-        unit=unit, doc=doc, source=source, lo=lo, hi=hi))
+    return attrs.field(default=default, converter=tuple if isinstance(default, tuple) else None,
+                       metadata=dict(unit=unit, doc=doc, source=source, lo=lo, hi=hi))
 
 
 MAX_CORES_PER_CHIP = 64   # the P9 PIR has 6 core bits [SK-dt] (PIR = chip<<8 | core<<2 | thread)
@@ -91,6 +91,13 @@ class MachineParams:
                             "UNVERIFIED (section 2: 0.5-2 us end to end)", 1, 1 << 30)
     xive_interval: int = param(20, "cycles", "per-chip XIVE throughput: minimum cycles "
                                "between two event deliveries", "UNVERIFIED", 0, 1 << 30)
+    esb_load_ns: int = param(100, "ns", "a load from an XIVE ESB page (e.g. the PQ=00 "
+                             "EOI of an IPI): cache-inhibited round trip to the XIVE unit",
+                             "UNVERIFIED: about one on-chip fabric round trip", 0, 1 << 30)
+    esb_store_ns: int = param(8008, "ns", "a store to an XIVE ESB page (the IPI trigger): "
+                              "time until it is performed, which the next sync waits for",
+                              "CALIBRATED against the 275 s seed munmap (docs/VALIDATION.md)",
+                              0, 1 << 30)
     xive_ipi_prio: int = param(6, "priority", "priority of the per-thread XIVE IPI source",
                                "[SK-xive] 7 is reserved for escalation; 6 UNVERIFIED", 0, 7)
     # --- idle ------------------------------------------------------------------
@@ -138,6 +145,12 @@ class MachineParams:
                                 "TRACE_BASE); records beyond it are counted in the "
                                 "trace_dropped stat", "simulator instrumentation, not "
                                 "hardware (48 bytes a record)", 0, 1 << 24)
+    trace_events: bool = param(False, "flag", "also log machine events in the trace log "
+                               "(interrupt entry/return, msgsnd and XIVE triggers, sync/"
+                               "tlbsync waits, stop/wait sleeps, SIMSTALL; kinds 0xF8..0xFF) "
+                               "for `powersim run --trace`; costs no simulated time",
+                               "simulator instrumentation, not hardware (docs/CONTRACTS.md "
+                               "\"Trace port\")")
     # POWER9 errata: the core models the fixed hardware; kernel code generators
     # read these flags and emit (and pay for) the work-arounds of section 4.3.
     erratum_tlbie_erat: bool = param(True, "flag", "CPU_FTR_P9_TLBIE_ERAT_BUG: after each "

@@ -72,6 +72,8 @@ class Machine:
         self.sprcls = _spr_classes()
         self.ctl = np.zeros(4, np.int64)
         self.tlog = np.zeros((p.trace_capacity, NTR), np.int64)    # trace port (core.py)
+        self._drained, self._drained_n = [], 0     # records drained from a full log
+        self.watch = -1     # run() returns X_WATCH when this thread halts (-1: none)
         self.code = np.zeros((0, ops.NFIELDS), np.int64)
         self.redecodes = 0
         for t in range(n):
@@ -172,6 +174,9 @@ class Machine:
             "tlbie_occ": p.tlbie_occupancy, "tlbie_chip": p.tlbie_chip,
             "tlbie_xchip": p.tlbie_xchip, "tlbie_apply": p.tlbie_apply,
             "erat_n": p.erat_entries, "erat_miss": p.erat_miss,
+            "esb_load": p.ns_to_cycles(p.esb_load_ns),
+            "esb_store": p.ns_to_cycles(p.esb_store_ns),
+            "trace_events": int(p.trace_events), "watch": self.watch + 1,
         }
         a = np.zeros(NPRM, np.int64)
         for i, name in enumerate(PRM_NAMES):
@@ -181,11 +186,15 @@ class Machine:
 
     # ------------------------------------------------------------------ running
     def run(self, max_cycles: int = 10**9, exact: bool = False) -> int:
-        """Run until every thread halted or max_cycles; returns X_DONE/X_MAXCYC."""
+        """Run until every thread halted or max_cycles; returns X_DONE/X_MAXCYC
+        (or X_WATCH once thread ``self.watch`` halted, if it is set)."""
         check_max_cycles(max_cycles)
         self.prepare()
         while True:
             core.run(*self._args(self.prm(max_cycles, exact)))
+            if self.ctl[0] == X_TRACE_FULL:
+                self._drain_trace()
+                continue
             if self.ctl[0] != X_DECODE:
                 return int(self.ctl[0])
             self._redecode(int(self.ctl[1]))
@@ -196,6 +205,16 @@ class Machine:
                 self.chipfree, self.sprcls, self.tlb, self.pwc, self.mmu, self.tlog, prm,
                 self.ctl)
 
+    def _drain_trace(self):
+        """Exit X_TRACE_FULL: move the log's records to host memory, keeping
+        their host order in TR_SEQ across drains, and empty the log."""
+        n = int(self.ctl[CTL_TRACE_N])
+        chunk = self.tlog[:n].copy()
+        chunk[:, TR_SEQ] += self._drained_n
+        self._drained.append(chunk)
+        self._drained_n += n
+        self.ctl[CTL_TRACE_N] = 0
+
     def trace(self) -> np.ndarray:
         """The trace-port records (core.py TRACE_BASE) so far: a structured array
         with int64 fields cycle, seq, thread (index in PIR order), kind and
@@ -204,7 +223,9 @@ class Machine:
         mode executes and fast mode performs shared-memory accesses (DESIGN
         principle 6).  seq numbers the records in that order, so it is the same
         in both modes whenever the cycles are."""
-        log = self.tlog[:self.ctl[CTL_TRACE_N]]
+        log = self.tlog[:self.ctl[CTL_TRACE_N]].copy()
+        log[:, TR_SEQ] += self._drained_n
+        log = np.concatenate(self._drained + [log])
         log = log[np.lexsort((log[:, TR_SEQ], log[:, TR_THREAD], log[:, TR_CYCLE]))]
         out = np.empty(len(log), TRACE_DTYPE)
         for col, name in enumerate(TRACE_DTYPE.names):     # the TR_* column order

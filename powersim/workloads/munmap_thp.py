@@ -1,0 +1,22 @@
+"""munmap_thp: PID 1 maps ``workload.memory`` of THPs at ``mm.THP_EA``; CPU 0
+tears the region down (``munmap``, or ``exit_mmap`` when ``workload.fullmm``)
+while CPUs 1..vcpus-1, the process's other threads, are in mm_cpumask and run
+``workload.vcpu_state`` (powersim.workloads.vcpu); CPUs beyond ``vcpus`` are
+not in the mask.  The measured operation is the munmap call from its entry to
+its return."""
+
+from powersim.workloads import Plan, bracket, vcpu
+
+
+def plan(sim) -> Plan:
+    from powersim.kernel.image import call
+    from powersim.kernel.mm import THP_EA
+    wl = sim.scenario.workload
+    op = call("exit_mmap" if wl.fullmm else "munmap", THP_EA, wl.memory)
+    scripts = {c: vcpu.script(sim, c, sim.until_tb) for c in range(1, wl.vcpus)}
+    scripts[0] = bracket(op)
+    return Plan(scripts=scripts, mm_cpus=tuple(range(wl.vcpus)), measured=0)
+
+
+def measure(sim, run) -> dict:
+    return {"counters": {"guest_exits": vcpu.guest_exits(run, range(1, sim.scenario.workload.vcpus))}}
