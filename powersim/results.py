@@ -71,12 +71,14 @@ class Results:
 
     def summary(self) -> str:
         c = self.counters
-        rows = [("op time", f"{self.op_seconds * 1e6:.3f} us"),
+        lat = self.serialize_latency
+        rows = [("op time", _seconds(self.op_seconds)),
                 ("IPIs sent", c["ipi_sent"]), ("serialize rounds", c["ipi_rounds"]),
-                *(() if self.serialize_latency is None else
-                  [("round p50/max", "{median:.0f}/{max:.0f} ns".format(
-                      **self.serialize_latency))]),
+                *(() if lat is None else
+                  [("round median", _seconds(lat["median"] * 1e-9)),
+                   ("round max", _seconds(lat["max"] * 1e-9))]),
                 ("tlbie", c["tlbie"]), ("tlbiel", c["tlbiel"]),
+                ("guest exits", c["guest_exits"]),
                 ("instructions", c["instructions"]),
                 ("host wall", f"{self.host['wall_seconds']:.3f} s"),
                 ("MIPS", f"{self.host['mips']:.2f}")]

@@ -187,17 +187,67 @@ class Machine:
     # ------------------------------------------------------------------ running
     def run(self, max_cycles: int = 10**9, exact: bool = False) -> int:
         """Run until every thread halted or max_cycles; returns X_DONE/X_MAXCYC
-        (or X_WATCH once thread ``self.watch`` halted, if it is set)."""
+        (or X_WATCH once thread ``self.watch`` halted, if it is set).
+
+        Resumable: run(A) then run(B) with B > A (same `exact`) ends in the same
+        state, stats and trace as run(B) alone.  max_cycles never changes a
+        scheduling decision (core.run_threads), and at X_MAXCYC the threads
+        asleep are charged their sleep up to max_cycles (clock = max_cycles, as
+        if they had been looked at then); the next call first takes that back."""
         check_max_cycles(max_cycles)
         self.prepare()
+        self._uncharge()
         while True:
             core.run(*self._args(self.prm(max_cycles, exact)))
             if self.ctl[0] == X_TRACE_FULL:
                 self._drain_trace()
                 continue
             if self.ctl[0] != X_DECODE:
-                return int(self.ctl[0])
+                break
             self._redecode(int(self.ctl[1]))
+        if self.ctl[0] == X_MAXCYC:
+            self._charge(max_cycles)
+        return int(self.ctl[0])
+
+    def run_iter(self, max_cycles: int = 10**9, step: int = 10**7, exact: bool = False):
+        """Machine.run in slices of `step` cycles, for a progress bar: yields the
+        earliest clock of the threads still running (max_cycles once all halted
+        or the limit is reached) after each slice.  The run is the same as
+        run(max_cycles, exact); its status is ``self.status`` afterwards."""
+        check_max_cycles(max_cycles)
+        if not isinstance(step, int) or step < 1:
+            raise PowersimError(f"step = {step!r}: allowed a positive number of cycles")
+        limit = 0
+        while True:
+            limit = min(limit + step, max_cycles)
+            self.status = self.run(limit, exact)
+            if self.status != X_MAXCYC or limit >= max_cycles:
+                yield max_cycles
+                return
+            yield min(int(self.ts[u, TS_CLK]) for u in range(self.nthreads)
+                      if self.ts[u, TS_STATE] != S_HALT)
+
+    def _charge(self, max_cycles):
+        """X_MAXCYC: the sleepers would only sleep until max_cycles: charge them
+        that (stats cycles_stop / cycles_spin, clock = max_cycles; one that fell
+        asleep after max_cycles, in a quantum that crossed it, keeps its
+        clock), remembering how to take it back."""
+        undo = []
+        for u in range(self.nthreads):
+            st = self.ts[u, TS_STATE]
+            if st == S_STOP or st == S_SPIN:
+                col = ST_CYCLES_STOP if st == S_STOP else ST_CYCLES_SPIN
+                d = max(0, max_cycles - int(self.ts[u, TS_SLEEP_T]))
+                undo.append((u, col, d, int(self.ts[u, TS_CLK])))
+                self.stats[u, col] += d
+                self.ts[u, TS_CLK] = max(max_cycles, int(self.ts[u, TS_SLEEP_T]))
+        self._undo = undo
+
+    def _uncharge(self):
+        for u, col, d, clk in getattr(self, "_undo", ()):
+            self.stats[u, col] -= d
+            self.ts[u, TS_CLK] = clk
+        self._undo = []
 
     def _args(self, prm):
         return (self.mem, self.m16, self.m32, self.m64, self.code, self.gpr, self.sprs,
