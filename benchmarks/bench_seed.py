@@ -40,14 +40,15 @@ def machine_description() -> str:
             f"load average {load}")
 
 
-def run_once(memory: str, method: str):
-    """(Machine.run host seconds, instructions, simulated op seconds) of one run."""
+def run_once(memory: str, method: str, extra=()):
+    """(Machine.run host seconds, instructions, simulated op seconds) of one run
+    (``extra``: more --set overrides)."""
     from powersim.config import load_scenario
     from powersim.machine import state
     from powersim.machine.core import TS_INSN
     from powersim.sim import Simulation
     sc = load_scenario(str(SCENARIO), [f"workload.memory={memory}",
-                                       f"kernel.method={method}"])
+                                       f"kernel.method={method}", *extra])
     sim = Simulation(sc, str(SCENARIO))
     spent = []
     orig = state.Machine.run

@@ -79,9 +79,11 @@ class Simulation:
         from powersim.results import Results
         sc = self.scenario
         gen = get(sc.workload.generator)
+        if self.kernel._tables is None:     # an earlier run took them
+            self.kernel = self._build()
         plan = gen.plan(self)
         m = self.kernel.load(plan.scripts, mm_cpus=plan.mm_cpus, running=plan.running,
-                             mm_users=plan.mm_users)
+                             mm_users=plan.mm_users, take_tables=True)  # no second copy
         m.load(_mark_routine(mark_addr()), mark_addr())
         m.prepare()
         hz = sc.machine.freq_mhz * 10**6
@@ -139,13 +141,18 @@ def serialize_cycles(tr) -> list:
     serialize itself (a bswap, blr, two mr: the same ~6 instructions in every
     method).  A round without a preceding clear (collapse: a plain PMD_SET) is
     measured from that record."""
+    import numpy as np
     from powersim.kernel.trace import PMD_SET, PMD_SET_BE, SERIALIZED
     last, out = {}, []
-    for r in tr:
-        if r["kind"] in (PMD_SET, PMD_SET_BE):
-            last[int(r["thread"])] = int(r["cycle"])
-        elif r["kind"] == SERIALIZED:
-            out.append(int(r["cycle"]) - last[int(r["thread"])])
+    idx = np.flatnonzero(np.isin(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
+    for i in range(0, len(idx), 1 << 16):       # (issue #8: fast on 2 M rounds)
+        c = tr[idx[i:i + (1 << 16)]]
+        for kind, thread, cycle in zip(c["kind"].tolist(), c["thread"].tolist(),
+                                       c["cycle"].tolist()):
+            if kind == SERIALIZED:
+                out.append(cycle - last[thread])
+            else:
+                last[thread] = cycle
     return out
 
 

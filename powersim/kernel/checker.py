@@ -26,6 +26,7 @@ once; 3.3-3.5: what split, collapse and table freeing do under it):
 """
 
 import attrs
+import numpy as np
 
 from powersim.errors import PowersimError
 from powersim.kernel.layout import KERNELBASE
@@ -64,13 +65,36 @@ def _phys(addr: int) -> int:
     return (int(addr) - KERNELBASE if int(addr) >= KERNELBASE else int(addr)) & _PHYS
 
 
+_KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF)
+_CHUNK = 1 << 16
+
+
+def _replay(trace):
+    """(cycle, thread, kind, a, b) of the records check() looks at, in (cycle,
+    seq) order: for a structured array, filtered and sorted by numpy and turned
+    into Python ints a chunk at a time (issue #8: millions of records)."""
+    if isinstance(trace, np.ndarray) and trace.dtype.names:
+        idx = np.flatnonzero(np.isin(trace["kind"], _KINDS))     # (no copy of the
+        idx = idx[np.lexsort((trace["seq"][idx], trace["cycle"][idx]))]   # records)
+        deref = np.flatnonzero(trace["kind"][idx] == WALK_DEREF)
+        # races are found only at a WALK_DEREF: the records after the last one
+        # cannot add any (a munmap without walkers replays nothing)
+        idx = idx[:deref[-1] + 1] if len(deref) else idx[:0]
+        for i in range(0, len(idx), _CHUNK):
+            c = trace[idx[i:i + _CHUNK]]
+            yield from zip(c["cycle"].tolist(), c["thread"].tolist(), c["kind"].tolist(),
+                           c["a"].astype(np.uint64).tolist(),
+                           c["b"].astype(np.uint64).tolist())
+        return
+    for r in sorted(trace, key=lambda r: (int(r["cycle"]), int(r["seq"]))):
+        yield int(r["cycle"]), int(r["thread"]), int(r["kind"]), int(r["a"]), int(r["b"])
+
+
 def check(trace) -> list:
     """The races in ``trace`` (``Machine.trace()`` records, or any sequence of
     records with fields cycle, seq, thread, kind, a, b), in replay order."""
-    records = sorted(trace, key=lambda r: (int(r["cycle"]), int(r["seq"])))
     gen, live, slots, held, races = {}, {}, {}, {}, []
-    for r in records:
-        kind, a, cpu = int(r["kind"]), int(r["a"]), int(r["thread"])
+    for cycle, cpu, kind, a, b in _replay(trace):
         if kind == PT_ALLOC:
             t = _phys(a)
             gen[t] = gen.get(t, 0) + 1
@@ -78,10 +102,10 @@ def check(trace) -> list:
         elif kind == PT_FREE:
             live[_phys(a)] = False
         elif kind in (PMD_SET, PMD_SET_BE):
-            value = _swap(r["b"]) if kind == PMD_SET_BE else int(r["b"])
+            value = _swap(b) if kind == PMD_SET_BE else b
             slots[_phys(a)] = pmd_kind(value)
         elif kind == WALK_PMD:
-            slot, value = _phys(a), int(r["b"])
+            slot, value = _phys(a), b
             k = pmd_kind(value)
             slots.setdefault(slot, k)
             table = _phys(value & NLB_MASK) if k == TABLE else 0
@@ -90,7 +114,7 @@ def check(trace) -> list:
             if a == 0:
                 continue            # the walk found nothing: nothing used
             if cpu not in held:
-                raise PowersimError(f"trace record at cycle {int(r['cycle'])}: CPU {cpu} "
+                raise PowersimError(f"trace record at cycle {cycle}: CPU {cpu} "
                                     f"dereferences {a:#x} without a walker PMD read")
             slot, k, table, g = held[cpu]
             race = None
@@ -104,7 +128,7 @@ def check(trace) -> list:
                 elif slots[slot] == LEAF:
                     race = "table_to_leaf"
             if race:
-                races.append(Race(int(r["cycle"]), cpu, race, slot, _phys(a), table))
+                races.append(Race(cycle, cpu, race, slot, _phys(a), table))
     return races
 
 
@@ -114,4 +138,6 @@ def count_races(trace) -> int:
 
 def count_walks(trace) -> int:
     """Walks that reached the PMD level (one ``WALK_PMD`` each)."""
+    if isinstance(trace, np.ndarray) and trace.dtype.names:
+        return int(np.count_nonzero(trace["kind"] == WALK_PMD))
     return sum(1 for r in trace if int(r["kind"]) == WALK_PMD)

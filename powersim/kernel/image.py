@@ -40,7 +40,8 @@ import numpy as np
 
 from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
-from powersim.kernel import irq, methods, mm, pgtable, smp, thp, tlbflush, walkers
+from powersim.kernel import (image_cache, irq, methods, mm, pgtable, smp, thp, tlbflush,
+                             walkers)
 from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_GUEST, CMD_IDLE, CMD_IDLE_GOV,
                                     CMD_SIZE, CMD_WAIT_UNTIL, DATA_BASE, KERNELBASE,
                                     LINE_SHIFT, MM_ACTIVE_CPUS, MM_USERS, NMARKS, PACA_CPU,
@@ -391,10 +392,13 @@ class Kernel:
         if self.layout.end > self.params.memory:
             raise PowersimError(f"kernel data ends at {self.layout.end:#x}, beyond memory "
                                 f"= {self.params.memory:#x}: raise memory")
-        self.image = build_image(self.layout, self.ipi, self.kparams)
+        self.image = image_cache.cached_build(build_image, self.layout, self.ipi,
+                                              self.kparams)   # (issue #8: start-up)
         # the process's tables, built once here (so a region that does not fit fails
         # now) and copied into each machine by load()
-        self._tables = np.zeros(self.layout.end - KERNELBASE, np.uint8)
+        # (machine-sized but zero: the host allocates only the pages written, and
+        # load(take_tables=True) hands the array to the machine as its memory)
+        self._tables = np.zeros(self.params.memory, np.uint8)
         self.process = mm.build_process(self._tables, self.layout, self.thp_bytes)
 
     def _operand(self, v, masks):
@@ -419,11 +423,15 @@ class Kernel:
     def _w64(self, mem, addr, value):
         self._write(mem, addr, (value & ((1 << 64) - 1)).to_bytes(8, "little"))
 
-    def load(self, scripts: dict, mm_cpus=(), running=None, mm_users=2):
+    def load(self, scripts: dict, mm_cpus=(), running=None, mm_users=2,
+             take_tables=False):
         """A Machine with the image and the initial data written, threads started.
         ``running``: the CPUs whose current->mm is the mm (default: ``mm_cpus``);
         ``mm_users``: the process's threads (1: single-threaded, which v5.12's
-        flush_type_needed trims on every flush)."""
+        flush_type_needed trims on every flush).  ``take_tables``: the machine
+        takes the kernel's built tables as its memory instead of a copy (no
+        second copy of the page tables: issue #8, 4 TiB runs); the Kernel
+        cannot load another machine afterwards."""
         from powersim.machine.state import Machine
         if not isinstance(mm_users, int) or isinstance(mm_users, bool) or mm_users < 1:
             raise PowersimError(f"mm_users = {mm_users!r}: allowed an int >= 1 (the "
@@ -431,10 +439,18 @@ class Kernel:
         lay = self.layout
         for cpu in scripts:
             lay.paca(cpu)       # validates the CPU number
-        m = Machine(self.params)
+        if self._tables is None:
+            raise PowersimError("Kernel.load: this kernel's tables were taken by an earlier "
+                                "load(take_tables=True); build a new Kernel")
+        if take_tables:
+            m = Machine(self.params, mem=self._tables)     # build_process's data, in place
+            self._tables = None
+        else:
+            m = Machine(self.params)
+            end = lay.end - KERNELBASE
+            m.mem[DATA_BASE:end] = self._tables[DATA_BASE:end]     # build_process
         m.load(self.image.data, self.image.base - KERNELBASE)
         mem = m.mem
-        mem[DATA_BASE:len(self._tables)] = self._tables[DATA_BASE:]     # build_process
         table = [-1] * (lay.pirs[-1] + 1)
         masks = []
         for cpu, pir in enumerate(lay.pirs):

@@ -231,12 +231,13 @@ NSTAT = len(STAT_NAMES)
 # --- per-line state: lines[line, L_*] (128-byte lines [SK-dt]) -----------------
 LINE_SHIFT = 7
 L_VER = 0           # bumped by every store: a cached copy is valid while its version matches
-L_WCORE = 1         # core of the last writer (-1: none)
+L_WCORE = 1         # core of the last writer + 1 (0: none; zero-initialised lines stay
+                    # untouched host pages until used, issue #8)
 L_SEEN = 2          # bit mask of chips whose L3 has held the line
 L_WATCH = 3         # number of spin sleepers watching the line
 L_RSV = 4           # number of reservations on the line
 L_WTIME = 5         # clock of the last store (causality in fast mode)
-L_WTHR = 6          # thread of the last store (-1: none)
+L_WTHR = 6          # thread of the last store + 1 (0: none)
 L_SHARED = 7        # 1 once a thread accessed a line another thread wrote: then every
                     # access to it is ordered (fast mode keeps communication in time order)
 NL = 8
@@ -622,7 +623,7 @@ def fill_cost(t, line, clk, ts, lines, l1, l2, stats, prm):
     pair = ts[t, TS_PAIR]
     chip = ts[t, TS_CHIP]
     i2 = pair * L2_SETS + (line & (L2_SETS - 1))
-    w = lines[line, L_WCORE]
+    w = lines[line, L_WCORE] - 1     # -1: none
     cpc = prm[PR_NCORES]
     if l2[i2, 0] == line and l2[i2, 1] == ver:
         extra = prm[PR_LAT_L2]
@@ -656,9 +657,9 @@ def store_line(t, line, clk, ts, lines, l1, l2):
     """Make t's core the owner of the new version of `line`."""
     ver = lines[line, L_VER] + 1
     lines[line, L_VER] = ver
-    lines[line, L_WCORE] = ts[t, TS_CORE]
+    lines[line, L_WCORE] = ts[t, TS_CORE] + 1
     lines[line, L_WTIME] = clk
-    lines[line, L_WTHR] = t
+    lines[line, L_WTHR] = t + 1
     i1 = ts[t, TS_CORE] * L1_SETS + (line & (L1_SETS - 1))
     i2 = ts[t, TS_PAIR] * L2_SETS + (line & (L2_SETS - 1))
     l1[i1, 0] = line
@@ -1846,6 +1847,20 @@ def sched_second(key, tree):
 
 
 # ---------------------------------------------------------------- the interpreter
+@njit(cache=True)
+def slice_ends(t, key, tree, maxc, exact, prm):
+    """(oend, end) of earliest thread t's slice: ordered operations only
+    while its clock is below oend (the next thread's clock, or one past it for a
+    higher index), and the slice up to end (oend in exact mode, one quantum
+    past the next thread's clock in fast mode)."""
+    nxt = sched_second(key, tree)
+    second = key[nxt]
+    if second >= INF:
+        return maxc, maxc
+    oend = second + 1 if t < nxt else second
+    return oend, (min(oend, maxc) if exact else second + prm[PR_QUANTUM])
+
+
 @njit(cache=True, _nrt=False)     # no refcounting: module docstring, "Host cost"
 def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir2t,
                 chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl, key, tree):
@@ -1891,13 +1906,7 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
             key[t] = sched_key(ts, t)
             sched_fix(key, tree, t)
             continue
-        nxt = sched_second(key, tree)
-        second = key[nxt]
-        if second >= INF:
-            oend = end = maxc
-        else:
-            oend = second + 1 if t < nxt else second
-            end = min(oend, maxc) if exact else second + prm[PR_QUANTUM]
+        oend, end = slice_ends(t, key, tree, maxc, exact, prm)
         # ---- one slice of thread t
         g = gpr[t]
         sp = sprs[t]
@@ -1954,15 +1963,10 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                     else:
                         key[t] = ts[t, TS_CLK]
                         sched_fix(key, tree, t)
-                    if tree[1] != t or key[t] >= maxc or                             (drain and ctl[CTL_TRACE_N] >= tlog.shape[0] - TRACE_MARGIN):
+                    if tree[1] != t or key[t] >= maxc or \
+                            (drain and ctl[CTL_TRACE_N] >= tlog.shape[0] - TRACE_MARGIN):
                         break
-                    nxt = sched_second(key, tree)
-                    second = key[nxt]
-                    if second >= INF:
-                        oend = end = maxc
-                    else:
-                        oend = second + 1 if t < nxt else second
-                        end = min(oend, maxc) if exact else second + prm[PR_QUANTUM]
+                    oend, end = slice_ends(t, key, tree, maxc, exact, prm)
                     leave = False
                 deliver(t, ts[t, TS_CLK], ts, prm)
                 if ts[t, TS_PEND]:
@@ -2072,7 +2076,7 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                     # a private line (last written by this thread, or never) needs no
                     # ordering and, when its L1 copy is current, no latency model
                     line = rea >> LINE_SHIFT
-                    w = lines[line, L_WTHR]
+                    w = lines[line, L_WTHR] - 1     # -1: none
                     private = w == t or w < 0
                     if not private:
                         lines[line, L_SHARED] = 1

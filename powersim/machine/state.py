@@ -42,14 +42,20 @@ class Machine:
     any allocation or compile; then ``load(data)``, ``start(entry, n)`` and
     ``run(max_cycles, exact)``."""
 
-    def __init__(self, params: MachineParams):
+    def __init__(self, params: MachineParams, mem=None):
         self.p = params.validate()
         p = self.p
+        if mem is not None and not (isinstance(mem, np.ndarray) and mem.dtype == np.uint8
+                                    and mem.shape == (p.memory,)
+                                    and mem.flags.c_contiguous and mem.flags.writeable):
+            raise PowersimError(f"Machine(mem=...): allowed a writable contiguous uint8 "
+                                f"array of memory = {p.memory} bytes")
         self.ncores = p.chips * p.cores_per_chip
         self.npairs_per_chip = (p.cores_per_chip + 1) // 2
         self.nthreads = self.ncores * p.smt
         n = self.nthreads
-        self.mem = np.zeros(p.memory, np.uint8)
+        # np.zeros: the host allocates a page only when it is first written
+        self.mem = np.zeros(p.memory, np.uint8) if mem is None else mem
         self.m16 = self.mem.view(np.uint16)
         self.m32 = self.mem.view(np.uint32)
         self.m64 = self.mem.view(np.int64)
@@ -58,9 +64,9 @@ class Machine:
         self.ts = np.zeros((n, NTS), np.int64)
         self.stats = np.zeros((n, NSTAT), np.int64)
         self.snap = np.zeros((n, 36), np.int64)
+        # all-zero (no writer yet: L_WCORE/L_WTHR hold writer + 1), so the pages of
+        # lines the run never touches are never allocated by the host (issue #8)
         self.lines = np.zeros((p.memory >> LINE_SHIFT, NL), np.int64)
-        self.lines[:, L_WCORE] = -1
-        self.lines[:, L_WTHR] = -1
         self.l1 = np.full((self.ncores * L1_SETS, 2), -1, np.int64)
         self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS, 2), -1, np.int64)
         self.pir2t = np.full(p.chips << 8, -1, np.int64)
@@ -273,14 +279,21 @@ class Machine:
         mode executes and fast mode performs shared-memory accesses (DESIGN
         principle 6).  seq numbers the records in that order, so it is the same
         in both modes whenever the cycles are."""
-        log = self.tlog[:self.ctl[CTL_TRACE_N]].copy()
-        log[:, TR_SEQ] += self._drained_n
-        log = np.concatenate(self._drained + [log])
-        log = log[np.lexsort((log[:, TR_SEQ], log[:, TR_THREAD], log[:, TR_CYCLE]))]
-        out = np.empty(len(log), TRACE_DTYPE)
+        n = int(self.ctl[CTL_TRACE_N])
+        parts = self._drained + [self.tlog[:n]]
+
+        def column(col):    # one column of all records, host order (issue #8: built a
+            return np.concatenate([p[:, col] for p in parts])  # column at a time)
+        seq = column(TR_SEQ)
+        seq[len(seq) - n:] += self._drained_n
+        order = np.lexsort((seq, column(TR_THREAD), column(TR_CYCLE)))
+        del seq
+        out = np.empty(len(order), TRACE_DTYPE)
         for col, name in enumerate(TRACE_DTYPE.names):     # the TR_* column order
-            out[name] = log[:, col]     # a, b: the int64 patterns as unsigned
-        out["seq"] = np.arange(len(log))    # the log's own seq is host order
+            if name != "seq":   # a, b: the int64 patterns as unsigned
+                out[name] = column(col)[order]
+        del order
+        out["seq"] = np.arange(len(out))    # the log's own seq is host order
         return out
 
     @property
@@ -309,12 +322,20 @@ def check_max_cycles(max_cycles):
         raise PowersimError(f"max_cycles = {max_cycles!r}: allowed 1..{INF - 1}")
 
 
+def _core_cached() -> bool:
+    """Whether numba's cache (wherever NUMBA_CACHE_DIR puts it) holds core.run
+    for the current core.py: its index exists and carries core.py's stamp."""
+    try:
+        return bool(core.run._cache._cache_file._load_index())    # numba's own check
+    except Exception:   # another numba version: an index newer than core.py
+        src = Path(core.__file__)
+        index = list((src.parent / "__pycache__").glob("core.run-*.nbi"))
+        return bool(index) and max(i.stat().st_mtime for i in index) >= src.stat().st_mtime
+
+
 def announce_compile():
-    """Say on stderr when the numba core is about to be compiled.  numba
-    recompiles when core.py's text changes; a cache index older than core.py
-    (or none) is the cheap sign of that."""
-    src = Path(core.__file__)
-    index = list((src.parent / "__pycache__").glob("core.run-*.nbi"))
-    if not index or max(i.stat().st_mtime for i in index) < src.stat().st_mtime:
+    """Say on stderr when the numba core is about to be compiled (once: a
+    compiled core is cached in memory and on disk)."""
+    if not _core_cached():
         print("powersim: compiling the numba core (first run only, about a minute)...",
               file=sys.stderr, flush=True)
