@@ -97,3 +97,25 @@ def test_a_full_trace_log_is_refused_naming_the_capacity(capsys):
     assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--quiet",
                      "--set", "machine.trace_capacity=10"]) == 2
     assert "machine.trace_capacity = 10" in capsys.readouterr().err
+
+
+def test_compare_prints_each_method_with_its_ratio(capsys, tmp_path, runs):
+    out = tmp_path / "c.json"
+    assert cli.main(["compare", SCENARIO, "--methods", "ipi,count", "--set", SMALL[0],
+                     "--quiet", "--json", str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split() == ["method", "ipi", "count"]
+    ratio = dict((r.split()[0], r.split()[1:]) for r in table[2:])["ratio"]
+    expect = runs["count"].op_seconds / runs["ipi"].op_seconds
+    assert ratio == ["1.0000", f"{expect:.4f}"]
+    docs = json.loads(out.read_text())
+    assert [d["method"] for d in docs] == ["ipi", "count"]
+    assert without_host(json.dumps(docs[1])) == without_host(runs["count"].to_json())
+
+
+@pytest.mark.parametrize("methods,named", [("ipi,,count", "--methods"),
+                                           ("ipi,fastest", "kernel.method")])
+def test_compare_refuses_bad_methods_before_running(monkeypatch, capsys, methods, named):
+    monkeypatch.setattr(sim.Simulation, "run", lambda *_a, **_k: pytest.fail("ran"))
+    assert cli.main(["compare", SCENARIO, "--methods", methods]) == 2
+    assert named in capsys.readouterr().err
