@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = "workloads/example-small.toml"
-GRID = ["workload.memory=2GiB,4GiB,6GiB,8GiB", "kernel.method=ipi,count,percpu,robust"]
+GRID = ["workload.memory=16GiB,32GiB,48GiB,64GiB", "kernel.method=ipi,count,percpu,robust"]
 
 
 def run(cmd):
