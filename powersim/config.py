@@ -27,8 +27,7 @@ class ConfigError(PowersimError):
     """A scenario file or override that is not allowed."""
 
 
-# The workload generators of issue #6; each generator module will be looked up by
-# this name.
+# The workload generators of issue #6: powersim/workloads/<name>.py each.
 GENERATORS = ("munmap_thp", "vcpus", "gup_storm", "thp_churn", "ipi_latency", "tlb_flush")
 THP_SIZE = 2 << 20      # a radix PMD maps 2 MiB with either base page size [L-tlb]
 

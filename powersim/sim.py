@@ -21,16 +21,8 @@ import attrs
 from powersim.config import ConfigError, Scenario, format_size
 from powersim.workloads import MARK_KIND, Run, get, mark_addr
 
-IMPLEMENTED = ("munmap_thp", "gup_storm", "thp_churn", "vcpus", "ipi_latency", "tlb_flush")
 UNTIL_TB = 1 << 42          # timebase the listeners last: ~2.4 hours at 512 MHz [SK-dt]
 SLICE_SECONDS = 0.25        # simulated seconds between progress-bar updates
-
-
-def check_implemented(scenario: Scenario):
-    gen = scenario.workload.generator
-    if gen not in IMPLEMENTED:
-        raise ConfigError(f"workload.generator = {gen!r}: generator {gen} is not implemented "
-                          f"yet; implemented: {', '.join(IMPLEMENTED)}")
 
 
 def _mark_routine(addr: int) -> bytes:
@@ -53,7 +45,6 @@ class Simulation:
     last_run: object = attrs.field(init=False, default=None)   # the last run's Run (chrome_trace)
 
     def __attrs_post_init__(self):
-        check_implemented(self.scenario)
         self.kernel = self._build()
 
     def _build(self):

@@ -119,3 +119,10 @@ def test_compare_refuses_bad_methods_before_running(monkeypatch, capsys, methods
     monkeypatch.setattr(sim.Simulation, "run", lambda *_a, **_k: pytest.fail("ran"))
     assert cli.main(["compare", SCENARIO, "--methods", methods]) == 2
     assert named in capsys.readouterr().err
+
+
+def test_every_generator_value_has_its_module():
+    from powersim import workloads
+    from powersim.config import GENERATORS
+    for name in GENERATORS:
+        assert callable(workloads.get(name).plan), name
