@@ -108,6 +108,7 @@ To keep loops that are not spins cheap, the snapshot is taken at the
 
 import numpy as np
 from numba import njit
+from numba.core import types as nbtypes
 
 from powersim.ops import (
     P_OP, P_RT, P_RA, P_RB, P_IMM, P_AUX, P_FLAGS, P_LAT, F_RC, F_OE, F_LK, F_AA,
@@ -448,8 +449,34 @@ MIN64 = -(1 << 63)
 DB_SERVER = 5       # msgsnd message type "server" [L-dbell]
 
 
+# ---------------------------------------------------------------- compilation
+def _jit(**options):
+    """``njit(cache=True, **options)`` whose function, when called from other
+    jitted code, is compiled once per *non-literal* argument-type tuple.
+
+    Numba types a constant argument of a jitted call (``srl(x, 32)``, a
+    global such as ``TRACE_BASE``, ``True``) as a Literal and compiles a
+    separate version of the callee for each value: 129 versions of the 72
+    functions here, about 20 s of a 75 s first compile (issue #8).  The
+    literal is dropped before numba looks up or compiles a version; the call then
+    converts the constant to the plain type (int64, bool), exactly as when a
+    variable is passed, so no result changes.  Nothing is compiled here: the
+    dispatcher stays lazy (explicit signatures would compile at import).
+    """
+    def deco(f):
+        d = njit(cache=True, **options)(f)
+        plain = d.get_call_template     # numba's hook for calls from jitted code
+
+        def get_call_template(args, kws):
+            return plain(tuple(nbtypes.unliteral(a) for a in args),
+                         {k: nbtypes.unliteral(v) for k, v in kws.items()})
+        d.get_call_template = get_call_template
+        return d
+    return deco
+
+
 # ---------------------------------------------------------------- bit helpers
-@njit(cache=True)
+@_jit()
 def srl(a, n):
     """Logical shift right of a 64-bit pattern held in an int64."""
     if n == 0:
@@ -459,7 +486,7 @@ def srl(a, n):
     return (a >> n) & ((1 << (64 - n)) - 1)
 
 
-@njit(cache=True)
+@_jit()
 def rotl64(x, n):
     n &= 63
     if n == 0:
@@ -467,7 +494,7 @@ def rotl64(x, n):
     return (x << n) | srl(x, 64 - n)
 
 
-@njit(cache=True)
+@_jit()
 def mask64(mb, me):
     """MASK(mb, me) in IBM bit numbering (wraps when mb > me)."""
     a = srl(-1, mb)
@@ -475,7 +502,7 @@ def mask64(mb, me):
     return (a & b) if mb <= me else (a | b)
 
 
-@njit(cache=True)
+@_jit()
 def clz64(x):
     if x == 0:
         return 64
@@ -500,7 +527,7 @@ def clz64(x):
     return n
 
 
-@njit(cache=True)
+@_jit()
 def popcnt_bytes(x):
     """Per-byte population counts (popcntb)."""
     x = x - (srl(x, 1) & 0x5555555555555555)
@@ -508,13 +535,13 @@ def popcnt_bytes(x):
     return (x + srl(x, 4)) & 0x0F0F0F0F0F0F0F0F
 
 
-@njit(cache=True)
+@_jit()
 def sext(v, sz):
     s = 64 - 8 * sz
     return (v << s) >> s
 
 
-@njit(cache=True)
+@_jit()
 def bswap(v, sz):
     r = 0
     for i in range(sz):
@@ -522,12 +549,12 @@ def bswap(v, sz):
     return r
 
 
-@njit(cache=True)
+@_jit()
 def ult(a, b):
     return (a ^ MIN64) < (b ^ MIN64)
 
 
-@njit(cache=True)
+@_jit()
 def cmpbits(a, b, signed):
     """CR field LT/GT/EQ bits (SO added by the caller)."""
     if a == b:
@@ -537,18 +564,18 @@ def cmpbits(a, b, signed):
     return 8 if ult(a, b) else 4
 
 
-@njit(cache=True)
+@_jit()
 def setcr(cr, field, v):
     sh = 28 - 4 * field
     return (cr & ~(0xF << sh) & M32) | (v << sh)
 
 
-@njit(cache=True)
+@_jit()
 def cr0(cr, res, xer):
     return setcr(cr, 0, cmpbits(res, 0, True) | ((xer >> 31) & 1))
 
 
-@njit(cache=True)
+@_jit()
 def mulhdu(a, b):
     al, ah, bl, bh = a & M32, srl(a, 32), b & M32, srl(b, 32)
     ll, m1, m2 = al * bl, ah * bl, al * bh
@@ -556,12 +583,12 @@ def mulhdu(a, b):
     return ah * bh + srl(m1, 32) + srl(m2, 32) + srl(t, 32)
 
 
-@njit(cache=True)
+@_jit()
 def udiv(a, b):
     return np.int64(np.uint64(a) // np.uint64(b))
 
 
-@njit(cache=True)
+@_jit()
 def sdiv(a, b):
     """Signed division truncating toward zero (b != 0, not MIN / -1), through
     the unsigned magnitudes so that MIN64 needs no special case."""
@@ -569,14 +596,14 @@ def sdiv(a, b):
     return q if (a < 0) == (b < 0) else -q
 
 
-@njit(cache=True)
+@_jit()
 def trap_cond(to, a, b):
     return (((to & 16) and a < b) or ((to & 8) and a > b) or ((to & 4) and a == b)
             or ((to & 2) and ult(a, b)) or ((to & 1) and ult(b, a)))
 
 
 # ---------------------------------------------------------------- memory
-@njit(cache=True)
+@_jit()
 def rd(mem, m16, m32, m64, ra, sz):
     """Little-endian read of sz bytes at real address ra (bounds checked by caller)."""
     if sz == 8 and (ra & 7) == 0:
@@ -593,7 +620,7 @@ def rd(mem, m16, m32, m64, ra, sz):
     return v
 
 
-@njit(cache=True)
+@_jit()
 def wr(mem, m16, m32, m64, ra, sz, v):
     if sz == 8 and (ra & 7) == 0:
         m64[ra >> 3] = v
@@ -606,7 +633,7 @@ def wr(mem, m16, m32, m64, ra, sz, v):
             mem[ra + i] = srl(v, 8 * i) & 0xFF
 
 
-@njit(cache=True)
+@_jit()
 def fill_cost(t, line, clk, ts, lines, l1, l2, stats, prm):
     """Extra cycles (beyond an L1 hit) to bring `line` into t's L1 at `clk`, and
     fill the tags.  A value cannot be seen before it was written: a line
@@ -652,7 +679,7 @@ def fill_cost(t, line, clk, ts, lines, l1, l2, stats, prm):
     return wait + extra
 
 
-@njit(cache=True)
+@_jit()
 def store_line(t, line, clk, ts, lines, l1, l2):
     """Make t's core the owner of the new version of `line`."""
     ver = lines[line, L_VER] + 1
@@ -668,7 +695,7 @@ def store_line(t, line, clk, ts, lines, l1, l2):
     l2[i2, 1] = ver
 
 
-@njit(cache=True)
+@_jit()
 def store_effects(t, line, clk, ts, lines):
     """Cross-thread effects of a store to `line`: reservations lost, spinners
     woken.  Returns 1 when another thread was affected."""
@@ -703,7 +730,7 @@ def store_effects(t, line, clk, ts, lines):
     return hit
 
 
-@njit(cache=True)
+@_jit()
 def invalidate_code(code, ra, sz, prm):
     """A store into the predecoded region leaves a stale mark, never a stale row."""
     if ra < prm[PR_CODE_BYTES]:
@@ -712,7 +739,7 @@ def invalidate_code(code, ra, sz, prm):
 
 
 # ---------------------------------------------------------------- radix MMU
-@njit(cache=True)
+@_jit()
 def mc_flush(ts, t0, n):
     """Empty the micro-caches of threads t0 .. t0 + n - 1."""
     for u in range(t0, t0 + n):
@@ -720,7 +747,7 @@ def mc_flush(ts, t0, n):
         ts[u, TS_IPAGE] = -1
 
 
-@njit(cache=True)
+@_jit()
 def erat_flush(ts, t0, n):
     for u in range(t0, t0 + n):
         for k in range(ERAT_MAX):
@@ -728,7 +755,7 @@ def erat_flush(ts, t0, n):
     mc_flush(ts, t0, n)
 
 
-@njit(cache=True)
+@_jit()
 def erat_fill(t, ea, shift, ts, prm):
     """Look a translation up in t's ERAT, inserting it on a miss (FIFO; the
     micro-cache must stay a subset, so an eviction empties it).  True on a hit."""
@@ -745,7 +772,7 @@ def erat_fill(t, ea, shift, ts, prm):
     return False
 
 
-@njit(cache=True)
+@_jit()
 def table_read(t, addr, clk, m64, ts, lines, l1, l2, stats, prm):
     """One page-table fetch through the cache model: (entry, cycles).  Entries
     are big-endian ([MW], section 3.8); beyond RAM they read as 0 (invalid),
@@ -757,7 +784,7 @@ def table_read(t, addr, clk, m64, ts, lines, l1, l2, stats, prm):
     return bswap(m64[addr >> 3], 8), c
 
 
-@njit(cache=True)
+@_jit()
 def perm_cause(pte, acc, msr, amr, iamr):
     """Fault cause of `acc` on the leaf `pte`, 0 if allowed: EAA, ATT and AMR/IAMR
     key 0 (section 3.5, [Q-rad] ppc_radix64_check_prot), then R/C (3.10)."""
@@ -784,24 +811,24 @@ def perm_cause(pte, acc, msr, amr, iamr):
     return 0
 
 
-@njit(cache=True)
+@_jit()
 def ap_shift(ap):
     """Page shift of a tlbie AP code ([SK-dt] radix AP encodings); 0 if none."""
     return 12 if ap == 0 else 16 if ap == 5 else 21 if ap == 1 else 30 if ap == 2 else 0
 
 
-@njit(cache=True)
+@_jit()
 def tlb_row(core, tag, shift):
     return (core * TLB_ROWS + 2 * (tag & (TLB_SETS - 1)) + (1 if shift > 16 else 0)) * TLB_WAYS
 
 
-@njit(cache=True)
+@_jit()
 def pwc_row(core, tag, level, prm):
     sets = prm[PR_PWC_SETS]
     return (core * sets + ((tag + level) & (sets - 1))) * prm[PR_PWC_WAYS]
 
 
-@njit(cache=True)
+@_jit()
 def victim(arr, b, n):
     """An empty way of row b..b+n-1, else the least recently used (TLB and PWC
     rows share the V = column 0, LRU = column 7 layout)."""
@@ -814,7 +841,7 @@ def victim(arr, b, n):
     return v
 
 
-@njit(cache=True)
+@_jit()
 def tlb_find(core, ea, pid, lpid, tlb, mmu):
     """The TLB entry translating `ea` for (pid, lpid), or -1.  The page size is
     not known before the lookup, so every size's row is probed."""
@@ -831,7 +858,7 @@ def tlb_find(core, ea, pid, lpid, tlb, mmu):
     return -1
 
 
-@njit(cache=True)
+@_jit()
 def tlb_insert(core, ea, shift, pid, lpid, pte, ptea, tlb, mmu, ts, prm):
     tag = ea >> shift
     w = victim(tlb, tlb_row(core, tag, shift), TLB_WAYS)
@@ -848,7 +875,7 @@ def tlb_insert(core, ea, shift, pid, lpid, pte, ptea, tlb, mmu, ts, prm):
     tlb[w, TE_LRU] = mmu[core, MM_STAMP]
 
 
-@njit(cache=True)
+@_jit()
 def walk(t, ea, root, pid, lpid, use_pwc, clk, m64, ts, lines, l1, l2, pwc, mmu, stats,
          prm):
     """Walk one radix tree from a PATE/PRTE doubleword 0 (section 3.8; the same
@@ -916,7 +943,7 @@ def walk(t, ea, root, pid, lpid, use_pwc, clk, m64, ts, lines, l1, l2, pwc, mmu,
         level += 1
 
 
-@njit(cache=True)
+@_jit()
 def xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats, prm):
     """EA -> RA for one access: real mode, or TLB, else PATE -> PRTE -> tree
     with the checks in the order of radix.reference_translate (section 3.8).
@@ -1017,7 +1044,7 @@ def xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, sta
     return (pte & RPN_MASK & ~mask) | (ea & mask), shift, pte, 0, 0, cost
 
 
-@njit(cache=True)
+@_jit()
 def fault_regs(t, vec, cause, ea, sprs):
     """Set DSISR/DAR (or HDSISR/HDAR) for a translation fault; returns the
     SRR1 reason bits (the cause, for ISI)."""
@@ -1035,7 +1062,7 @@ def fault_regs(t, vec, cause, ea, sprs):
     return 0
 
 
-@njit(cache=True)
+@_jit()
 def data_xlate(t, ea, store, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats,
                prm):
     """Translate a data access that missed the micro-cache and refill it.
@@ -1056,7 +1083,7 @@ def data_xlate(t, ea, store, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, m
     return ra, 0, 0, cost
 
 
-@njit(cache=True)
+@_jit()
 def tlbi_core(core, rb, rs, ric, prs, local, tlb, pwc, mmu, ts, prm):
     """Apply one radix tlbie/tlbiel to a core's TLB, PWC and cached table
     entries (section 4.1).  RIC 0: TLB, 1: PWC, 2: both plus cached PRTEs (and
@@ -1095,7 +1122,7 @@ def tlbi_core(core, rb, rs, ric, prs, local, tlb, pwc, mmu, ts, prm):
     erat_flush(ts, core * prm[PR_SMT], prm[PR_SMT])
 
 
-@njit(cache=True)
+@_jit()
 def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, tlb, pwc, mmu, stats, prm):
     """tlbiel: this core, at once.  tlbie: through the issuing chip's tlbie
     engine (one at a time, `tlbie_occ` each), delivered to every core after
@@ -1128,7 +1155,7 @@ def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, tlb, pwc, mmu, stats, prm):
     return clk + prm[PR_TLBIE]
 
 
-@njit(cache=True)
+@_jit()
 def spr_mmu(t, n, ts, tlb, pwc, mmu, prm):
     """Translation effects of an mtspr ([MW] notes, section 4.1): PIDR, LPIDR,
     AMR, IAMR, LPCR change this thread's translations; PTCR drops every
@@ -1138,7 +1165,7 @@ def spr_mmu(t, n, ts, tlb, pwc, mmu, prm):
         tlbi_core(ts[t, TS_CORE], 3 << 10, 0, 2, 1, False, tlb, pwc, mmu, ts, prm)
 
 
-@njit(cache=True)
+@_jit()
 def mmu_call(kind, t, a, b, c, d, e, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats,
              prm):
     """The entry of the powersim.mmu test API (the same functions the
@@ -1164,23 +1191,23 @@ def mmu_call(kind, t, a, b, c, d, e, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu
 
 
 # ---------------------------------------------------------------- time and events
-@njit(cache=True)
+@_jit()
 def tb_now(clk, prm):
     return clk * prm[PR_TB_MHZ] // prm[PR_FREQ_MHZ]
 
 
-@njit(cache=True)
+@_jit()
 def clk_of_tb(tb, prm):
     return (tb * prm[PR_FREQ_MHZ] + prm[PR_TB_MHZ] - 1) // prm[PR_TB_MHZ]
 
 
-@njit(cache=True)
+@_jit()
 def set_evt(ts, t):
     ts[t, TS_EVT] = min(min(ts[t, TS_T_DEC], ts[t, TS_T_HDB]),
                         min(ts[t, TS_T_PDB], ts[t, TS_T_HVI]))
 
 
-@njit(cache=True)
+@_jit()
 def enabled(ts, sprs, t, bits):
     """The pending interrupts among `bits` that would be taken now."""
     msr = ts[t, TS_MSR]
@@ -1196,7 +1223,7 @@ def enabled(ts, sprs, t, bits):
     return r
 
 
-@njit(cache=True)
+@_jit()
 def post(u, kind, when, ts, sprs):
     """An interrupt of `kind` (PB_*) reaches thread u at cycle `when`."""
     col = TS_T_DEC if kind == PB_DEC else TS_T_HDB if kind == PB_HDB else \
@@ -1215,7 +1242,7 @@ def post(u, kind, when, ts, sprs):
             ts[u, TS_CLK] = w
 
 
-@njit(cache=True)
+@_jit()
 def xive_notify(u, ts):
     """Recompute the HV ring's PIPR/NSR and the 0xEA0 line ([Q-xive] tctx_notify)."""
     ipb = ts[u, TS_IPB]
@@ -1229,7 +1256,7 @@ def xive_notify(u, ts):
     return pipr
 
 
-@njit(cache=True)
+@_jit()
 def deliver(t, clk, ts, prm):
     """Move arrivals due by `clk` into the pending set."""
     if ts[t, TS_EVT] > clk:
@@ -1250,7 +1277,7 @@ def deliver(t, clk, ts, prm):
     set_evt(ts, t)
 
 
-@njit(cache=True)
+@_jit()
 def doorbell_lat(s, u, ts, prm):
     if ts[s, TS_CORE] == ts[u, TS_CORE]:
         return prm[PR_DB_CORE]
@@ -1260,7 +1287,7 @@ def doorbell_lat(s, u, ts, prm):
 
 
 # ---------------------------------------------------------------- interrupts
-@njit(cache=True)
+@_jit()
 def stat_of_vector(vec):
     if vec == 0x100:
         return ST_INT_100
@@ -1293,7 +1320,7 @@ def stat_of_vector(vec):
     return ST_INT_EA0
 
 
-@njit(cache=True)
+@_jit()
 def interrupt(t, vec, srr0, reason, hsrr, to_hv, ts, sprs, stats, prm):
     """Architected interrupt entry: save (H)SRR0/1, new MSR, jump to the vector.
     Vectors are taken in real mode (no AIL)."""
@@ -1323,7 +1350,7 @@ def interrupt(t, vec, srr0, reason, hsrr, to_hv, ts, sprs, stats, prm):
     stats[t, stat_of_vector(vec)] += 1
 
 
-@njit(cache=True)
+@_jit()
 def take_pending(t, ts, sprs, stats, prm):
     """Take the most urgent enabled pending interrupt, if any: 0xEA0, 0x900,
     0xE80, 0xA00 in that order (a documented choice)."""
@@ -1343,7 +1370,7 @@ def take_pending(t, ts, sprs, stats, prm):
     interrupt(t, vec, ts[t, TS_PC], 0, hv, hv, ts, sprs, stats, prm)
 
 
-@njit(cache=True)
+@_jit()
 def wake_reason(pend):
     if pend & PB_HVI:
         return SRR1_WAKE_HVI
@@ -1354,7 +1381,7 @@ def wake_reason(pend):
     return SRR1_WAKE_PDB
 
 
-@njit(cache=True)
+@_jit()
 def sleep_wake_time(t, ts, sprs):
     """Clock at which a sleeping thread must be looked at again (INF: never)."""
     if ts[t, TS_STATE] == S_STOP:
@@ -1368,7 +1395,7 @@ def sleep_wake_time(t, ts, sprs):
     return w if w >= INF else max(w, ts[t, TS_SLEEP_T])
 
 
-@njit(cache=True)
+@_jit()
 def resume(t, ts, sprs, lines, stats, prm):
     """A sleeping thread reached its wake-up time."""
     clk = ts[t, TS_CLK]
@@ -1396,7 +1423,7 @@ def resume(t, ts, sprs, lines, stats, prm):
 
 
 # ---------------------------------------------------------------- MMIO (XIVE)
-@njit(cache=True)
+@_jit()
 def xive_trigger(src, clk, sender, ts, sprs, chipfree, stats, prm):
     """8-byte store to a source's trigger page: the PQ machine of [Q-xive]."""
     pq = ts[src, TS_XPQ]
@@ -1413,7 +1440,7 @@ def xive_trigger(src, clk, sender, ts, sprs, chipfree, stats, prm):
         ts[src, TS_XPQ] = 3
 
 
-@njit(cache=True)
+@_jit()
 def esb_eoi(src, clk, ts, sprs, chipfree, stats, prm):
     old = ts[src, TS_XPQ]
     if old == 2:
@@ -1424,7 +1451,7 @@ def esb_eoi(src, clk, ts, sprs, chipfree, stats, prm):
     return old
 
 
-@njit(cache=True)
+@_jit()
 def mmio(t, ra, sz, val, is_store, clk, ts, sprs, pir2t, chipfree, stats, prm):
     """An access outside RAM: (register value, ok); ok False is a bus error
     (machine check).  The caller applies big-endian register semantics."""
@@ -1476,7 +1503,7 @@ def mmio(t, ra, sz, val, is_store, clk, ts, sprs, pir2t, chipfree, stats, prm):
     return 0, False
 
 
-@njit(cache=True)
+@_jit()
 def trace_record(t, clk, kind, a, b, tlog, stats, ctl):
     """Append one trace-port record; a full log counts it as dropped."""
     n = ctl[CTL_TRACE_N]
@@ -1494,7 +1521,7 @@ def trace_record(t, clk, kind, a, b, tlog, stats, ctl):
     stats[t, ST_TRACE_RECORDS] += 1
 
 
-@njit(cache=True)
+@_jit()
 def sys_event(t, op, v, c0, clk, npc, msr, sf, psscr, tlog, stats, ctl, prm):
     """The EV_* record of a sysop() that ran from clock c0 to clk (trace_events)."""
     if op == OP_RFID or op == OP_HRFID:
@@ -1507,7 +1534,7 @@ def sys_event(t, op, v, c0, clk, npc, msr, sf, psscr, tlog, stats, ctl, prm):
         trace_record(t, c0, EV_SLEEP, 1 if op == OP_STOP else 0, psscr, tlog, stats, ctl)
 
 
-@njit(cache=True)
+@_jit()
 def resume_ev(t, ts, sprs, lines, stats, prm, tlog, ctl):
     """resume() plus its EV_WAKE record (and EV_INTR 0x100 for an ESL=1 wake-up)."""
     st0 = ts[t, TS_STATE]
@@ -1521,7 +1548,7 @@ def resume_ev(t, ts, sprs, lines, stats, prm, tlog, ctl):
             trace_record(t, c0, EV_INTR, 0x100, p0, tlog, stats, ctl)
 
 
-@njit(cache=True)
+@_jit()
 def rotate(op, s, old, b, imm, aux):
     """rlwinm .. rldcr: RS rotated and masked (old RA merged for the *imi forms)."""
     if op <= OP_RLWIMI:
@@ -1543,7 +1570,7 @@ def rotate(op, s, old, b, imm, aux):
     return res
 
 
-@njit(cache=True)
+@_jit()
 def unary_shift(op, s, b, imm, xer):
     """extsb .. sradi (RA <- f(RS, RB or SH)): (result, XER with CA/CA32)."""
     if op == OP_EXTSB:
@@ -1592,7 +1619,7 @@ def unary_shift(op, s, b, imm, xer):
     return res, xer
 
 
-@njit(cache=True)
+@_jit()
 def muldiv(op, a, b):
     """mulli, mulld .. divwu: (result, overflow); division by zero or MIN / -1
     gives 0 with overflow (as QEMU)."""
@@ -1637,7 +1664,7 @@ def muldiv(op, a, b):
     return res, ov
 
 
-@njit(cache=True)
+@_jit()
 def spin_check(t, pc, clk, ninsn, nld, g, cr, lr, ctr, xer, msr, ts, sprs, lines, snap,
                stats):
     """A pure iteration ended at the taken backward branch at `pc` (module
@@ -1688,7 +1715,7 @@ SYS_HV = 2          # the synchronous interrupt goes to the hypervisor (sc 1),
 SYS_SLEPT = 4       # the thread entered stop/wait (clk = its wake-up time)
 
 
-@njit(cache=True)
+@_jit()
 def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, tlb, pwc, mmu, prm):
     """Privileged and system instructions, kept out of the hot loop (smaller
     compile, no cost for common ops).  Returns (npc, clk, msr, vector, srr0,
@@ -1788,12 +1815,12 @@ def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, tlb, pwc, m
 HALTKEY = INF + 1
 
 
-@njit(cache=True)
+@_jit()
 def sched_key(ts, u):
     return HALTKEY if ts[u, TS_STATE] == S_HALT else ts[u, TS_CLK]
 
 
-@njit(cache=True)
+@_jit()
 def sched_fix(key, tree, u):
     """Replay leaf u's matches up to the root."""
     i = (u + (tree.shape[0] >> 1)) >> 1
@@ -1804,7 +1831,7 @@ def sched_fix(key, tree, u):
         i >>= 1
 
 
-@njit(cache=True)
+@_jit()
 def sched_build(ts, key, tree):
     n = key.shape[0]
     for u in range(n):
@@ -1816,7 +1843,7 @@ def sched_build(ts, key, tree):
         tree[i] = a if key[a] < key[b] or (key[a] == key[b] and a < b) else b
 
 
-@njit(cache=True)
+@_jit()
 def sched_sync(ts, key, tree):
     """Re-read every thread's key (another thread's clock may have moved)."""
     for u in range(ts.shape[0]):
@@ -1826,7 +1853,7 @@ def sched_sync(ts, key, tree):
             sched_fix(key, tree, u)
 
 
-@njit(cache=True)
+@_jit()
 def sched_second(key, tree):
     """The thread with the second smallest key (the root's best beaten rival)."""
     n = tree.shape[0] >> 1
@@ -1847,7 +1874,7 @@ def sched_second(key, tree):
 
 
 # ---------------------------------------------------------------- the interpreter
-@njit(cache=True)
+@_jit()
 def slice_ends(t, key, tree, maxc, exact, prm):
     """(oend, end) of earliest thread t's slice: ordered operations only
     while its clock is below oend (the next thread's clock, or one past it for a
@@ -1861,7 +1888,7 @@ def slice_ends(t, key, tree, maxc, exact, prm):
     return oend, (min(oend, maxc) if exact else second + prm[PR_QUANTUM])
 
 
-@njit(cache=True, _nrt=False)     # no refcounting: module docstring, "Host cost"
+@_jit(_nrt=False)     # no refcounting: module docstring, "Host cost"
 def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir2t,
                 chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl, key, tree):
     """The scheduler and the interpreter in one loop (one call per run, so
@@ -2502,7 +2529,7 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
             sched_fix(key, tree, t)
 
 
-@njit(cache=True)
+@_jit()
 def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir2t,
         chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl):
     """Run until every thread halted, max_cycles, or an exit that needs

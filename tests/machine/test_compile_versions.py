@@ -1,0 +1,46 @@
+"""Issue #8 (first compile): a core helper called from jitted code with
+constant arguments compiles one version, not one per constant (core._jit)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+from numba.core import types
+
+from powersim.machine import core
+
+
+@njit
+def _callers(x, n, flag):
+    # literal ints, a literal bool, a global constant and plain variables
+    return (core.srl(x, 3), core.srl(x, 60), core.srl(x, n), core.srl(x, core.SPIN_SNAP),
+            core.cmpbits(x, 0, True), core.cmpbits(x, n, flag))
+
+
+def _literal(sig):
+    return any(isinstance(t, types.Literal) for t in sig)
+
+
+def test_constant_arguments_share_one_version():
+    before = {f: set(f.signatures) for f in (core.srl, core.cmpbits)}
+    got = _callers(np.int64(-1), np.int64(5), False)
+    assert got == (2**61 - 1, 15, 2**59 - 1, 2**56 - 1, 8, 4)
+    for f, old in before.items():
+        new = set(f.signatures) - old
+        assert not any(_literal(s) for s in f.signatures), f.signatures
+        assert len(new) <= 1, (f.py_func.__name__, new)
+
+
+def test_core_functions_stay_lazy_and_cached():
+    # every jitted function keeps cache=True, and importing compiles nothing
+    disp = [f for f in vars(core).values()
+            if hasattr(f, "py_func") and f.py_func.__module__ == core.__name__]
+    assert len(disp) > 50
+    assert all(type(f._cache).__name__ == "FunctionCache" for f in disp)
+    code = ("from powersim.machine import core\n"
+            "print(sum(len(f.signatures) for f in vars(core).values() if hasattr(f, 'py_func')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], check=True)
+    assert out.stdout.strip() == "0"
