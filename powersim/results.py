@@ -87,9 +87,6 @@ class Results:
         return "\n".join([head] + [f"{k.ljust(w)}  {str(v).rjust(14)}" for k, v in rows])
 
 
-SAFE_METHODS = ("ipi", "count", "percpu", "robust", "trim")
-
-
 def compare_table(results: list) -> str:
     """Results of one scenario under several methods, side by side, with each
     op time's ratio to the first method's."""
