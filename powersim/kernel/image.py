@@ -168,17 +168,7 @@ def _emit_boot(b, lay, kp):
     b.mftb("r5")
     b.subf_("r6", "r5", "r4")
     b.ble("cmd_loop")
-    b.li64("r7", irq.DEC_MAX)
-    b.cmpd("r6", "r7")
-    b.ble(short := b.local("dec"))
-    b.mr("r6", "r7")
-    b.label(short)
-    irq.hard_irq(b, "r7", enable=False)  # as in _sleep_until: no DEC lost before
-    b.mtdec("r6")                       # the wait; fires when DEC passes 0 -> -1
-    pgtable.rcu_eqs(b, "r7")            # idle: an extended quiescent state
-    b.wait()
-    pgtable.rcu_eqs(b, "r7")
-    irq.hard_irq(b, "r7", enable=True)
+    pgtable.sleep_for(b, "r6", "r7", "wait")
     b.b("cmd_wait_until")
 
     b.label("cmd_idle")                 # r4 = PSSCR
@@ -196,17 +186,7 @@ def _sleep_until(b, target, tmp, tmp2, insn):
     ahead) and ``wait``/``stop`` in the idle extended quiescent state."""
     b.mftb(tmp)
     b.subf(tmp, tmp, target)
-    b.li64(tmp2, irq.DEC_MAX)
-    b.cmpd(tmp, tmp2)
-    b.ble(short := b.local("dec"))
-    b.mr(tmp, tmp2)
-    b.label(short)
-    irq.hard_irq(b, tmp2, enable=False) # a DEC firing before the wait stays pending
-    b.mtdec(tmp)                        # and ends it (taken at the enable below)
-    pgtable.rcu_eqs(b, tmp2)            # instead of being reset to DEC_MAX by its
-    getattr(b, insn)()                  # handler just before the wait (a ~4 s sleep)
-    pgtable.rcu_eqs(b, tmp2)
-    irq.hard_irq(b, tmp2, enable=True)
+    pgtable.sleep_for(b, tmp, tmp2, insn)
 
 
 def _emit_guest(b, kp):

@@ -70,7 +70,7 @@ Walkers that loop many walks inside one CALL pass no quiescent point until
 they return; such loops can call ``rcu_qs`` between walks (cond_resched).
 """
 
-from powersim.kernel.irq import prologue
+from powersim.kernel.irq import DEC_MAX, hard_irq, prologue
 from powersim.kernel.layout import (LINE, MM_LOCK, MM_PGD, PACA_CPU, PACA_MARKS, PACA_QS,
                                     POOL_FREE, POOL_HEAD, POOL_LOCK, PT_FRAME_SHIFT,
                                     PTE_TABLE_BYTES, RCU_CUR, RCU_LOCK, RCU_TOTAL)
@@ -174,6 +174,26 @@ def rcu_qs(b, tmp):
 def rcu_eqs(b, tmp):
     """Enter or leave the idle extended quiescent state: PACA_QS += 1."""
     _qs_bump(b, tmp, 1)
+
+
+def sleep_for(b, ticks, tmp, insn):
+    """``wait``/``stop`` (insn) in the idle extended quiescent state with the
+    decrementer set to fire after ``ticks`` > 0 timebase ticks (clobbered:
+    clamped to DEC_MAX).  Hard-disabled from the mtdec: a decrementer that fires
+    before the sleep stays pending and ends it (taken at the enable after),
+    instead of being reset to DEC_MAX by its handler just before the sleep (a
+    ~4 s sleep)."""
+    b.li64(tmp, DEC_MAX)
+    b.cmpd(ticks, tmp)
+    b.ble(short := b.local("dec"))
+    b.mr(ticks, tmp)
+    b.label(short)
+    hard_irq(b, tmp, enable=False)
+    b.mtdec(ticks)
+    rcu_eqs(b, tmp)
+    getattr(b, insn)()
+    rcu_eqs(b, tmp)
+    hard_irq(b, tmp, enable=True)
 
 
 # --- routines -------------------------------------------------------------------------

@@ -52,12 +52,12 @@ the PTE once through the returned pointer, checks present and ``_PAGE_PTE``
 PTE and drops the reference if either changed (mm/gup.c, v6.1 ``70cbc3cc78a9``).
 """
 
-from powersim.kernel.irq import DEC_MAX, hard_irq, prologue
+from powersim.kernel.irq import prologue
 from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPPENED,
                                     MARK_WIN_RESTORED, MM_PGD, PACA_IRQ_HAPPENED,
                                     PACA_KVM_RETRIES, PACA_MARKS, PAGE_REF_SHIFT, PAGE_REFS)
-from powersim.kernel.pgtable import (PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_eqs,
-                                     rcu_qs)
+from powersim.kernel.pgtable import (PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_qs,
+                                     sleep_for)
 from powersim.kernel.trace import (WALK_BEGIN, WALK_DEREF, WALK_END, WALK_PMD,
                                    WALK_RESTORED, trace)
 from powersim.radix import GEOMETRY, PAGE_SHIFTS, SW0, V
@@ -248,17 +248,7 @@ def _emit_gup_paced(b, lay):
     b.ble(sleep := b.local("sleep"))
     b.mr("r4", "r5")
     b.label(sleep)
-    b.li64("r5", DEC_MAX)
-    b.cmpld("r4", "r5")
-    b.ble(dec := b.local("dec"))
-    b.mr("r4", "r5")
-    b.label(dec)
-    hard_irq(b, "r5", enable=False)     # a DEC firing before the wait stays pending
-    b.mtdec("r4")                       # and ends it (taken at the enable below)
-    rcu_eqs(b, "r5")                    # waiting: an extended quiescent state
-    b.wait()
-    rcu_eqs(b, "r5")
-    hard_irq(b, "r5", enable=True)
+    sleep_for(b, "r4", "r5", "wait")
     b.b(loop)
     b.label(go)
     b.add("r26", "r26", "r29")          # the next slot of the fixed grid; slots
