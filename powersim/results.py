@@ -60,8 +60,7 @@ class Results:
                    notes=["sim_seconds: CPU 0's clock at its end (boot included)",
                           "serialize_latency: from the PMD clear's trace record to the "
                           "serialize's return, in ns"],
-                   serialize_latency=_spread(np.array(round_cycles) * 1e3
-                                             / sc.machine.freq_mhz))
+                   serialize_latency=spread_ns(round_cycles, sc.machine.freq_mhz))
 
     def to_dict(self) -> dict:
         return {k: v for k, v in attrs.asdict(self).items() if v is not None}
@@ -122,7 +121,10 @@ def _seconds(s: float) -> str:
     return f"{s * 1e9:.1f} ns"
 
 
-def _spread(ns):
+def spread_ns(cycles, freq_mhz) -> dict:
+    """{min, median, p99, max} of durations given in cycles, in ns (None if
+    there are none)."""
+    ns = np.asarray(cycles) * 1e3 / freq_mhz
     if not len(ns):
         return None
     return {"min": float(ns.min()), "median": float(np.median(ns)),

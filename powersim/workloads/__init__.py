@@ -50,13 +50,13 @@ def mark_addr() -> int:
     return DATA_BASE - MARK_ADDR_FROM_DATA
 
 
-def bracket(op) -> list:
-    """The script around the measured command ``op``: mark, mark, mark, op, mark.
-    The first pair measures one command dispatch plus the mark routine, which
-    Simulation subtracts from the last pair, so the operation is timed from its
-    entry to its return."""
+def bracket(*ops) -> list:
+    """The script around the measured commands ``ops``: mark, mark, mark, ops,
+    mark.  The first pair measures one command dispatch plus the mark routine,
+    which Simulation subtracts from the last pair, so the operation is timed from
+    the first command's entry to the last one's return."""
     from powersim.kernel.image import call
-    return [call(mark_addr(), s) for s in range(3)] + [op, call(mark_addr(), 3)]
+    return [call(mark_addr(), s) for s in range(3)] + [*ops, call(mark_addr(), 3)]
 
 
 def get(name: str):

@@ -26,6 +26,7 @@ Results: ``counters.walks``/``races`` (common), ``counters.gup_calls``,
 import numpy as np
 
 from powersim.config import ConfigError
+from powersim.results import spread_ns
 from powersim.workloads import Plan, bracket
 
 MUNMAP_AT = 4               # CPU 0 starts the munmap at duration / MUNMAP_AT
@@ -77,11 +78,6 @@ def call_cycles(trace, cpus) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
-def spread_ns(sim, cycles) -> dict:
-    from powersim.results import _spread
-    return _spread(np.asarray(cycles) * 1e3 / sim.scenario.machine.freq_mhz)
-
-
 def measure(sim, run) -> dict:
     from powersim.kernel.trace import WALK_END
     cpus = threads(sim)
@@ -91,5 +87,5 @@ def measure(sim, run) -> dict:
     out = {"counters": {"gup_calls": int(len(cycles)),
                         "gup_pinned": int(np.count_nonzero(ends["a"] == 1))}}
     if len(cycles):
-        out["gup_ns"] = spread_ns(sim, cycles)
+        out["gup_ns"] = spread_ns(cycles, sim.scenario.machine.freq_mhz)
     return out

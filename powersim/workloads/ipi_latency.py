@@ -28,7 +28,8 @@ the last one's return.
 import numpy as np
 
 from powersim.config import ConfigError
-from powersim.workloads import Plan, vcpu
+from powersim.results import spread_ns
+from powersim.workloads import Plan, bracket, vcpu
 
 PAIR_KINDS = ("same_core", "same_chip", "other_chip")
 
@@ -49,7 +50,6 @@ def targets(mp) -> dict:
 
 def plan(sim) -> Plan:
     from powersim.kernel.image import call
-    from powersim.workloads import mark_addr
     mp, wl = sim.scenario.machine, sim.scenario.workload
     tg = targets(mp)
     if not tg:
@@ -58,7 +58,7 @@ def plan(sim) -> Plan:
                           "second CPU (smt >= 2, cores_per_chip >= 2 or chips >= 2)")
     ops = [call("ipi_round_trips", {cpu}, wl.rounds) for cpu in tg.values()]
     scripts = {cpu: vcpu.script(sim, cpu, sim.until_tb) for cpu in tg.values()}
-    scripts[0] = [call(mark_addr(), s) for s in range(3)] + ops + [call(mark_addr(), 3)]
+    scripts[0] = bracket(*ops)
     cpus = (0, *tg.values())
     return Plan(scripts=scripts, mm_cpus=cpus, mm_users=len(cpus), measured=0)
 
@@ -75,14 +75,13 @@ def round_trips(trace, cpu: int = 0) -> list:
 
 
 def measure(sim, run) -> dict:
-    from powersim.results import _spread
     mp, wl = sim.scenario.machine, sim.scenario.workload
     rtt = round_trips(run.trace, run.plan.measured)
     kinds = list(targets(mp))
     if len(rtt) != wl.rounds * len(kinds):
         raise ConfigError(f"ipi_latency: {len(rtt)} rounds recorded, expected "
                           f"workload.rounds = {wl.rounds} x {len(kinds)} pair kinds")
-    ns = np.array(rtt, dtype=np.float64) * 1e3 / mp.freq_mhz
-    return {"ipi_latency_ns": {k: _spread(ns[i * wl.rounds:(i + 1) * wl.rounds])
+    return {"ipi_latency_ns": {k: spread_ns(rtt[i * wl.rounds:(i + 1) * wl.rounds],
+                                            mp.freq_mhz)
                                for i, k in enumerate(kinds)},
             "counters": {"guest_exits": vcpu.guest_exits(run, targets(mp).values())}}

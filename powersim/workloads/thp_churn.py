@@ -23,7 +23,7 @@ its last).  Extra counters: ``splits``, ``collapses`` (planned events).
 """
 
 from powersim.config import THP_SIZE, ConfigError
-from powersim.workloads import Plan, mark_addr
+from powersim.workloads import Plan, bracket
 
 WINDOWS = 24                # walker_window slots per window CPU
 WINDOW_FILL = 2             # a window lasts about 1/WINDOW_FILL of its slot
@@ -66,14 +66,6 @@ def events(sim) -> list:
     return out
 
 
-def marked(cmds: list) -> list:
-    """``cmds`` between the bracket marks (workloads.bracket for a command list):
-    op_seconds is their duration from the first command's dispatch."""
-    from powersim.kernel.image import call
-    return ([call(mark_addr(), s) for s in range(3)] + list(cmds)
-            + [call(mark_addr(), 3)])
-
-
 def plan(sim) -> Plan:
     from powersim.kernel.image import call, wait_until
     from powersim.kernel.mm import THP_EA
@@ -96,7 +88,7 @@ def plan(sim) -> Plan:
                           f"{wl.collapse_rate}, workload.duration_us = {wl.duration_us}: "
                           f"{len(churn) // 2} churn events, allowed at most {limit // 2} "
                           "(one command script per CPU): lower the rates or the duration")
-    scripts = {0: marked(churn) + [wait_until(end + tb)]}   # the run stops when CPU 0
+    scripts = {0: bracket(*churn) + [wait_until(end + tb)]}   # the run stops when CPU 0
                                                             # halts: after the walkers
     nthp = wl.memory // THP_SIZE
     walkers = range(1, n)

@@ -36,9 +36,9 @@ import random
 import numpy as np
 
 from powersim.config import THP_SIZE, ConfigError
-from powersim.workloads import Plan
-from powersim.workloads.gup_storm import call_cycles, spread_ns
-from powersim.workloads.thp_churn import marked
+from powersim.workloads import Plan, bracket
+from powersim.results import spread_ns
+from powersim.workloads.gup_storm import call_cycles
 
 START_US = 1                # every CPU starts 1 us after boot
 MARK_SLOTS = 5              # the bracket marks around CPU 0's script, its tail wait
@@ -134,7 +134,7 @@ def plan(sim) -> Plan:
             scripts[c].append(wait_until(sim.until_tb))     # then answer IPIs only
     # the run stops when CPU 0 halts: it waits until every vCPU has left its last
     # period (the guest exit on the final timer costs ~2 us) before it does
-    scripts[0] = marked(scripts[0]) + [wait_until(end + TAIL_US * mp.timebase_mhz)]
+    scripts[0] = bracket(*scripts[0]) + [wait_until(end + TAIL_US * mp.timebase_mhz)]
     return Plan(scripts=scripts, mm_cpus=tuple(sorted(mm_cpus)), running=tuple(sorted(mm_cpus)),
                 mm_users=max(1, len(mm_cpus)), measured=0)
 
@@ -163,7 +163,7 @@ def measure(sim, run) -> dict:
            "mm_cpumask_weight": mm_cpumask_weight(run)}
     cycles = call_cycles(tr, cpus)
     if len(cycles):
-        out["kvm_fault_ns"] = spread_ns(sim, cycles)
+        out["kvm_fault_ns"] = spread_ns(cycles, sim.scenario.machine.freq_mhz)
     stops = tr[mine & (tr["kind"] == IDLE_STOP)]["a"]
     if len(stops):
         levels, counts = np.unique(stops, return_counts=True)
