@@ -165,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _overrides(args, *more) -> list:
+    """The --set overrides, ``more``, then --seed as workload.seed."""
+    seed = [] if args.seed is None else [f"workload.seed={args.seed}"]
+    return [*args.overrides, *more, *seed]
+
+
 def _cmd_compare(args) -> int:
     import json
 
@@ -176,16 +182,15 @@ def _cmd_compare(args) -> int:
     if not all(methods):
         raise ConfigError(f"--methods {args.methods!r}: allowed a comma-separated list of "
                           "methods, e.g. ipi,count")
-    base = list(args.overrides) + ([f"workload.seed={args.seed}"] if args.seed is not None
-                                   else [])
-    # check every method's scenario before running any
-    sims = [Simulation(load_scenario(args.scenario, base + [f"kernel.method={m}"]),
-                       args.scenario) for m in methods]
+    # check every method's scenario before running any; build each kernel only when
+    # its turn comes (one set of page tables in memory at a time)
+    scenarios = [load_scenario(args.scenario, _overrides(args, f"kernel.method={m}"))
+                 for m in methods]
     results = []
-    for m, s in zip(methods, sims):
+    for m, sc in zip(methods, scenarios):
         if not args.quiet:
-            print(f"[{len(results) + 1}/{len(sims)}] {m}", file=sys.stderr, flush=True)
-        results.append(s.run(progress=not args.quiet))
+            print(f"[{len(results) + 1}/{len(scenarios)}] {m}", file=sys.stderr, flush=True)
+        results.append(Simulation(sc, args.scenario).run(progress=not args.quiet))
     if args.json:
         with open(args.json, "w") as f:
             json.dump([r.to_dict() for r in results], f, indent=1, sort_keys=True)
@@ -198,11 +203,8 @@ def _cmd_run(args) -> int:
     from powersim.config import ConfigError, load_scenario
     from powersim.sim import Simulation
 
-    overrides = list(args.overrides)
-    if args.method is not None:
-        overrides.append(f"kernel.method={args.method}")
-    if args.seed is not None:
-        overrides.append(f"workload.seed={args.seed}")
+    overrides = _overrides(args, *([] if args.method is None else
+                                   [f"kernel.method={args.method}"]))
     window = None
     if args.trace_window is not None:
         from powersim.chrome_trace import parse_window

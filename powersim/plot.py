@@ -216,12 +216,17 @@ def default_axes(grid_keys):
     return x, "op_seconds", hue, (rest[0] if rest else None)
 
 
-def cmd_plot(args) -> int:
-    from powersim.store import Store
+def require_matplotlib(what: str):
+    """ConfigError unless the plot extra is installed (``what`` needs it)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise ConfigError("plot needs matplotlib: pip install 'powersim[plot]'") from None
+        raise ConfigError(f"{what} needs matplotlib: pip install 'powersim[plot]'") from None
+
+
+def cmd_plot(args) -> int:
+    from powersim.store import Store
+    require_matplotlib("plot")
     with Store(args.db, create=False) as st:
         rows = st.rows()
     plot(rows, x=args.x, y=args.y, hue=args.hue, facet=args.facet, out=args.output,

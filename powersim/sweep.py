@@ -386,7 +386,8 @@ def cmd_sweep(args) -> int:
     grid = parse_grid(args.grid, args.scenario, args.overrides)
     points = make_points(args.scenario, grid, args.seeds, args.overrides)
     if args.plot:
-        _check_plot_deps()
+        from powersim.plot import require_matplotlib
+        require_matplotlib("--plot")
     with Store(args.db) as store:
         try:
             report = run_sweep(points, store, jobs=args.jobs, scheduler=args.scheduler,
@@ -406,10 +407,3 @@ def cmd_sweep(args) -> int:
                                                      else "") + f" -> {args.plot}",
                   file=sys.stderr)
     return 1 if report.errors else 0
-
-
-def _check_plot_deps():
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ConfigError("--plot needs matplotlib: pip install 'powersim[plot]'") from None
