@@ -65,7 +65,7 @@ class Simulation:
                               "workload.memory or raise machine.memory") from None
 
     def run(self, progress=True):
-        from powersim.machine.core import S_HALT, TS_CLK, TS_STATE
+        from powersim.machine.core import TS_CLK
         from powersim.machine.exec import _results
         from powersim.results import Results
         sc = self.scenario
@@ -83,10 +83,7 @@ class Simulation:
         m.watch = plan.measured     # stop when the measured CPU is done
         bar = _bar(progress)
         t0 = time.perf_counter()
-        at = 0
-        while at < limit and m.ts[plan.measured, TS_STATE] != S_HALT:
-            at = min(at + step, limit)
-            m.run(at)
+        for _ in m.run_iter(limit, step):   # ends at X_WATCH: the measured CPU halted
             bar(int(m.ts[plan.measured, TS_CLK]) / hz)
         bar(None)
         wall = time.perf_counter() - t0
