@@ -19,6 +19,7 @@ import tomllib
 import attrs
 
 from powersim.errors import PowersimError
+from powersim.kernel.idle_states import STATES
 from powersim.kernel.params import KernelParams
 from powersim.machine.params import MachineParams, ParamError, param
 
@@ -28,7 +29,8 @@ class ConfigError(PowersimError):
 
 
 # The workload generators of issue #6: powersim/workloads/<name>.py each.
-GENERATORS = ("munmap_thp", "vcpus", "gup_storm", "thp_churn", "ipi_latency", "tlb_flush")
+GENERATORS = ("munmap_thp", "vcpus", "gup_storm", "thp_churn", "ipi_latency", "tlb_flush",
+              "ipi_idle")
 THP_SIZE = 2 << 20      # a radix PMD maps 2 MiB with either base page size [L-tlb]
 
 
@@ -98,6 +100,11 @@ class WorkloadParams:
                        "issue #6 item 2: around the 33/256-page ceilings", 1, 1 << 30)
     tlb_op: str = choice("munmap", "name", "operation of tlb_flush: munmap or mprotect of "
                          "`pages` base pages", "issue #6 item 2", ("munmap", "mprotect"))
+    target_state: str = choice("stop5", "name", "what the IPI target does (ipi_idle): busy "
+                               "(in the kernel, taking interrupts at once) or an idle state "
+                               "it stops in before each IPI",
+                               "[Sampat-ipi] measured busy and stop0_lite..stop5",
+                               ("busy", *STATES))
 
 
 SECTIONS = {"machine": MachineParams, "kernel": KernelParams, "workload": WorkloadParams}

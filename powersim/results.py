@@ -30,7 +30,7 @@ class Results:
     gup_ns: dict = None             # a gup_fast call's duration, ns {min, median, p99, max}
     mm_cpumask_weight: int = None   # CPUs in mm_cpumask at the end of the run
     kvm_fault_ns: dict = None       # a KVM page-fault walk's duration, ns
-    idle_stops: dict = None         # stop entries the idle governor made, by PSSCR RL
+    idle_stops: dict = None         # stop entries the menu governor made, by state name
 
     @classmethod
     def build(cls, sim, res, op_cycles: int, round_cycles: list, extra: dict = None):

@@ -91,12 +91,16 @@ BAD_FILES = [
      "workload.vcpus = 9: more than the 8 hardware threads"),
     ("[workload]\ngenerator = \"munmap_tlp\"\n",
      "workload.generator = 'munmap_tlp': allowed munmap_thp, vcpus, gup_storm, thp_churn, "
-     "ipi_latency, tlb_flush (did you mean 'munmap_thp'?)"),
+     "ipi_latency, tlb_flush, ipi_idle (did you mean 'munmap_thp'?)"),
     ("[workload]\nvcpu_state = \"gest\"\n",
      "workload.vcpu_state = 'gest': allowed host, guest, idle (did you mean 'guest'?)"),
     ("[kernel]\nipi = \"ipi\"\n", "kernel.ipi = 'ipi': allowed xive, doorbell"),
-    ("[kernel]\nidle_levels = [0, 2]\n", "kernel.idle_levels = [0, 2], "
-     "kernel.idle_residency_us = [10, 50, 100, 10000, 20000, 20000, 100000]: allowed up to 8"),
+    ("[kernel]\nidle_states = \"stop0,stop3\"\n", "kernel.idle_states = 'stop0,stop3': "
+     "allowed a comma-separated set of stop0_lite, stop0, stop1, stop2, stop4, stop5, stop8, "
+     "stop11"),
+    ("[kernel]\nhz = 0\n", "kernel.hz = 0: allowed 1..10000 Hz"),
+    ("[workload]\ntarget_state = \"stop3\"\n", "workload.target_state = 'stop3': allowed "
+     "busy, stop0_lite, stop0, stop1, stop2, stop4, stop5, stop8, stop11"),
     ("[kernel]\nguest_exit_cycles = -5\n", "kernel.guest_exit_cycles = -5: allowed 0..1073741824"),
     ("machine = 3\n", "[machine] = 3: must be a table"),
     ("[machine]\nchips = \n", "TOML syntax error: Invalid value (at line 2, column 9)"),

@@ -21,15 +21,16 @@ END             0     none: ``attn`` (the script always ends with one)
 CALL            1     routine address, then up to 4 arguments in r3..r6
 WAIT_UNTIL      2     timebase value: sleep in ``wait`` with the decrementer set
                       to fire then (interrupts are taken meanwhile)
-IDLE            3     PSSCR value (ESL = EC = 0: resume after ``stop``): ``stop``
+IDLE            3     PSSCR value, count: ``count`` times ``stop`` in that state
                       until an interrupt, which is then taken
+                      (cpuidle.power9_idle_stop)
 SWITCH_MM       5     mm address, 0 for none: ``switch_mm`` (grows mm_cpumask
                       on a first switch, sets current->mm and PIDR)
 GUEST           6     until (timebase), fault period (timebase ticks, 0: none),
                       first fault (timebase), region bytes, fault stride bytes:
                       a vCPU in guest mode until ``until`` (see cmd_guest)
-IDLE_GOV        7     until (timebase): idle, each ``stop`` at the level the
-                      idle governor picks (see cmd_idle_gov)
+IDLE_GOV        7     until (timebase): the idle loop, each ``stop`` in the state
+                      the menu governor picks (cpuidle.py)
 ==============  ====  =========================================================
 """
 
@@ -40,19 +41,18 @@ import numpy as np
 
 from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
-from powersim.kernel import (image_cache, irq, methods, mm, pgtable, smp, thp, tlbflush,
-                             walkers)
-from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_GUEST, CMD_IDLE, CMD_IDLE_GOV,
-                                    CMD_SIZE, CMD_WAIT_UNTIL, DATA_BASE, KERNELBASE,
+from powersim.kernel import (cpuidle, image_cache, irq, methods, mm, pgtable, smp, thp,
+                             tlbflush, walkers)
+from powersim.kernel.layout import (CI_INTERVAL_COUNT, CI_INTERVALS, CMD_CALL, CMD_END,
+                                    CMD_GUEST, CMD_IDLE, CMD_IDLE_GOV, CMD_SIZE,
+                                    CMD_WAIT_UNTIL, DATA_BASE, KERNELBASE,
                                     LINE_SHIFT, MM_ACTIVE_CPUS, MM_USERS, NMARKS, PACA_CPU,
                                     PACA_CURRENT_MM, PACA_GUEST_EXIT, PACA_GUEST_EXITS,
                                     PACA_KSTACK, PACA_MARKS, PACA_PIR, PACA_SCRIPT, Layout)
 from powersim.kernel.params import KernelParams
-from powersim.kernel.trace import IDLE_STOP, WALK_BEGIN, WALK_END, trace
-from powersim.machine.core import PSSCR_EC, PSSCR_ESL
+from powersim.kernel.trace import WALK_BEGIN, WALK_END, trace
 from powersim.machine.params import MachineParams
 
-SPR_PSSCR = 855
 CMD_SWITCH_MM = 5           # the op docs/KERNEL.md reserves
 MAX_CALL_ARGS = 4
 
@@ -74,13 +74,15 @@ def wait_until(tb: int):
     return (CMD_WAIT_UNTIL, tb)
 
 
-def idle(psscr: int = 0):
-    """IDLE: ``stop`` at ``psscr`` until an interrupt (ESL = EC = 0 only: the
-    kernel has no system-reset wake-up path yet)."""
-    if not isinstance(psscr, int) or psscr < 0 or psscr & (PSSCR_ESL | PSSCR_EC):
-        raise PowersimError(f"IDLE psscr={psscr!r}: allowed a PSSCR value with ESL = EC = 0 "
-                            "(e.g. 0 for stop0_lite, 2 for RL = 2)")
-    return (CMD_IDLE, psscr)
+def idle(psscr: int = 0, count: int = 1):
+    """IDLE: ``count`` times ``stop`` with this PSSCR value (e.g.
+    ``cpuidle.psscr("stop5")``) until an interrupt, which is taken each time."""
+    if not isinstance(psscr, int) or isinstance(psscr, bool) or not 0 <= psscr < 1 << 32:
+        raise PowersimError(f"IDLE psscr={psscr!r}: allowed a 32-bit PSSCR value (e.g. "
+                            "powersim.kernel.cpuidle.psscr('stop2'))")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count < 1 << 63:
+        raise PowersimError(f"IDLE count={count!r}: allowed an integer >= 1")
+    return (CMD_IDLE, psscr, count)
 
 
 def _tb(name, v):
@@ -103,8 +105,8 @@ def guest(until_tb: int, period_tb: int = 0, first_tb: int = 0, region: int = 0,
 
 
 def idle_gov(until_tb: int):
-    """IDLE_GOV: idle until timebase ``until_tb``, in the stop states the idle
-    governor picks (KernelParams.idle_levels)."""
+    """IDLE_GOV: the idle loop until timebase ``until_tb``, in the stop states
+    the menu governor picks among kernel.idle_states (cpuidle.py)."""
     return (CMD_IDLE_GOV, _tb("IDLE_GOV until", until_tb))
 
 
@@ -171,14 +173,20 @@ def _emit_boot(b, lay, kp):
     pgtable.sleep_for(b, "r6", "r7", "wait")
     b.b("cmd_wait_until")
 
-    b.label("cmd_idle")                 # r4 = PSSCR
-    b.mtspr(SPR_PSSCR, "r4")
+    b.label("cmd_idle")                 # r4 = PSSCR, r5 = count
+    b.mtspr(cpuidle.SPR_PSSCR, "r4")
+    b.mr("r20", "r5")
+    b.label(again := b.local("idle"))
+    irq.hard_irq(b, "r5", enable=False)     # idle is entered hard-disabled; the
+    pgtable.rcu_eqs(b, "r5")                # interrupt that woke it is taken at the
+    b.bl("power9_idle_stop")            # enable
     pgtable.rcu_eqs(b, "r5")
-    b.stop()
-    pgtable.rcu_eqs(b, "r5")
+    irq.hard_irq(b, "r5", enable=True)
+    b.addi("r20", "r20", -1)
+    b.cmpdi("r20", 0)
+    b.bgt(again)
     b.b("cmd_loop")
     _emit_guest(b, kp)
-    _emit_idle_gov(b, lay, kp)
 
 
 def _sleep_until(b, target, tmp, tmp2, insn):
@@ -247,50 +255,19 @@ def _emit_guest(b, kp):
     b.b("guest_loop")
 
 
-def _emit_idle_gov(b, lay, kp):
-    """cmd_idle_gov (r4 until): a simple idle governor.  It predicts the next
-    idle interval as an average of the observed ones (predicted += (observed -
-    predicted) / 8, starting at 0, like the menu governor's correction [SK-slw
-    table in power9.md section 6]) and stops at the deepest enabled level whose
-    target residency is at most the prediction; ESL = EC = 0 so the thread
-    resumes after ``stop`` (the level sets the wake-up latency; state loss is
-    not modelled)."""
-    b.label("cmd_idle_gov")
-    b.mr("r20", "r4")
-    b.li("r21", 0)                      # predicted idle interval (timebase ticks)
-    b.label("idle_gov_loop")
-    b.mftb("r22")
-    b.cmpld("r22", "r20")
-    b.bge("cmd_loop")
-    b.li64("r9", lay.idle_table)        # (residency ticks, RL) pairs, deepest first
-    b.label(scan := b.local("scan"))
-    b.ld("r10", "0(r9)")
-    b.ld("r11", "8(r9)")
-    b.addi("r9", "r9", 16)
-    b.cmpld("r10", "r21")
-    b.bgt(scan)                         # the last entry has residency 0
-    b.mtspr(SPR_PSSCR, "r11")
-    trace(b, IDLE_STOP, "r11", scratch="r9")    # the level picked (zero-cost record)
-    _sleep_until(b, "r20", "r9", "r10", "stop")
-    b.mftb("r9")
-    b.subf("r9", "r22", "r9")           # observed interval
-    b.subf("r9", "r21", "r9")
-    b.sradi("r9", "r9", 3)
-    b.add("r21", "r21", "r9")
-    b.b("idle_gov_loop")
-
-
 def build_image(lay: Layout, ipi: str, kp: KernelParams):
     """Assemble the kernel for ``lay``: vectors, boot and command loop, interrupt
     entry, IPIs, test hooks, the mm operations of method ``kp.method``.  Linked
     at KERNELBASE."""
     b = Builder()
+    cpuidle.emit_vector(b, lay)
     irq.emit_vectors(b)
     b.emit(".org 0x1000")
     _emit_boot(b, lay, kp)
-    irq.emit_entries(b)
+    irq.emit_entries(b, kp)
+    cpuidle.emit(b, lay)
     smp.emit_smp_call_function_many(b, lay, smp.check_ipi(ipi))
-    smp.emit_receive(b, lay)
+    smp.emit_receive(b, lay, kp)
     smp.emit_funcs(b)
     method = methods.get(kp.method)
     method.emit(b, lay)
@@ -460,13 +437,13 @@ class Kernel:
         self._w64(mem, lay.mm + MM_USERS, mm_users)
         for addr, data in masks:
             self._write(mem, addr, data)
-        kp = self.kparams
-        idle = [(us * self.params.timebase_mhz, rl) for rl, us in
-                zip(kp.idle_levels, kp.idle_residency_us)][::-1]
-        idle[-1] = (0, idle[-1][1])     # the shallowest level is always allowed
-        for i, (ticks, rl) in enumerate(idle):
-            self._w64(mem, lay.idle_table + 16 * i, ticks)
-            self._w64(mem, lay.idle_table + 16 * i + 8, rl)
+        kp, tb = self.kparams, self.params.timebase_mhz
+        rows = cpuidle.state_table(kp.idle_state_list(), tb, kp.hz)
+        self._write(mem, lay.cpuidle_states, b"".join(
+            v.to_bytes(8, "little") for row in rows for v in row))
+        history = (kp.idle_history_us * tb).to_bytes(8, "little") * CI_INTERVAL_COUNT
+        for cpu in range(lay.ncpus):
+            self._write(mem, lay.cpuidle_base + (cpu << LINE_SHIFT) + CI_INTERVALS, history)
         m.start(self.image.symbols["_start"])
         return m
 

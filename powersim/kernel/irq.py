@@ -17,7 +17,8 @@ which replays recorded kinds with the same ``irq_dispatch`` the direct path
 uses.  Handlers run hard-disabled (MSR[EE] = 0), so (H)SRR0/1 need no saving.
 """
 
-from powersim.kernel.layout import (IRQS_DISABLED, PACA_EX, PACA_GUEST_EXIT, PACA_IRQ_DBELL,
+from powersim.kernel.layout import (IRQS_DISABLED, PACA_EX, PACA_GUEST_EXIT, PACA_HOST_IPI,
+                                    PACA_IRQ_DBELL,
                                     PACA_IRQ_DEC, PACA_IRQ_EE, PACA_IRQ_HARD_DIS, PACA_IRQ_HAPPENED,
                                     PACA_SOFT_MASK)
 
@@ -118,7 +119,7 @@ def _reset_dec(b, tmp):
     b.mtdec(tmp)
 
 
-def emit_entries(b):
+def emit_entries(b, kp):
     """``<vector>_common`` (masked check and masked path) for each vector, the
     shared full entry, and the handlers."""
     for vec, name, kind, hsrr in VECTORS:
@@ -140,7 +141,7 @@ def emit_entries(b):
         _return(b, hsrr)
     for hsrr in (False, True):
         _emit_full_entry(b, hsrr)
-    _emit_dispatch(b)
+    _emit_dispatch(b, kp)
     _emit_restore_and_replay(b)
 
 
@@ -183,7 +184,15 @@ def _emit_full_entry(b, hsrr):
     b.emit("hrfid" if hsrr else "rfid")
 
 
-def _emit_dispatch(b):
+def ipi_receive_cost(b, kp):
+    """What Linux's IPI receive path costs beyond the tiny kernel's instructions
+    (kernel.ipi_receive_cycles), charged at no host cost."""
+    if kp.ipi_receive_cycles:
+        b.li64("r0", kp.ipi_receive_cycles)
+        b.mtspr(SPR_SIMSTALL, "r0")
+
+
+def _emit_dispatch(b, kp):
     """``irq_dispatch(kind)``: the handler of one PACA_IRQ_* kind (tail calls),
     shared by the direct path and the replay."""
     b.label("irq_dispatch")
@@ -199,9 +208,13 @@ def _emit_dispatch(b):
     b.blr()
 
     b.label("doorbell_exception")
+    ipi_receive_cost(b, kp)
     b.comment("a global doorbell's data is ordered by msgsync; lwsync [L-dbell]")
     b.msgsync()
     b.lwsync()
+    b.li("r4", 0)                       # kvmppc_clear_host_ipi: host_ipi = 0; smp_mb()
+    b.stb("r4", f"{PACA_HOST_IPI}(r13)")    # [L-kvm-ipi]
+    b.sync()
     b.b("smp_ipi_demux_relaxed")
 
 

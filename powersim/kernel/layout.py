@@ -23,6 +23,8 @@ STACK_SIZE = 16 << 10   # one 16 KiB stack per CPU (docs/KERNEL.md)
 # --- PACA field offsets (one line per CPU) -------------------------------------
 PACA_SOFT_MASK = 0      # u8 irq_soft_mask: 0 enabled, IRQS_DISABLED [linux-mm 3.8]
 PACA_IRQ_HAPPENED = 1   # u8 PACA_IRQ_* bits recorded while soft-masked
+PACA_HOST_IPI = 2       # u8 kvm_hstate.host_ipi: an IPI is on its way (doorbell senders set
+                        # it, the doorbell handler clears it) [L-kvm-ipi]
 PACA_GUEST_EXITS = 4    # u32 guest exits this CPU took (cmd_guest)
 PACA_CPU = 8            # u64 this CPU's number
 PACA_PERCPU = 16        # u64 per-CPU lockless walker counter (Bras v6)
@@ -73,6 +75,16 @@ RCU_LOCK, RCU_CUR, RCU_TOTAL = 0, 8, 16     # spin lock, tables in the current g
 CMD_SIZE = 48               # op, then 5 u64 operands
 CMD_END, CMD_CALL, CMD_WAIT_UNTIL, CMD_IDLE = 0, 1, 2, 3
 CMD_GUEST, CMD_IDLE_GOV = 6, 7
+
+# --- per-CPU cpuidle line (cpuidle.py): the menu governor's state and the stop path's r1
+CI_INTERVALS = 0        # u64[8]: the last 8 idle intervals (timebase ticks), a ring
+CI_NEXT = 64            # u64: the ring's next slot (0..7)
+CI_TICK_STOPPED = 72    # u64: 1 while the idle loop runs with the tick stopped
+CI_R1 = 80              # u64: r1 at the stop instruction (the 0x100 wake-up reloads it)
+CI_INTERVAL_COUNT = 8
+CI_STATE_BYTES = 32     # cpuidle table: a header (cpuidle.H_*), then per state its target
+                        # residency, exit latency (timebase ticks), PSSCR, index; a
+                        # residency of all ones ends it
 
 # --- per-CPU marks line: u64 slots the test hooks write (timebase stamps) -------
 MARK_COUNT = 0          # ipi_mark: times run on this CPU
@@ -140,7 +152,7 @@ class Layout:
                 ("pgtables", self.pgtable_bytes),
                 ("page_ref", 8 * PAGE_REFS),
                 ("rcu", LINE + _lines(8 * n) + _lines(8 * self.pte_tables)),
-                ("idle_table", LINE),
+                ("cpuidle", n * LINE), ("cpuidle_states", _lines(CI_STATE_BYTES * 10)),
                 ("stacks", n * STACK_SIZE))
 
     def _base(self, region: str) -> int:
@@ -196,10 +208,15 @@ class Layout:
 
     # --- machine-wide -----------------------------------------------------------
     @property
-    def idle_table(self):
-        """The idle governor's (residency, PSSCR RL) u64 pairs, deepest first,
-        the last with residency 0 (image.cmd_idle_gov)."""
-        return self._base("idle_table")
+    def cpuidle_base(self):
+        """Per-CPU cpuidle lines (CI_* fields; cpuidle.py)."""
+        return self._base("cpuidle")
+
+    @property
+    def cpuidle_states(self):
+        """The enabled idle states, shallowest first, CI_STATE_BYTES each, ended by
+        a residency of all ones (cpuidle.py)."""
+        return self._base("cpuidle_states")
 
     @property
     def paca_base(self):

@@ -28,8 +28,9 @@ Routines:
   is never a whole PUD here).
 * ``tlb_table_flush(tlb)``: after the TLB flush, every batched table to the
   method's ``free_pgtable`` hook (immediate, or ``tlb_remove_table_deferred``).
-* ``zap_deposited_table(mm, pmdp)``: withdraw the deposited PTE table and free
-  it with the method's ``free_pgtable`` hook.
+* ``zap_deposited_table(mm, pmdp)``: withdraw the deposited PTE table and
+  ``pte_free`` it at once, as Linux does: no walker can hold a table that was
+  only deposited (never in a PMD since the last serialize).
 
 ``build_process`` writes PID 1's tables: ``nbytes`` at ``THP_EA`` mapped by
 2 MiB leaves (``_PAGE_PTE | _PAGE_PRESENT``, R and C set as Linux sets them for
@@ -102,7 +103,7 @@ def emit(b, lay, method):
     b.label("zap_deposited_table")      # (mm, pmdp)
     epilogue = prologue(b)
     b.bl("pgtable_trans_huge_withdraw")
-    method.free_pgtable(b)
+    b.bl("pte_free")                    # mm_dec_nr_ptes; pte_free [L-pgt]
     epilogue()
 
     b.label("zap_huge_pmd")             # (tlb, pmdp, addr) -> 1 zapped / 0 not huge

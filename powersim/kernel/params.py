@@ -20,9 +20,11 @@ class KernelParams:
     method: str = param("ipi", "name", "serialization of THP PMD changes against lockless "
                         "walkers (one module in powersim/kernel/methods/)",
                         "DESIGN.md 'Serialization methods'")
-    ipi: str = param("xive", "name", "how IPIs are sent: xive (an ESB trigger store, the "
-                     "POWER9 powernv path) or doorbell (msgsnd)",
-                     "[L-xive] xive_cause_ipi; [L-dbell] for doorbells")
+    ipi: str = param("doorbell", "name", "how IPIs are sent: doorbell (a global msgsnd by "
+                     "PIR, what v5.4 uses on PowerNV POWER9) or xive (an ESB trigger store, "
+                     "only with doorbell=off)",
+                     "[L-dbell] pnv_smp_probe: cause_ipi = doorbell_global_ipi on ISA 3.0; "
+                     "[L-xive] xive_cause_ipi")
     # CPU_FTR bits Linux sets from the PVR (dt_cpu_ftrs.c); the code generators of
     # tlbflush.py emit the work-around of power9.md section 4.3 when they are set.
     tlbie_erat_bug: bool = param(True, "flag", "CPU_FTR_P9_TLBIE_ERAT_BUG: after each tlbie "
@@ -50,14 +52,31 @@ class KernelParams:
         4666, "cycles", "KVM guest entry after the host handled the interrupt",
         "[linux-mm N16], the other half of the 9,333-cycle exit + entry", 0, 1 << 30)
 
-    # The idle governor (image.cmd_idle_gov) picks among these stop levels.
-    idle_levels: tuple = param((0, 1, 2, 4, 5, 8, 11), "PSSCR RL", "stop levels the idle "
-                               "governor may use, shallowest first (ibm,enabled-stop-levels)",
-                               "power9.md section 6 table (skiboot's states)")
-    idle_residency_us: tuple = param((10, 50, 100, 10000, 20000, 20000, 100000), "us",
-                                     "target residency of each idle_levels entry",
-                                     "[SK-slw] estimates, power9.md section 6", 0, 1 << 30)
+    # Linux's IPI receive path is far longer than the tiny kernel's: the exception
+    # entry from a running task, irq_enter/irq_exit, tracing, the generic IPI
+    # dispatch.  Its cost is charged (SPR_SIMSTALL) at the start of each IPI handler.
+    ipi_receive_cycles: int = param(
+        3264, "cycles", "receive-side work of an IPI that the tiny kernel does not "
+        "execute, charged before each doorbell/XIVE IPI handler",
+        "[Sampat-ipi]: 3.1 us measured from smp_call_function_single to the callback on a "
+        "busy POWER9 CPU, less the 1.74 us the tiny kernel's own path takes on this model "
+        "(workloads/ipi-idle.toml with workload.target_state=busy and this set to 0): "
+        "1.36 us = 3,264 cycles at 2.4 GHz", 0, 1 << 30)
 
+    # The idle loop (cpuidle.py): the menu governor picks among these states.
+    idle_states: str = param("stop0_lite,stop0,stop1,stop2,stop4,stop5", "names",
+                             "idle states the firmware enables (ibm,enabled-stop-levels), "
+                             "comma-separated, any of stop0_lite, stop0, stop1, stop2, stop4, "
+                             "stop5, stop8, stop11",
+                             "[SK-stop] skiboot >= 6.0 enables stop0, 1, 2, 4, 5 by default "
+                             "(commit 04a50cf04)")
+    hz: int = param(100, "Hz", "scheduler tick rate: the menu governor keeps the tick (and "
+                    "a shallow state) when it predicts less than one tick of idle",
+                    "[L-menu] powernv_defconfig CONFIG_HZ_100", 1, 10000)
+    idle_history_us: int = param(45000, "us", "each CPU's 8 past idle intervals at boot: "
+                                 "45,000 is what menu records for a tick wake-up of a long "
+                                 "idle CPU (9/10 of MAX_INTERESTING); 0 is a CPU with no "
+                                 "history", "[L-menu] menu_update, v5.4", 0, 1 << 30)
     @classmethod
     def for_machine(cls, machine_params, **kw):
         """The errata flags Linux would set on that machine's CPU ([L-ftrs])."""
@@ -77,23 +96,22 @@ class KernelParams:
             if isinstance(f.default, bool):
                 if not isinstance(v, bool):
                     raise KernelParamError(f"kernel.{f.name} = {v!r}: must be True or False")
-            elif isinstance(f.default, tuple):
-                if not v or not all(isinstance(x, int) and not isinstance(x, bool) and
-                                    0 <= x < 1 << 30 for x in v):
-                    raise KernelParamError(f"kernel.{f.name} = {v!r}: allowed a non-empty "
-                                           f"list of integers >= 0 ({md['unit']})")
             elif isinstance(f.default, int):
                 if isinstance(v, bool) or not isinstance(v, int) or not md["lo"] <= v <= md["hi"]:
                     raise KernelParamError(f"kernel.{f.name} = {v!r}: allowed integers "
                                            f"{md['lo']}..{md['hi']} {md['unit']}")
-        if len(self.idle_levels) != len(self.idle_residency_us) or \
-                list(self.idle_levels) != sorted(set(self.idle_levels)) or \
-                self.idle_levels[-1] > 15 or len(self.idle_levels) > 8:
-            raise KernelParamError(
-                f"kernel.idle_levels = {list(self.idle_levels)}, kernel.idle_residency_us "
-                f"= {list(self.idle_residency_us)}: allowed up to 8 increasing levels 0..15, "
-                "one residency each")
+        self.idle_state_list()
         return self
+
+    def idle_state_list(self) -> tuple:
+        """kernel.idle_states as names, shallowest first (KernelParamError if not)."""
+        from powersim.kernel.idle_states import STATES
+        names = tuple(n.strip() for n in self.idle_states.split(","))
+        bad = [n for n in names if n not in STATES]
+        if bad or not names or len(set(names)) != len(names):
+            raise KernelParamError(f"kernel.idle_states = {self.idle_states!r}: allowed a "
+                                   f"comma-separated set of {', '.join(STATES)}")
+        return tuple(n for n in STATES if n in names)
 
     def tlbie_fixups(self) -> tuple:
         """The extra tlbies after a tlbie sequence, in fixup_tlbie_va's order: "erat"

@@ -177,12 +177,13 @@ def rcu_eqs(b, tmp):
 
 
 def sleep_for(b, ticks, tmp, insn):
-    """``wait``/``stop`` (insn) in the idle extended quiescent state with the
-    decrementer set to fire after ``ticks`` > 0 timebase ticks (clobbered:
-    clamped to DEC_MAX).  Hard-disabled from the mtdec: a decrementer that fires
-    before the sleep stays pending and ends it (taken at the enable after),
-    instead of being reset to DEC_MAX by its handler just before the sleep (a
-    ~4 s sleep)."""
+    """``wait`` or (``insn`` = "stop") ``power9_idle_stop`` with the PSSCR
+    already set, in the idle extended quiescent state with the decrementer set
+    to fire after ``ticks`` > 0 timebase ticks (clobbered: clamped to DEC_MAX;
+    "stop" is a call, so r3-r12 and LR are clobbered too).  Hard-disabled from
+    the mtdec: a decrementer that fires before the sleep stays pending and ends
+    it (taken at the enable after), instead of being reset to DEC_MAX by its
+    handler just before the sleep (a ~4 s sleep)."""
     b.li64(tmp, DEC_MAX)
     b.cmpd(ticks, tmp)
     b.ble(short := b.local("dec"))
@@ -191,7 +192,10 @@ def sleep_for(b, ticks, tmp, insn):
     hard_irq(b, tmp, enable=False)
     b.mtdec(ticks)
     rcu_eqs(b, tmp)
-    getattr(b, insn)()
+    if insn == "stop":
+        b.bl("power9_idle_stop")
+    else:
+        getattr(b, insn)()
     rcu_eqs(b, tmp)
     hard_irq(b, tmp, enable=True)
 

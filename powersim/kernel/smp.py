@@ -3,22 +3,25 @@ docs/KERNEL.md "IPIs").
 
 Sender: csd_lock each target's per-(sender, target) csd, fill it, llist_add it
 to the target's call_single_queue, remember the target for a kick only when
-its queue was empty; kick them all (``smp_mb; message byte = 1`` then ``sync;
-msgsnd`` for ``ipi="doorbell"`` [L-dbell], or the XIVE ESB trigger store for
-``ipi="xive"`` [L-xive]); then, if ``wait``, csd_lock_wait on each target in
-turn.  Receiver: ``smp_ipi_demux`` (mb, xchg of the message word) then
+its queue was empty; kick them all (``smp_mb; message byte = 1``, then for
+``ipi="doorbell"`` doorbell_global_ipi: ``kvmppc_set_host_ipi`` (``smp_mb;
+host_ipi = 1`` in the target's PACA) and ``sync; msgsnd`` [L-dbell]
+[L-kvm-ipi], or for ``ipi="xive"`` the ESB trigger store [L-xive]); then, if
+``wait``, csd_lock_wait on each target in turn.  Receiver (irq.py's
+doorbell_exception: ``msgsync; lwsync``, ``host_ipi = 0; smp_mb``):
+``smp_ipi_demux`` (mb, xchg of the message word) then
 ``flush_smp_call_function_queue``: run ``func(info)``; a synchronous csd is
 unlocked (store-release) only after ``func`` returns.
 """
 
 from powersim.errors import PowersimError
-from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
+from powersim.kernel.irq import ipi_receive_cost, local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (CSD_FLAG_LOCK, CSD_FLAG_SYNCHRONOUS, CSD_FLAGS,
                                     CSD_FUNC, CSD_INFO, CSD_NEXT, LINE, LINE_SHIFT,
                                     MARK_COUNT, MARK_FUNC_TB, MARK_INFO, MARK_WIN_ENTER,
                                     MARK_WIN_EXIT, MARK_WIN_HAPPENED, MARK_WIN_RESTORED,
-                                    PACA_CPU, PACA_IRQ_HAPPENED, PACA_MARKS, PACA_PIR,
-                                    PPC_MSG_CALL_FUNCTION)
+                                    PACA_CPU, PACA_HOST_IPI, PACA_IRQ_HAPPENED, PACA_MARKS,
+                                    PACA_PIR, PPC_MSG_CALL_FUNCTION)
 from powersim.machine.core import DB_SERVER, ESB_BASE, ESB_STRIDE, ESB_TRIG, TIMA_BASE, \
     TM_ACK_HV, TM_QW3
 
@@ -193,11 +196,16 @@ def emit_smp_call_function_many(b, lay, ipi):
         b.sync()
         b.li("r5", 1)
         b.stb("r5", f"{PPC_MSG_CALL_FUNCTION}(r4)")
+        if ipi == "doorbell":           # doorbell_global_ipi [L-dbell]
+            # kvmppc_set_host_ipi: smp_mb(); paca_ptrs[cpu]->host_ipi = 1 [L-kvm-ipi]
+            _per_cpu(b, "r4", lay.paca_base, "r24")
+            b.sync()
+            b.stb("r5", f"{PACA_HOST_IPI}(r4)")
         b.sldi("r6", "r24", 3)
         b.li64("r0", lay.cpu_pir)
         b.ldx("r6", "r6", "r0")         # target PIR
         b.sync()                        # msgsnd is "treated as a store"; out_be64 syncs too
-        if ipi == "doorbell":           # doorbell_global_ipi [L-dbell]
+        if ipi == "doorbell":
             b.oris("r6", "r6", (DB_SERVER << 27) >> 16)
             b.msgsnd("r6")
         else:                           # xive_cause_ipi: 8-byte store to the trigger page
@@ -220,7 +228,7 @@ def emit_smp_call_function_many(b, lay, ipi):
     epilogue()
 
 
-def emit_receive(b, lay):
+def emit_receive(b, lay, kp):
     """smp_ipi_demux[_relaxed], flush_smp_call_function_queue and the XIVE
     IPI handler."""
     b.label("smp_ipi_demux")
@@ -282,6 +290,7 @@ def emit_receive(b, lay):
 
     b.label("xive_ipi_interrupt")
     epilogue = prologue(b, 32)
+    ipi_receive_cost(b, kp)
     b.li64("r4", TIMA_BASE + TM_ACK_HV)
     b.lhbrx("r5", 0, "r4")              # acknowledge: CPPR = the IPI's priority
     b.sync()                            # mb() after the ack [L-xive]
@@ -348,10 +357,13 @@ def emit_funcs(b):
     b.std("r4", f"{8 * MARK_WIN_RESTORED}(r30)")
     epilogue()
     emit_ipi_round_trips(b)
+    emit_ipi_wake_rounds(b)
 
 
 IPI_RTT_KIND = 0xF1     # trace-port kind of ipi_round_trips' records (instrumentation:
                         # outside the kernel's kinds 1..10 and the bracket marks, 0xF0)
+IPI_WAKE_KIND = 0xF2    # trace-port kind of ipi_wake_rounds' records (a = round; b = 0:
+                        # the sender before the call, 1: the target's callback entered)
 
 
 def emit_ipi_round_trips(b):
@@ -383,6 +395,53 @@ def emit_ipi_round_trips(b):
     b.li("r0", 1)
     b.std("r29", f"{8 * IPI_RTT_KIND}(r5)")
     b.addi("r29", "r29", 1)
+    b.b(loop)
+    b.label(done)
+    epilogue()
+
+
+def emit_ipi_wake_rounds(b):
+    """``ipi_wake_rounds(mask r3, n r4, interval r5)`` (the ipi_idle workload):
+    every ``interval`` timebase ticks, a record (IPI_WAKE_KIND, round, 0) and
+    ``smp_call_function_many(mask, ipi_wake_mark, round, 1)``, as the cpuidle
+    latency test times ``smp_call_function_single`` [Sampat-ipi]; the callback
+    ``ipi_wake_mark`` records (IPI_WAKE_KIND, round, 1) at its entry."""
+    from powersim.kernel.pgtable import sleep_for
+    from powersim.machine.core import TRACE_BASE
+    b.label("ipi_wake_mark")            # (round): the record is the callback's first store
+    b.li64("r4", TRACE_BASE)
+    b.li("r0", 1)
+    b.std("r3", f"{8 * IPI_WAKE_KIND}(r4)")
+    b.blr()
+
+    b.label("ipi_wake_rounds")
+    mask, n, rnd, interval, slot = "r31", "r30", "r29", "r28", "r27"
+    epilogue = prologue(b, 80, [mask, n, rnd, interval, slot])
+    b.mr(mask, "r3")
+    b.mr(n, "r4")
+    b.mr(interval, "r5")
+    b.li(rnd, 0)
+    b.mftb(slot)
+    b.label(loop := b.local("wake"))
+    b.cmpd(rnd, n)
+    b.bge(done := b.local("waked"))
+    b.add(slot, slot, interval)
+    b.label(wait := b.local("slot"))    # sleep until the round's slot
+    b.mftb("r4")
+    b.subf_("r6", "r4", slot)
+    b.ble(go := b.local("go"))
+    sleep_for(b, "r6", "r7", "wait")
+    b.b(wait)
+    b.label(go)
+    b.li64("r5", TRACE_BASE)
+    b.li("r0", 0)
+    b.std(rnd, f"{8 * IPI_WAKE_KIND}(r5)")
+    b.mr("r3", mask)
+    b.load_addr("r4", "ipi_wake_mark")
+    b.mr("r5", rnd)
+    b.li("r6", 1)                       # wait
+    b.bl("smp_call_function_many")
+    b.addi(rnd, rnd, 1)
     b.b(loop)
     b.label(done)
     epilogue()

@@ -31,8 +31,8 @@ kind                a                      b (r0)
                                            of what was recorded)
 ``SERIALIZED``      the mm                 --  (the method's serialize at a PMD
                                            clear/invalidate/collapse returned)
-``IDLE_STOP``       the PSSCR RL           --  (``cmd_idle_gov``: the stop level
-                                           the idle governor picked)
+``IDLE_STOP``       the state's index in   --  (``cmd_idle_gov``: the state the
+                    kernel.idle_states         menu governor picked)
 ==================  =====================  =======================================
 
 ``WALK_DEREF`` is emitted where the walker *uses* the loaded entry: right

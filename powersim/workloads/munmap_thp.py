@@ -2,8 +2,10 @@
 tears the region down (``munmap``, or ``exit_mmap`` when ``workload.fullmm``)
 while CPUs 1..vcpus-1, the process's other threads, are in mm_cpumask and run
 ``workload.vcpu_state`` (powersim.workloads.vcpu); CPUs beyond ``vcpus`` are
-not in the mask.  The measured operation is the munmap call from its entry to
-its return."""
+not in the mask.  Idle vCPU threads are not running on their CPUs: those CPUs
+run the idle task (current->mm is none) but stay in mm_cpumask, as after the
+threads ran there.  The measured operation is the munmap call from its entry
+to its return."""
 
 from powersim.workloads import Plan, bracket, vcpu
 
@@ -15,7 +17,9 @@ def plan(sim) -> Plan:
     op = call("exit_mmap" if wl.fullmm else "munmap", THP_EA, wl.memory)
     scripts = {c: vcpu.script(sim, c, sim.until_tb) for c in range(1, wl.vcpus)}
     scripts[0] = bracket(op)
-    return Plan(scripts=scripts, mm_cpus=tuple(range(wl.vcpus)), measured=0)
+    running = (0,) if wl.vcpu_state == "idle" else None
+    return Plan(scripts=scripts, mm_cpus=tuple(range(wl.vcpus)), running=running,
+                mm_users=max(2, wl.vcpus), measured=0)
 
 
 def measure(sim, run) -> dict:

@@ -7,8 +7,8 @@ guest   GUEST: in guest mode, executing nothing; a host interrupt costs a guest
         (kernel.guest_exit_cycles / guest_entry_cycles), and with
         ``kvm_fault_rate`` the vCPU takes KVM page-fault exits that run the
         lockless KVM walk.
-idle    IDLE_GOV: idle in the stop states the idle governor picks from the
-        wake-up intervals it observes.
+idle    IDLE_GOV: the CPU's idle loop (the vCPU thread is not running), in the
+        stop states cpuidle's menu governor picks (powersim.kernel.cpuidle).
 """
 
 import random

@@ -27,7 +27,7 @@ Results: ``counters.guest_exits`` (every exit from guest mode: a host interrupt
 ``kvm_faults`` (KVM walks run), ``ipis_handled`` (ipi_mark runs); top-level
 ``mm_cpumask_weight`` at the end, ``kvm_fault_ns`` (a KVM fault walk's
 duration, from the WALK_BEGIN / WALK_END records around it in cmd_guest) and
-``idle_stops`` (stop entries the idle governor made, by PSSCR RL, from its
+``idle_stops`` (stop entries the menu governor made, by state name, from its
 IDLE_STOP records).
 """
 
@@ -145,9 +145,17 @@ def mm_cpumask_weight(run) -> int:
     return sum(bin(x).count("1") for x in bits)
 
 
+def idle_stops(trace, kp) -> dict:
+    """{state name: stops} the menu governor made in ``trace`` (IDLE_STOP records)."""
+    from powersim.kernel.trace import IDLE_STOP
+    names = kp.idle_state_list()
+    picked, counts = np.unique(trace[trace["kind"] == IDLE_STOP]["a"], return_counts=True)
+    return {names[int(i)]: int(c) for i, c in zip(picked, counts)}
+
+
 def measure(sim, run) -> dict:
     from powersim.kernel.layout import MARK_COUNT
-    from powersim.kernel.trace import IDLE_STOP, WALK_BEGIN
+    from powersim.kernel.trace import WALK_BEGIN
     from powersim.workloads import vcpu
     n, waker, hosts = shape(sim)
     tr = run.trace
@@ -164,8 +172,7 @@ def measure(sim, run) -> dict:
     cycles = call_cycles(tr, cpus)
     if len(cycles):
         out["kvm_fault_ns"] = spread_ns(cycles, sim.scenario.machine.freq_mhz)
-    stops = tr[mine & (tr["kind"] == IDLE_STOP)]["a"]
-    if len(stops):
-        levels, counts = np.unique(stops, return_counts=True)
-        out["idle_stops"] = {str(int(rl)): int(c) for rl, c in zip(levels, counts)}
+    stops = idle_stops(tr[mine], sim.scenario.kernel)
+    if stops:
+        out["idle_stops"] = stops
     return out

@@ -220,7 +220,8 @@ def test_layout_one_line_per_object_no_overlap():
 
 @pytest.mark.parametrize("make", [
     lambda: Kernel(ipi="msgsndp"),
-    lambda: idle(0x00300000),
+    lambda: idle(1 << 32),
+    lambda: idle(0, count=0),
     lambda: wait_until(-1),
     lambda: call("x", 1, 2, 3, 4, 5),
     lambda: Kernel().run({0: [call("no_such_routine")]}),
@@ -243,3 +244,46 @@ def test_runs_are_deterministic():
         return ([run.marks(c) for c in range(8)],
                 [(t.cycles, t.instructions, t.stats) for t in run.result.threads])
     assert once() == once()
+
+
+def _mnemonics(k, start, stop):
+    """The mnemonics of the image from symbol ``start`` up to the first ``stop``."""
+    lines = dump(k.image)
+    i = lines.index(f"{start}:") + 1
+    out = []
+    for line in lines[i:]:
+        if line.endswith(":"):
+            continue
+        out.append(line.split()[2])
+        if out[-1] == stop:
+            return out
+    raise AssertionError(f"no {stop} after {start}")
+
+
+def test_doorbell_send_orders_every_store_before_msgsnd():
+    """doorbell_global_ipi as v5.4 sends it [L-dbell]: smp_mb; message byte;
+    kvmppc_set_host_ipi (smp_mb; host_ipi byte); sync; msgsnd, with nothing
+    stored between the last sync and the msgsnd."""
+    seq = _mnemonics(Kernel(cores_per_chip=2), "smp_call_function_many", "msgsnd")
+    kinds = [m for m in seq if m in ("hwsync", "lwsync", "msgsnd") or m.startswith("st")]
+    assert kinds[-6:] == ["hwsync", "stb", "hwsync", "stb", "hwsync", "msgsnd"]
+
+
+def test_doorbell_receive_syncs_before_reading_the_message():
+    """msgsync; lwsync before anything of the sender's is read, then host_ipi
+    cleared with a full barrier before smp_ipi_demux_relaxed."""
+    seq = _mnemonics(Kernel(cores_per_chip=2), "doorbell_exception", "b")
+    loads = [i for i, m in enumerate(seq) if m.startswith("l") and m not in ("li", "lwsync")]
+    assert seq.index("msgsync") < seq.index("lwsync") < seq.index("stb") < seq.index("hwsync")
+    assert not loads
+
+
+@pytest.mark.parametrize("handled", [True, False])
+def test_host_ipi_is_set_by_the_sender_and_cleared_by_the_handler(handled):
+    """host_ipi (PACA byte 2) is 1 from the send until the target's doorbell
+    handler clears it: a target that halted never clears it."""
+    k = Kernel(cores_per_chip=2)
+    target = [idle()] if handled else []
+    run = k.run({0: sender({4}, wait=int(handled)), 4: target}, mm_cpus=[0, 4])
+    assert run.marks(4)[MARK_COUNT] == int(handled)
+    assert run.u64(k.layout.paca(4)) >> 16 & 0xFF == int(not handled)

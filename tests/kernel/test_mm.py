@@ -11,7 +11,8 @@ import pytest
 from powersim.errors import PowersimError
 from powersim.kernel import methods
 from powersim.kernel.image import Kernel, call, dump, wait_until
-from powersim.kernel.layout import MARK_FREE, MM_LOCK, POOL_FREE, POOL_HEAD, PTE_TABLE_BYTES
+from powersim.kernel.layout import (MARK_FREE, MM_LOCK, POOL_FREE, POOL_HEAD, PTE_TABLE_BYTES,
+                                    RCU_TOTAL)
 from powersim.kernel.methods import none
 from powersim.kernel.mm import PMD_SIZE, THP_EA
 from powersim.kernel.params import KernelParams
@@ -78,8 +79,11 @@ def test_process_is_thp_mapped_with_a_deposit_per_pmd():
 
 
 # --- munmap ---------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["ipi", "none"])
+@pytest.mark.parametrize("method", ["ipi", "none", "robust"])
 def test_munmap_clears_every_pmd_and_frees_every_deposit(method):
+    """zap_deposited_table frees with pte_free at once, whatever the method's
+    page-table free (robust's waits for a grace period): the deposited tables
+    are back in the pool when munmap returns, none waits in the deferred free."""
     k = kernel(5, method)
     run = run_on_cpu0(k, [munmap(0, 5)], mm_cpus=range(4))
     assert all(pmd(run, k, i) == 0 for i in range(5))
@@ -87,6 +91,18 @@ def test_munmap_clears_every_pmd_and_frees_every_deposit(method):
     assert set(free) == set(k.process.deposited) | set(k.process.free)
     assert len(free) == k.layout.pte_tables
     assert run.u64(k.layout.mm + MM_LOCK) == 0          # the PMD lock is released
+
+
+def test_deposited_tables_are_freed_without_a_grace_period():
+    """robust frees page tables after a grace period, but zap_deposited_table
+    frees the deposits with pte_free at once [L-pgt]: with CPU 1 in a long
+    irq-off section for the whole munmap (no grace period can end), all five
+    are back in the pool and nothing waits in the deferred free."""
+    k = kernel(5, "robust")
+    scripts = {0: [munmap(0, 5)], 1: [call("irq_off_window", 1_000_000)]}
+    run = k.run(scripts, mm_cpus=range(4))
+    assert set(free_list(run, k)) == set(k.process.deposited) | set(k.process.free)
+    assert run.u64(k.layout.rcu + RCU_TOTAL) == 0
 
 
 def test_munmap_of_part_of_the_region_leaves_the_rest():
