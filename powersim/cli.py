@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cores", type=_int, default=1, metavar="N",
                    help="SMT4 cores per chip, 1..64 (default 1)")
     e.add_argument("--smt", type=_int, default=4, metavar="T",
-                   help="threads per core, 1..4 (default 4)")
+                   help="threads per core: 1, 2 or 4 (default 4)")
     e.add_argument("--threads", type=_int, default=None, metavar="N",
                    help="start only the first N hardware threads in PIR order")
     e.add_argument("--max-cycles", type=_int, default=10**9, metavar="N",

@@ -20,7 +20,7 @@ import attrs
 
 from powersim.errors import PowersimError
 from powersim.kernel.params import KernelParams
-from powersim.machine.params import MachineParams, ParamError, param
+from powersim.machine.params import MachineParams, ParamError, choice, param
 
 
 class ConfigError(PowersimError):
@@ -30,13 +30,6 @@ class ConfigError(PowersimError):
 # The workload generators of issue #6: powersim/workloads/<name>.py each.
 GENERATORS = ("munmap_thp", "vcpus", "gup_storm", "thp_churn", "ipi_latency", "tlb_flush")
 THP_SIZE = 2 << 20      # a radix PMD maps 2 MiB with either base page size [L-tlb]
-
-
-def choice(default, unit, doc, source, choices):
-    """A parameter whose value must be one of ``choices``."""
-    f = param(default, unit, doc, source)
-    f.metadata["choices"] = tuple(choices)
-    return f
 
 
 @attrs.define(frozen=True)

@@ -83,6 +83,7 @@ def test_summary_table_is_printed(capsys):
     (["--set", "workload.vcpus=9"], "workload.vcpus"),
     (["--set", "workload.generator=gup_strom"], "workload.generator"),
     (["--set", "workload.memory=1TiB"], "machine.memory"),
+    (["--set", "machine.smt=3"], "machine.smt = 3: allowed 1, 2, 4"),
 ])
 def test_bad_input_exits_2_naming_the_key_without_running(monkeypatch, capsys, args, named):
     def never(*_a, **_k):
