@@ -4,7 +4,8 @@ apart from ``host``, and a summary table.
 counters.ipi_rounds counts the trace port's SERIALIZED records: one per
 serialize a PMD clear/invalidate/collapse ran, whether or not that method sent
 IPIs in it.  serialize_latency: those rounds' durations (sim.serialize_cycles)
-in simulated ns, absent when there was no round.
+in simulated ns, absent when there was no round.  race_records: the race
+checker's races (powersim.kernel.checker.Race as dicts), absent when none.
 """
 
 import json
@@ -31,6 +32,7 @@ class Results:
     mm_cpumask_weight: int = None   # CPUs in mm_cpumask at the end of the run
     kvm_fault_ns: dict = None       # a KVM page-fault walk's duration, ns
     idle_stops: dict = None         # stop entries the idle governor made, by PSSCR RL
+    race_records: list = None       # the race checker's races, in replay order
 
     @classmethod
     def build(cls, sim, res, op_cycles: int, round_cycles: list, extra: dict = None):
@@ -43,12 +45,13 @@ class Results:
         def total(name):
             return sum(t.stats[name] for t in th)
 
-        from powersim.kernel.checker import count_races, count_walks
+        from powersim.kernel.checker import check, count_walks
         tr = res.trace
+        races = [attrs.asdict(r) for r in check(tr)]
         counters = {"ipi_sent": total("doorbells_sent") + total("xive_sent"),
                     "ipi_rounds": len(round_cycles), "tlbie": total("tlbie"),
                     "tlbiel": total("tlbiel"), "guest_exits": 0, "walks": count_walks(tr),
-                    "races": count_races(tr), "instructions": res.instructions}
+                    "races": len(races), "instructions": res.instructions}
         extra = dict(extra or {})
         counters.update(extra.pop("counters", {}))
         wall = res.host_seconds
@@ -60,7 +63,8 @@ class Results:
                    notes=["sim_seconds: CPU 0's clock at its end (boot included)",
                           "serialize_latency: from the PMD clear's trace record to the "
                           "serialize's return, in ns"],
-                   serialize_latency=spread_ns(round_cycles, sc.machine.freq_mhz))
+                   serialize_latency=spread_ns(round_cycles, sc.machine.freq_mhz),
+                   race_records=races or None)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in attrs.asdict(self).items() if v is not None}

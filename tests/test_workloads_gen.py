@@ -62,6 +62,14 @@ def test_churn_races_only_without_serialization(method, racy):
     assert c["walks"] > 5000 and c["ipi_rounds"] == 27     # one serialize per event
 
 
+def test_race_records_are_in_the_results_json():
+    r = run(CHURN, "kernel.method=none")
+    recs = r.to_dict()["race_records"]
+    assert len(recs) == r.counters["races"]
+    assert set(recs[0]) == {"cycle", "cpu", "kind", "slot", "ptep", "table"}
+    assert "race_records" not in run(CHURN, "kernel.method=ipi").to_dict()
+
+
 def test_churn_with_more_events_than_a_script_holds_is_refused():
     with pytest.raises(ConfigError, match="workload.split_rate = 100000"):
         run(CHURN, "workload.split_rate=100000")
