@@ -2,8 +2,10 @@
 method, the measured operation's time, deterministic JSON, bad input."""
 
 import json
+import types
 
 import pytest
+from tables import table_rows
 
 from powersim import cli, sim
 from powersim.config import load_scenario
@@ -75,6 +77,25 @@ def test_summary_table_is_printed(capsys):
     assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--method", "count"]) == 0
     out = capsys.readouterr().out
     assert "method=count" in out and "IPIs sent" in out and "MIPS" in out
+    # a munmap with no lockless walker adds no row: the common table as it was
+    assert out.splitlines()[-1].startswith("MIPS") and "races" not in out
+
+
+def test_a_generator_declares_its_rows_once_for_run_and_compare(monkeypatch, runs):
+    """What a new generator writes: summary_rows(results), tuples or Rows."""
+    from powersim import workloads
+    from powersim.results import Row, compare_table, ns
+    gen = types.SimpleNamespace(summary_rows=lambda r: [
+        ("wakeup median", r.op_seconds * 1e9, ns, True), Row("nothing", None)])
+    monkeypatch.setattr(workloads, "get", lambda _name: gen)
+    ipi, count = runs["ipi"], runs["count"]
+    t = table_rows(ipi.summary())
+    assert list(t)[-3:] == ["MIPS", "wakeup median", "nothing"]
+    assert t["wakeup median"] == [ns(ipi.op_seconds * 1e9)] and t["nothing"] == ["-"]
+    c = table_rows(compare_table([ipi, count]))
+    assert c["wakeup median"] == [ns(ipi.op_seconds * 1e9), ns(count.op_seconds * 1e9)]
+    assert c["wakeup median ratio"] == c["ratio"]
+    assert "nothing ratio" not in c
 
 
 @pytest.mark.parametrize("args,named", [
