@@ -15,6 +15,14 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+def _count(text: str) -> int:
+    """A non-negative integer (a number of things to show)."""
+    n = _int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"not a non-negative integer: {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="powersim",
@@ -98,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--trace-window", metavar="START:END",
                    help="with --trace: keep only events overlapping this simulated-time "
                         "window, e.g. 0:50us or 1ms:2ms (plain numbers are microseconds)")
+    u.add_argument("--races", type=_count, metavar="N",
+                   help="list the first N races the race checker found (cycle, time, CPU, "
+                        "kind, PMD slot and addresses), also with --quiet")
     u.add_argument("--quiet", action="store_true", help="no progress line and no table")
 
     sw = sub.add_parser("sweep", help="run a scenario over a grid of parameters into a "
@@ -228,6 +239,8 @@ def _cmd_run(args) -> int:
             f.write("\n")
     if not args.quiet:
         print(res.summary())
+    if args.races is not None:
+        print(res.race_list(args.races))
     return 0
 
 

@@ -95,6 +95,27 @@ class Results:
         head = f"{self.scenario}  method={self.method}  seed={self.seed}"
         return "\n".join([head] + [f"{k.ljust(w)}  {str(v).rjust(14)}" for k, v in rows])
 
+    def race_list(self, n: int) -> str:
+        """The first ``n`` race records, one a line, with the simulated time the
+        Chrome trace (--trace) shows them at."""
+        races = (self.race_records or [])[:n]
+        walks = self.counters["walks"]
+        if not races:
+            return (f"races: none in {walks} lockless walks" if walks else
+                    "races: none (no lockless walk to check)")
+        from powersim.machine.params import MachineParams
+        mhz = MachineParams(**self.config["machine"]).freq_mhz
+        rows = [("cycle", "time", "cpu", "kind", "slot", "ptep", "table")] + [
+            (str(r["cycle"]), f"{r['cycle'] / mhz:.3f} us", str(r["cpu"]), r["kind"],
+             f"{r['slot']:#x}", f"{r['ptep']:#x}", f"{r['table']:#x}" if r["table"] else "-")
+            for r in races]
+        w = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        head = (f"first {len(races)} of {self.counters['races']} races (at the walker's use of "
+                "the entry; slot: the PMD it read, ptep: what it dereferenced, table: the PTE "
+                "table it held)")
+        return "\n".join([head] + ["  ".join(x.ljust(w[i]) if i == 3 else x.rjust(w[i])
+                                              for i, x in enumerate(row)) for row in rows])
+
 
 class Row(NamedTuple):
     """One row a workload adds to the summary and the compare table."""

@@ -98,6 +98,22 @@ def test_a_generator_declares_its_rows_once_for_run_and_compare(monkeypatch, run
     assert "nothing ratio" not in c
 
 
+@pytest.mark.parametrize("value,message", [("-1", "not a non-negative integer: '-1'"),
+                                           ("three", "not an integer: 'three'")])
+def test_bad_races_count_is_an_argparse_error(monkeypatch, capsys, value, message):
+    monkeypatch.setattr(sim.Simulation, "run", lambda *_a, **_k: pytest.fail("ran"))
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", SCENARIO, "--races", value])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument --races: {message}" in err
+    assert "Traceback" not in err
+
+
+def test_races_with_no_walker_says_so(capsys):
+    assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--quiet", "--races", "3"]) == 0
+    assert capsys.readouterr().out == "races: none (no lockless walk to check)\n"
+
+
 @pytest.mark.parametrize("args,named", [
     (["--set", "workload.memry=8MiB"], "workload.memry"),
     (["--method", "ipx"], "kernel.method"),

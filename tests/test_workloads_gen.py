@@ -86,11 +86,28 @@ def test_run_prints_the_races_by_kind(capsys):
     assert int(t["lockless walks"][0]) > 5000
 
 
+def test_run_lists_the_first_races(capsys):
+    assert cli.main(["run", CHURN, "--method", "none", "--races", "3", "--quiet"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    r = run(CHURN, "kernel.method=none")
+    assert listed[0].startswith(f"first 3 of {r.counters['races']} races")
+    records = [line.split() for line in listed[2:]]
+    assert [(int(c), int(cpu), kind, int(slot, 16)) for c, _t, _us, cpu, kind, slot, *_
+            in records] == [(x["cycle"], x["cpu"], x["kind"], x["slot"])
+                            for x in r.race_records[:3]]
+
+
 def test_safe_method_prints_zero_races(capsys):
     assert cli.main(["run", CHURN, "--method", "count"]) == 0
     t = table_rows(capsys.readouterr().out)
     assert t["races"] == ["0"] and not any(f"  {k}" in t for k in RACE_KINDS)
     assert int(t["lockless walks"][0]) > 5000
+
+
+def test_safe_method_has_no_race_to_list(capsys):
+    assert cli.main(["run", CHURN, "--method", "count", "--quiet", "--races", "3"]) == 0
+    r = run(CHURN, "kernel.method=count")
+    assert capsys.readouterr().out == f"races: none in {r.counters['walks']} lockless walks\n"
 
 
 def test_race_records_are_in_the_results_json():
