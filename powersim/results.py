@@ -98,11 +98,11 @@ class Results:
     def race_list(self, n: int) -> str:
         """The first ``n`` race records, one a line, with the simulated time the
         Chrome trace (--trace) shows them at."""
-        races = (self.race_records or [])[:n]
         walks = self.counters["walks"]
-        if not races:
+        if not self.race_records:
             return (f"races: none in {walks} lockless walks" if walks else
                     "races: none (no lockless walk to check)")
+        races = self.race_records[:n]
         from powersim.machine.params import MachineParams
         mhz = MachineParams(**self.config["machine"]).freq_mhz
         rows = [("cycle", "time", "cpu", "kind", "slot", "ptep", "table")] + [

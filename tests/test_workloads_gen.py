@@ -92,9 +92,11 @@ def test_run_lists_the_first_races(capsys):
     r = run(CHURN, "kernel.method=none")
     assert listed[0].startswith(f"first 3 of {r.counters['races']} races")
     records = [line.split() for line in listed[2:]]
-    assert [(int(c), int(cpu), kind, int(slot, 16)) for c, _t, _us, cpu, kind, slot, *_
-            in records] == [(x["cycle"], x["cpu"], x["kind"], x["slot"])
-                            for x in r.race_records[:3]]
+    assert [(int(c), t, int(cpu), kind, int(slot, 16)) for c, t, _us, cpu, kind, slot, *_
+            in records] == [(x["cycle"], f"{x['cycle'] / 2400:.3f}", x["cpu"], x["kind"],
+                             x["slot"]) for x in r.race_records[:3]]     # 2.4 GHz
+    assert cli.main(["run", CHURN, "--method", "none", "--races", "0", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("first 0 of ")
 
 
 def test_safe_method_prints_zero_races(capsys):
