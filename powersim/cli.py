@@ -15,6 +15,14 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+def _count(text: str) -> int:
+    """A non-negative integer (a number of things to show)."""
+    n = _int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"not a non-negative integer: {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="powersim",
@@ -49,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cores", type=_int, default=1, metavar="N",
                    help="SMT4 cores per chip, 1..64 (default 1)")
     e.add_argument("--smt", type=_int, default=4, metavar="T",
-                   help="threads per core, 1..4 (default 4)")
+                   help="threads per core: 1, 2 or 4 (default 4)")
     e.add_argument("--threads", type=_int, default=None, metavar="N",
                    help="start only the first N hardware threads in PIR order")
     e.add_argument("--max-cycles", type=_int, default=10**9, metavar="N",
@@ -98,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--trace-window", metavar="START:END",
                    help="with --trace: keep only events overlapping this simulated-time "
                         "window, e.g. 0:50us or 1ms:2ms (plain numbers are microseconds)")
+    u.add_argument("--races", type=_count, metavar="N",
+                   help="list the first N races the race checker found (cycle, time, CPU, "
+                        "kind, PMD slot and addresses), also with --quiet")
     u.add_argument("--quiet", action="store_true", help="no progress line and no table")
 
     sw = sub.add_parser("sweep", help="run a scenario over a grid of parameters into a "
@@ -228,6 +239,8 @@ def _cmd_run(args) -> int:
             f.write("\n")
     if not args.quiet:
         print(res.summary())
+    if args.races is not None:
+        print(res.race_list(args.races))
     return 0
 
 

@@ -21,7 +21,7 @@ import attrs
 from powersim.errors import PowersimError
 from powersim.kernel.idle_states import STATES
 from powersim.kernel.params import KernelParams
-from powersim.machine.params import MachineParams, ParamError, param
+from powersim.machine.params import MachineParams, ParamError, choice, param
 
 
 class ConfigError(PowersimError):
@@ -32,13 +32,6 @@ class ConfigError(PowersimError):
 GENERATORS = ("munmap_thp", "vcpus", "gup_storm", "thp_churn", "ipi_latency", "tlb_flush",
               "ipi_idle")
 THP_SIZE = 2 << 20      # a radix PMD maps 2 MiB with either base page size [L-tlb]
-
-
-def choice(default, unit, doc, source, choices):
-    """A parameter whose value must be one of ``choices``."""
-    f = param(default, unit, doc, source)
-    f.metadata["choices"] = tuple(choices)
-    return f
 
 
 @attrs.define(frozen=True)

@@ -1,6 +1,6 @@
 """Shared test setup: put tests/ on sys.path so helpers that live there
-(qemu_ref.py, gnu.py) import the same way from any subdirectory, whatever
-pytest's import mode."""
+(qemu_ref.py, gnu.py, tables.py) import the same way from any subdirectory,
+whatever pytest's import mode."""
 
 import os
 import sys

@@ -77,7 +77,8 @@ BAD_FILES = [
     ("[machine]\nfreq_ghz = true\n", "machine.freq_ghz = True: must be a number"),
     ("[kernel]\ntlbie_stq_bug = 1\n", "kernel.tlbie_stq_bug = 1: must be true or false"),
     ("[kernel]\nmethod = 3\n", "kernel.method = 3: must be a string"),
-    ("[machine]\nsmt = 5\n", "machine.smt = 5: allowed 1..4 threads"),
+    ("[machine]\nsmt = 5\n", "machine.smt = 5: allowed 1, 2, 4"),
+    ("[machine]\nsmt = 3\n", "machine.smt = 3: allowed 1, 2, 4"),
     ("[machine]\nstop_ns = [1, 2]\n", "machine.stop_ns = (1, 2): needs 16 entries"),
     ("[workload]\nmemory = -2\n", "workload.memory = -2: allowed"),
     ("[workload]\nmemory = \"-2MiB\"\n", "workload.memory = '-2MiB': not a size"),
@@ -140,6 +141,7 @@ def test_missing_file(tmp_path):
     ("workloads.vcpus=3", "unknown section [workloads] (did you mean 'workload'?)"),
     ("kernel.method=robustt", "kernel.method = 'robustt': allowed"),
     ("machine.chips=two", "machine.chips = 'two': must be an integer"),
+    ("machine.smt=3", "machine.smt = 3: allowed 1, 2, 4"),
     ("workload.memory=5XB", "workload.memory = '5XB': not a size"),
 ])
 def test_bad_overrides(tmp_path, override, needle):

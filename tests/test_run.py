@@ -2,8 +2,10 @@
 method, the measured operation's time, deterministic JSON, bad input."""
 
 import json
+import types
 
 import pytest
+from tables import table_rows
 
 from powersim import cli, sim
 from powersim.config import load_scenario
@@ -75,6 +77,41 @@ def test_summary_table_is_printed(capsys):
     assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--method", "count"]) == 0
     out = capsys.readouterr().out
     assert "method=count" in out and "IPIs sent" in out and "MIPS" in out
+    # a munmap with no lockless walker adds no row: the common table as it was
+    assert out.splitlines()[-1].startswith("MIPS") and "races" not in out
+
+
+def test_a_generator_declares_its_rows_once_for_run_and_compare(monkeypatch, runs):
+    """What a new generator writes: summary_rows(results), tuples or Rows."""
+    from powersim import workloads
+    from powersim.results import Row, compare_table, ns
+    gen = types.SimpleNamespace(summary_rows=lambda r: [
+        ("wakeup median", r.op_seconds * 1e9, ns, True), Row("nothing", None)])
+    monkeypatch.setattr(workloads, "get", lambda _name: gen)
+    ipi, count = runs["ipi"], runs["count"]
+    t = table_rows(ipi.summary())
+    assert list(t)[-3:] == ["MIPS", "wakeup median", "nothing"]
+    assert t["wakeup median"] == [ns(ipi.op_seconds * 1e9)] and t["nothing"] == ["-"]
+    c = table_rows(compare_table([ipi, count]))
+    assert c["wakeup median"] == [ns(ipi.op_seconds * 1e9), ns(count.op_seconds * 1e9)]
+    assert c["wakeup median ratio"] == c["ratio"]
+    assert "nothing ratio" not in c
+
+
+@pytest.mark.parametrize("value,message", [("-1", "not a non-negative integer: '-1'"),
+                                           ("three", "not an integer: 'three'")])
+def test_bad_races_count_is_an_argparse_error(monkeypatch, capsys, value, message):
+    monkeypatch.setattr(sim.Simulation, "run", lambda *_a, **_k: pytest.fail("ran"))
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", SCENARIO, "--races", value])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument --races: {message}" in err
+    assert "Traceback" not in err
+
+
+def test_races_with_no_walker_says_so(capsys):
+    assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--quiet", "--races", "3"]) == 0
+    assert capsys.readouterr().out == "races: none (no lockless walk to check)\n"
 
 
 @pytest.mark.parametrize("args,named", [
@@ -83,6 +120,7 @@ def test_summary_table_is_printed(capsys):
     (["--set", "workload.vcpus=9"], "workload.vcpus"),
     (["--set", "workload.generator=gup_strom"], "workload.generator"),
     (["--set", "workload.memory=1TiB"], "machine.memory"),
+    (["--set", "machine.smt=3"], "machine.smt = 3: allowed 1, 2, 4"),
 ])
 def test_bad_input_exits_2_naming_the_key_without_running(monkeypatch, capsys, args, named):
     def never(*_a, **_k):

@@ -1,10 +1,14 @@
 """The gup_storm, thp_churn and vcpus workload generators (issue #6 item 2):
-what each model implies, checked on small runs of their scenario files."""
+what each model implies, checked on small runs of their scenario files, and
+the rows each one adds to the summary and to compare."""
 
 import pytest
+from tables import table_rows
 
-from powersim import sim
+from powersim import cli, sim
 from powersim.config import ConfigError, load_scenario
+from powersim.kernel.checker import RACE_KINDS
+from powersim.results import ns
 
 GUP = "workloads/gup-storm.toml"            # 4 GUP threads, 16 MiB, 200 us at 200,000/s
 CHURN = "workloads/race-split-collapse.toml"
@@ -51,6 +55,17 @@ def test_gup_storm_needs_a_cpu_for_the_munmap():
         run(GUP, "workload.gup_threads=8")
 
 
+def test_compare_shows_gup_latency_per_method(capsys, storms):
+    assert cli.main(["compare", GUP, "--methods", "none,ipi,count", "--quiet"]) == 0
+    t = table_rows(capsys.readouterr().out)
+    gup = [storms[m].gup_ns for m in ("none", "ipi", "count")]
+    assert t["gup median"] == [ns(g["median"]) for g in gup]
+    assert t["gup p99"] == [ns(g["p99"]) for g in gup]
+    assert t["gup median ratio"] == [f"{g['median'] / gup[0]['median']:.4f}" for g in gup]
+    assert float(t["gup median ratio"][2]) > 1         # count's atomics (test above)
+    assert t["gup calls"] == ["160"] * 3 and t["races"] == ["0"] * 3
+
+
 # --- thp_churn --------------------------------------------------------------------------
 @pytest.mark.parametrize("method,racy", [("none", True), ("ipi", False), ("count", False),
                                          ("percpu", False), ("robust", False),
@@ -61,6 +76,58 @@ def test_churn_races_only_without_serialization(method, racy):
     assert (c["races"] > 0) == racy
     assert c["splits"] == 14 and c["collapses"] == 13      # 10,000/s each over 1.4 ms
     assert c["walks"] > 5000 and c["ipi_rounds"] == 27     # one serialize per event
+
+
+def test_run_prints_the_races_by_kind(capsys):
+    assert cli.main(["run", CHURN, "--method", "none"]) == 0
+    t = table_rows(capsys.readouterr().out)
+    races = int(t["races"][0])
+    kinds = {k: int(t[f"  {k}"][0]) for k in RACE_KINDS if f"  {k}" in t}
+    assert races > 0 and kinds and sum(kinds.values()) == races
+    assert int(t["lockless walks"][0]) > 5000
+
+
+def test_run_lists_the_first_races(capsys):
+    assert cli.main(["run", CHURN, "--method", "none", "--races", "3", "--quiet"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    r = run(CHURN, "kernel.method=none")
+    assert listed[0].startswith(f"first 3 of {r.counters['races']} races")
+    records = [line.split() for line in listed[2:]]
+    assert [(int(c), t, int(cpu), kind, int(slot, 16)) for c, t, _us, cpu, kind, slot, *_
+            in records] == [(x["cycle"], f"{x['cycle'] / 2400:.3f}", x["cpu"], x["kind"],
+                             x["slot"]) for x in r.race_records[:3]]     # 2.4 GHz
+    assert cli.main(["run", CHURN, "--method", "none", "--races", "0", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("first 0 of ")
+
+
+def test_safe_method_prints_zero_races(capsys):
+    assert cli.main(["run", CHURN, "--method", "count"]) == 0
+    t = table_rows(capsys.readouterr().out)
+    assert t["races"] == ["0"] and not any(f"  {k}" in t for k in RACE_KINDS)
+    assert int(t["lockless walks"][0]) > 5000
+
+
+def test_safe_method_has_no_race_to_list(capsys):
+    assert cli.main(["run", CHURN, "--method", "count", "--quiet", "--races", "3"]) == 0
+    r = run(CHURN, "kernel.method=count")
+    assert capsys.readouterr().out == f"races: none in {r.counters['walks']} lockless walks\n"
+
+
+def test_race_records_are_in_the_results_json():
+    r = run(CHURN, "kernel.method=none")
+    recs = r.to_dict()["race_records"]
+    assert len(recs) == r.counters["races"]
+    assert set(recs[0]) == {"cycle", "cpu", "kind", "slot", "ptep", "table"}
+    assert "race_records" not in run(CHURN, "kernel.method=ipi").to_dict()
+
+
+def test_compare_keeps_a_race_kind_under_races(capsys):
+    """The kinds only the second method has stay right under "races"."""
+    assert cli.main(["compare", CHURN, "--methods", "ipi,none", "--quiet"]) == 0
+    names = list(table_rows(capsys.readouterr().out))
+    at = names.index("races")
+    assert names[at + 1].startswith("  ") and names[at + 1].strip() in RACE_KINDS
+    assert names[-2:] == ["splits", "collapses"]
 
 
 def test_churn_with_more_events_than_a_script_holds_is_refused():
@@ -106,6 +173,21 @@ def test_idle_governor_state_follows_the_wakeup_interval(rate, us, shallow):
         assert rl0 >= 0.8 * sum(stops.values()) and not {"stop4", "stop5"} & set(stops)
     else:
         assert set(stops) <= {"stop4", "stop5"} and r.counters["guest_exits"] == 0
+
+
+def test_vcpus_summary_shows_mask_kvm_faults_and_idle_stops():
+    guest = run(VCPUS)
+    t = table_rows(guest.summary())
+    assert t["mm_cpumask weight"] == ["8"]                 # every CPU visited (above)
+    assert t["kvm faults"] == [str(guest.counters["kvm_faults"])] != ["0"]
+    assert t["kvm fault median"] == [ns(guest.kvm_fault_ns["median"])]
+    assert t["idle stops"] == ["0"]
+    idle = run(VCPUS, "workload.vcpu_state=idle", "workload.vcpu_placement=pinned")
+    t = table_rows(idle.summary())
+    stops = {int(k): v for k, v in idle.idle_stops.items()}
+    assert t["idle stops"] == [str(sum(stops.values()))] and sum(stops.values()) > 0
+    assert all(t[f"  stop RL {rl}"] == [str(n)] for rl, n in stops.items())
+    assert t["kvm fault median"] == ["-"]
 
 
 def test_vcpus_and_the_main_thread_must_fit():

@@ -7,9 +7,12 @@ and no other's.  tlb_flush: the flush counters step at the 33-page (global)
 and 256-page (local) ceilings [N7, N8, N9]."""
 
 import pytest
+from tables import table_rows
 
+from powersim import cli
 from powersim.config import ConfigError, load_scenario
 from powersim.kernel.tlbflush import TLB_MAX_TABLES, TLB_SETS_RADIX
+from powersim.results import ns
 from powersim.sim import run_scenario
 
 IPI = "workloads/ipi-latency.toml"
@@ -33,6 +36,23 @@ def test_ipi_latency_ordered_and_counted():
     assert lat["same_core"] < lat["same_chip"] < lat["other_chip"]
     assert r.counters["ipi_sent"] == 3 * ROUNDS         # one doorbell per round
     assert r.op_seconds * 1e9 > sum(v["min"] for v in r.ipi_latency_ns.values()) * ROUNDS
+
+
+def test_run_prints_the_latency_table(capsys):
+    assert cli.main(["run", IPI, "--set", f"workload.rounds={ROUNDS}"]) == 0
+    t = table_rows(capsys.readouterr().out)
+    _, r = ipi_cycles()             # the same run
+    stats = ("min", "median", "p99", "max")
+    for kind in ("same_core", "same_chip", "other_chip"):
+        assert [t[f"{kind} {s}"] for s in stats] == [[ns(r.ipi_latency_ns[kind][s])]
+                                                      for s in stats]
+
+
+def test_tlb_flush_prints_the_cost_per_page():
+    r = run(TLB)
+    t = table_rows(r.summary())
+    assert t["pages"] == ["33"] and t["tlbie"] == ["36"]
+    assert t["per page"] == [ns(r.op_seconds * 1e9 / 33)]
 
 
 @pytest.mark.parametrize("param,kind", [("db_core", "same_core"), ("db_chip", "same_chip"),

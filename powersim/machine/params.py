@@ -21,6 +21,13 @@ def param(default, unit, doc, source, lo=None, hi=None):
                        metadata=dict(unit=unit, doc=doc, source=source, lo=lo, hi=hi))
 
 
+def choice(default, unit, doc, source, choices):
+    """A parameter whose value must be one of ``choices``."""
+    f = param(default, unit, doc, source)
+    f.metadata["choices"] = tuple(choices)
+    return f
+
+
 MAX_CORES_PER_CHIP = 64   # the P9 PIR has 6 core bits [SK-dt] (PIR = chip<<8 | core<<2 | thread)
 MAX_CHIPS = 16            # 16 chip bits are used for the L3 "seen by chip" mask
 
@@ -32,7 +39,8 @@ class MachineParams:
     cores_per_chip: int = param(1, "cores", "SMT4 cores per chip (PIR has 6 core bits)",
                                 "[RCS] 24 per real chip; 64 is the PIR limit", 1,
                                 MAX_CORES_PER_CHIP)
-    smt: int = param(4, "threads", "hardware threads per core", "[SK-dt]", 1, 4)
+    smt: int = choice(4, "threads", "hardware threads per core (a POWER9 core runs SMT1, "
+                      "SMT2 or SMT4)", "[SK-dt]", (1, 2, 4))
     freq_ghz: float = param(2.4, "GHz", "core clock", "[SK-dt] op920 HDAT clock-frequency",
                             0.1, 10.0)
     timebase_mhz: int = param(512, "MHz", "timebase / decrementer frequency", "[SK-dt]", 1,
@@ -182,6 +190,9 @@ class MachineParams:
             if (md["lo"] is not None and v < md["lo"]) or (md["hi"] is not None and v > md["hi"]):
                 raise ParamError(f"{f.name} = {v!r}: allowed {md['lo']}..{md['hi']} "
                                  f"{md['unit']}")
+            if v not in md.get("choices", (v,)):
+                raise ParamError(f"{f.name} = {v!r}: allowed "
+                                 f"{', '.join(map(str, md['choices']))}")
         if len(self.smt_cost_pct) != 4:
             raise ParamError(f"smt_cost_pct = {self.smt_cost_pct!r}: needs 4 entries (1..4 "
                              "threads)")

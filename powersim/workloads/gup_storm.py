@@ -26,7 +26,7 @@ Results: ``counters.walks``/``races`` (common), ``counters.gup_calls``,
 import numpy as np
 
 from powersim.config import ConfigError
-from powersim.results import spread_ns
+from powersim.results import Row, spread_ns, spread_rows
 from powersim.workloads import Plan, bracket
 
 MUNMAP_AT = 4               # CPU 0 starts the munmap at duration / MUNMAP_AT
@@ -89,3 +89,10 @@ def measure(sim, run) -> dict:
     if len(cycles):
         out["gup_ns"] = spread_ns(cycles, sim.scenario.machine.freq_mhz)
     return out
+
+
+def summary_rows(res) -> list:
+    """The calls and their latency: the walker-side cost of the method."""
+    c = res.counters
+    return [Row("gup calls", c["gup_calls"]), Row("gup pinned", c["gup_pinned"]),
+            *spread_rows("gup", res.gup_ns, ("median", "p99"), ratio=("median",))]

@@ -19,7 +19,7 @@ import numpy as np
 
 from powersim.config import ConfigError
 from powersim.results import spread_ns
-from powersim.workloads import Plan, bracket
+from powersim.workloads import Plan, bracket, ipi_latency
 
 TARGET = "thread 0 of core 1"
 
@@ -73,3 +73,6 @@ def measure(sim, run) -> dict:
         raise ConfigError(f"ipi_idle: {len(lat)} rounds recorded, expected workload.rounds "
                           f"= {sim.scenario.workload.rounds}")
     return {"ipi_latency_ns": {"wakeup": spread_ns(lat, sim.scenario.machine.freq_mhz)}}
+
+
+summary_rows = ipi_latency.summary_rows     # the wakeup spread, printed as the pair kinds are

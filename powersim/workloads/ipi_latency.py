@@ -28,7 +28,7 @@ the last one's return.
 import numpy as np
 
 from powersim.config import ConfigError
-from powersim.results import spread_ns
+from powersim.results import spread_ns, spread_rows
 from powersim.workloads import Plan, bracket, vcpu
 
 PAIR_KINDS = ("same_core", "same_chip", "other_chip")
@@ -85,3 +85,10 @@ def measure(sim, run) -> dict:
                                             mp.freq_mhz)
                                for i, k in enumerate(kinds)},
             "counters": {"guest_exits": vcpu.guest_exits(run, targets(mp).values())}}
+
+
+def summary_rows(res) -> list:
+    """The round trips' spread per pair kind (and per any other kind a
+    generator sharing ``ipi_latency_ns`` adds)."""
+    return [row for kind, spread in res.ipi_latency_ns.items()
+            for row in spread_rows(kind, spread)]

@@ -23,6 +23,7 @@ its last).  Extra counters: ``splits``, ``collapses`` (planned events).
 """
 
 from powersim.config import THP_SIZE, ConfigError
+from powersim.results import Row
 from powersim.workloads import Plan, bracket
 
 WINDOWS = 24                # walker_window slots per window CPU
@@ -113,3 +114,8 @@ def measure(sim, run) -> dict:
     ev = events(sim)
     return {"counters": {"splits": sum(1 for e in ev if e[1] == "split"),
                          "collapses": sum(1 for e in ev if e[1] == "collapse")}}
+
+
+def summary_rows(res) -> list:
+    """The planned events (the races are the common rows of every walked run)."""
+    return [Row("splits", res.counters["splits"]), Row("collapses", res.counters["collapses"])]

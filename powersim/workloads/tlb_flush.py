@@ -27,6 +27,7 @@ Only 64 KiB base pages (the kernel's page tables use the 64K geometry
 """
 
 from powersim.config import ConfigError, format_size
+from powersim.results import Row, seconds
 from powersim.workloads import Plan, bracket, vcpu
 
 SPARE_PTE_TABLES = 64       # powersim.kernel.image.Kernel: free PTE tables beyond the deposits
@@ -69,3 +70,9 @@ def plan(sim) -> Plan:
 
 def measure(sim, run) -> dict:
     return {"counters": {"guest_exits": vcpu.guest_exits(run, range(1, sim.scenario.workload.vcpus))}}
+
+
+def summary_rows(res) -> list:
+    """The flush's cost per page, beside the common tlbie / tlbiel counts."""
+    pages = res.config["workload"]["pages"]
+    return [Row("pages", pages), Row("per page", res.op_seconds / pages, seconds)]

@@ -37,7 +37,7 @@ import numpy as np
 
 from powersim.config import THP_SIZE, ConfigError
 from powersim.workloads import Plan, bracket
-from powersim.results import spread_ns
+from powersim.results import Row, spread_ns, spread_rows
 from powersim.workloads.gup_storm import call_cycles
 
 START_US = 1                # every CPU starts 1 us after boot
@@ -176,3 +176,13 @@ def measure(sim, run) -> dict:
     if stops:
         out["idle_stops"] = stops
     return out
+
+
+def summary_rows(res) -> list:
+    """The mask the migrations grew, the KVM faults' walks and the idle stops."""
+    stops = res.idle_stops or {}
+    return [Row("mm_cpumask weight", res.mm_cpumask_weight),
+            Row("kvm faults", res.counters["kvm_faults"]),
+            *spread_rows("kvm fault", res.kvm_fault_ns, ("median", "p99"), ratio=("median",)),
+            Row("idle stops", sum(stops.values())),
+            *(Row(f"  {name}", n) for name, n in stops.items())]
