@@ -108,7 +108,7 @@ def _emit_typical_interval(b, lay):
     _each_interval(b, "sum", lambda skip: (
         b.cmpld("r9", "r4"), b.bgt(skip), b.add("r6", "r6", "r9"), b.addi("r7", "r7", 1),
         b.cmpld("r9", "r5"), b.ble(skip), b.mr("r5", "r9")))
-    b.divdu("r10", "r6", "r7")          # avg (divisor >= 6: see the end)
+    b.divdu("r10", "r6", "r7")          # avg (divisor >= 1: a drop keeps the smaller ones)
     b.li("r11", 0)                      # variance
     _each_interval(b, "var", lambda skip: (
         b.cmpld("r9", "r4"), b.bgt(skip), b.subf("r9", "r10", "r9"),

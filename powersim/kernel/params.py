@@ -76,7 +76,9 @@ class KernelParams:
     idle_history_us: int = param(45000, "us", "each CPU's 8 past idle intervals at boot: "
                                  "45,000 is what menu records for a tick wake-up of a long "
                                  "idle CPU (9/10 of MAX_INTERESTING); 0 is a CPU with no "
-                                 "history", "[L-menu] menu_update, v5.4", 0, 1 << 30)
+                                 "history (at most MAX_INTERESTING, 50,000)",
+                                 "[L-menu] menu_update, v5.4", 0, 50000)
+
     @classmethod
     def for_machine(cls, machine_params, **kw):
         """The errata flags Linux would set on that machine's CPU ([L-ftrs])."""
