@@ -107,8 +107,6 @@ To keep loops that are not spins cheap, the snapshot is taken at the
 """
 
 import numpy as np
-from numba import njit
-from numba.core import types as nbtypes
 
 from powersim.ops import (
     P_OP, P_RT, P_RA, P_RB, P_IMM, P_AUX, P_FLAGS, P_LAT, F_RC, F_OE, F_LK, F_AA,
@@ -129,6 +127,7 @@ from powersim.ops import (
     OP_MSGSND, OP_MSGSNDP, OP_MSGCLR, OP_MSGCLRP, OP_MSGSYNC, OP_STOP, OP_WAIT,
     OP_ATTN, OP_RFID, OP_HRFID, OP_SC, OP_CACHE, OP_DCBZ, OP_ILLEGAL,
 )
+from powersim.machine.jit import jit as _jit
 
 # =============================================================================
 # Layout of the state arrays and other integer constants, shared with state.py
@@ -447,32 +446,6 @@ SPIN_SNAP = 8       # pure arrivals before the spin snapshot (amortises its cost
 M32 = 0xFFFFFFFF
 MIN64 = -(1 << 63)
 DB_SERVER = 5       # msgsnd message type "server" [L-dbell]
-
-
-# ---------------------------------------------------------------- compilation
-def _jit(**options):
-    """``njit(cache=True, **options)`` whose function, when called from other
-    jitted code, is compiled once per *non-literal* argument-type tuple.
-
-    Numba types a constant argument of a jitted call (``srl(x, 32)``, a
-    global such as ``TRACE_BASE``, ``True``) as a Literal and compiles a
-    separate version of the callee for each value: 129 versions of the 72
-    functions here, about 20 s of a 75 s first compile (issue #8).  The
-    literal is dropped before numba looks up or compiles a version; the call then
-    converts the constant to the plain type (int64, bool), exactly as when a
-    variable is passed, so no result changes.  Nothing is compiled here: the
-    dispatcher stays lazy (explicit signatures would compile at import).
-    """
-    def deco(f):
-        d = njit(cache=True, **options)(f)
-        plain = d.get_call_template     # numba's hook for calls from jitted code
-
-        def get_call_template(args, kws):
-            return plain(tuple(nbtypes.unliteral(a) for a in args),
-                         {k: nbtypes.unliteral(v) for k, v in kws.items()})
-        d.get_call_template = get_call_template
-        return d
-    return deco
 
 
 # ---------------------------------------------------------------- bit helpers

@@ -323,14 +323,13 @@ def check_max_cycles(max_cycles):
 
 
 def _core_cached() -> bool:
-    """Whether numba's cache (wherever NUMBA_CACHE_DIR puts it) holds core.run
-    for the current core.py: its index exists and carries core.py's stamp."""
+    """Whether numba's cache holds core.run for the current sources: its index
+    exists (in the folder named by their digest, powersim.machine.jit) and
+    carries core.py's stamp."""
     try:
         return bool(core.run._cache._cache_file._load_index())    # numba's own check
-    except Exception:   # another numba version: an index newer than core.py
-        src = Path(core.__file__)
-        index = list((src.parent / "__pycache__").glob("core.run-*.nbi"))
-        return bool(index) and max(i.stat().st_mtime for i in index) >= src.stat().st_mtime
+    except Exception:   # another numba version: any index in the digest's folder
+        return any(Path(core.run._cache._cache_path).glob("core.run-*.nbi"))
 
 
 def announce_compile():
