@@ -49,7 +49,7 @@ from powersim.kernel.layout import (CMD_CALL, CMD_END, CMD_GUEST, CMD_IDLE, CMD_
                                     PACA_KSTACK, PACA_MARKS, PACA_PIR, PACA_SCRIPT, Layout)
 from powersim.kernel.params import KernelParams
 from powersim.kernel.trace import IDLE_STOP, WALK_BEGIN, WALK_END, trace
-from powersim.machine.core import PSSCR_EC, PSSCR_ESL
+from powersim.machine.layout import PSSCR_EC, PSSCR_ESL
 from powersim.machine.params import MachineParams
 
 SPR_PSSCR = 855

@@ -19,8 +19,8 @@ from powersim.kernel.layout import (CSD_FLAG_LOCK, CSD_FLAG_SYNCHRONOUS, CSD_FLA
                                     MARK_WIN_EXIT, MARK_WIN_HAPPENED, MARK_WIN_RESTORED,
                                     PACA_CPU, PACA_IRQ_HAPPENED, PACA_MARKS, PACA_PIR,
                                     PPC_MSG_CALL_FUNCTION)
-from powersim.machine.core import DB_SERVER, ESB_BASE, ESB_STRIDE, ESB_TRIG, TIMA_BASE, \
-    TM_ACK_HV, TM_QW3
+from powersim.machine.layout import DB_SERVER, ESB_BASE, ESB_STRIDE, ESB_TRIG, K_IPI_RTT, \
+    TIMA_BASE, TM_ACK_HV, TM_QW3
 
 IPI_KINDS = ("doorbell", "xive")
 ESB_SET_PQ_00 = 0xC00       # management-page load: old PQ, then PQ = 00 [L-xive]
@@ -350,8 +350,7 @@ def emit_funcs(b):
     emit_ipi_round_trips(b)
 
 
-IPI_RTT_KIND = 0xF1     # trace-port kind of ipi_round_trips' records (instrumentation:
-                        # outside the kernel's kinds 1..10 and the bracket marks, 0xF0)
+IPI_RTT_KIND = K_IPI_RTT     # trace-port kind of ipi_round_trips' records
 
 
 def emit_ipi_round_trips(b):
@@ -362,7 +361,7 @@ def emit_ipi_round_trips(b):
     0 before / 1 after the call; the records cost nothing).  The round trip is
     the real send path, the target's interrupt entry and receive path, and the
     csd_unlock the sender's csd_lock_wait sees."""
-    from powersim.machine.core import TRACE_BASE
+    from powersim.machine.layout import TRACE_BASE
     b.label("ipi_round_trips")
     epilogue = prologue(b, 64, ["r31", "r30", "r29"])
     b.mr("r31", "r3")

@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 
 from powersim.errors import PowersimError
-from powersim.machine.core import (S_HALT, SPR_CTR, SPR_LR, SPR_XER, STAT_NAMES, TS_CLK,
+from powersim.machine.layout import (S_HALT, SPR_CTR, SPR_LR, SPR_XER, STAT_NAMES, TS_CLK,
                                    TS_CR, TS_INSN, TS_MSR, TS_PIR, TS_STATE)
 from powersim.machine.params import MachineParams
 

@@ -17,7 +17,15 @@ import numpy as np
 from powersim import ops
 from powersim.errors import PowersimError
 from powersim.machine import core
-from powersim.machine.core import *  # noqa: F401,F403  (the constants)
+from powersim.machine.layout import (
+    CTL_TRACE_DROP, CTL_TRACE_N, HID0_HILE, INF, L1_SETS, L2_SETS, LINE_SHIFT, LPCR_HVICE,
+    LPCR_ILE, MSR_HV, MSR_LE, MSR_ME, MSR_SF, NL, NMM, NPE, NSPR, NSTAT, NTE, NTR, NTS,
+    OP_STALE, SPR_DEC, SPR_HID0, SPR_LPCR, SPR_PIR, ST_CYCLES_SPIN, ST_CYCLES_STOP, S_HALT,
+    S_RUN, S_SPIN, S_STOP, TLB_ROWS, TLB_WAYS, TR_CYCLE, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK,
+    TS_CORE, TS_CPPR, TS_DPAGE, TS_EVT, TS_IPAGE, TS_MSR, TS_PAIR, TS_PC, TS_PIR, TS_RES,
+    TS_SCALE, TS_SLEEP_T, TS_SPIN_PC, TS_STATE, TS_THR, TS_T_DEC, TS_T_HDB, TS_T_HVI,
+    TS_T_PDB, X_DECODE, X_MAXCYC, X_TRACE_FULL,
+)
 from powersim.machine.params import MachineParams
 
 # Hypervisor-only SPRs: HSPRG0/1 .. LPIDR (304-319), PTCR, HID0 [OBJ]; the rest
@@ -125,7 +133,7 @@ class Machine:
         from powersim import isa
         if addr >> 2 >= self.code.shape[0]:
             self._grow_code(addr + 4)
-        stale = np.nonzero(self.code[:, ops.P_OP] == core.OP_STALE)[0]
+        stale = np.nonzero(self.code[:, ops.P_OP] == OP_STALE)[0]
         if len(stale):
             self.code[stale] = isa.table().predecode(self.m32[stale])
             self.redecodes += len(stale)
@@ -158,37 +166,10 @@ class Machine:
         return -(-tb * self.p.freq_mhz // self.p.timebase_mhz)
 
     def prm(self, max_cycles: int, exact: bool) -> np.ndarray:
-        p = self.p
-        lat = {
-            "max_cycles": max_cycles, "exact": int(exact), "quantum": p.quantum,
-            "freq_mhz": p.freq_mhz, "tb_mhz": p.timebase_mhz, "memsize": p.memory,
-            "code_bytes": self.code.shape[0] * 4,
-            "lat_l2": p.lat_l2 - p.lat_l1, "lat_l3": p.lat_l3 - p.lat_l1,
-            "lat_remote": p.lat_remote - p.lat_l1, "lat_xchip": p.lat_xchip - p.lat_l1,
-            "lat_dram": p.ns_to_cycles(p.lat_dram_ns) - p.lat_l1,
-            "hwsync": p.cost_hwsync, "lwsync": p.cost_lwsync, "ptesync": p.cost_ptesync,
-            "isync": p.cost_isync, "eieio": p.cost_eieio, "msgsync": p.cost_msgsync,
-            "intr": p.cost_intr, "rfid": p.cost_rfid, "db_core": p.db_core,
-            "db_chip": p.db_chip, "db_xchip": p.db_xchip, "xive_chip": p.xive_chip,
-            "xive_xchip": p.xive_xchip, "xive_interval": p.xive_interval,
-            "xive_prio": p.xive_ipi_prio, "stop_lite": p.ns_to_cycles(p.stop_lite_ns),
-            "wait": p.ns_to_cycles(p.wait_ns), "ncores": p.cores_per_chip,
-            "npir": p.chips << 8,
-            "lat_l1": p.lat_l1, "smt": p.smt, "rc_hw": int(p.rc_hw_update),
-            "pwc_sets": p.pwc_entries // p.pwc_ways, "pwc_ways": p.pwc_ways,
-            "tlbiel": p.cost_tlbiel, "tlbie": p.cost_tlbie, "tlbsync": p.cost_tlbsync,
-            "tlbie_occ": p.tlbie_occupancy, "tlbie_chip": p.tlbie_chip,
-            "tlbie_xchip": p.tlbie_xchip, "tlbie_apply": p.tlbie_apply,
-            "erat_n": p.erat_entries, "erat_miss": p.erat_miss,
-            "esb_load": p.ns_to_cycles(p.esb_load_ns),
-            "esb_store": p.ns_to_cycles(p.esb_store_ns),
-            "trace_events": int(p.trace_events), "watch": self.watch + 1,
-        }
-        a = np.zeros(NPRM, np.int64)
-        for i, name in enumerate(PRM_NAMES):
-            a[i] = max(0, lat[name])
-        a[PR_STOP0:PR_STOP0 + 16] = [p.ns_to_cycles(ns) for ns in p.stop_ns]
-        return a
+        """The core's parameter array (layout.PR_*, params.MachineParams.to_array)."""
+        return np.array(self.p.to_array(max_cycles=max_cycles, exact=int(exact),
+                                        code_bytes=self.code.shape[0] * 4,
+                                        watch=self.watch + 1), np.int64)
 
     # ------------------------------------------------------------------ running
     def run(self, max_cycles: int = 10**9, exact: bool = False) -> int:

@@ -12,11 +12,11 @@ from powersim.machine import jit
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# rotate() (rlwinm .. rldcr) reads the op numbers of powersim/ops.py
+# alu.rotate() (rlwinm .. rldcr) reads the op numbers of powersim/ops.py
 PROBE = """
 from powersim import ops
-from powersim.machine import core
-f = core.rotate
+from powersim.machine import alu
+f = alu.rotate
 v = f(ops.OP_RLDICL, 0x1234, 0, 0, 8, 0)
 print(v, sum(f.stats.cache_hits.values()),
       sum(f.stats.cache_misses.values()))
