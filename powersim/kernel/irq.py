@@ -121,7 +121,7 @@ def _reset_dec(b, tmp):
 def emit_entries(b):
     """``<vector>_common`` (masked check and masked path) for each vector, the
     shared full entry, and the handlers."""
-    for vec, name, kind, hsrr in VECTORS:
+    for _vec, name, kind, hsrr in VECTORS:
         b.label(f"{name}_common")
         b.lbz("r10", f"{PACA_SOFT_MASK}(r13)")
         b.cmpdi("r10", 0)

@@ -40,7 +40,7 @@ after the load, or, for a method with ``walker_recheck`` (robust), only once
 the re-check has passed (a backed-off walk used nothing).
 """
 
-from powersim.machine.layout import KIND_NAMES, TRACE_BASE
+from powersim.machine.layout import TRACE_BASE
 from powersim.machine.layout import K_IDLE_STOP as IDLE_STOP
 from powersim.machine.layout import K_PMD_SET as PMD_SET
 from powersim.machine.layout import K_PMD_SET_BE as PMD_SET_BE
