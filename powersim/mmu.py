@@ -177,7 +177,7 @@ class MMUTest:
 
     @staticmethod
     def tlb_set(ea, page_shift) -> int:
-        """The congruence class (tlbiel SET) of a page (core.py TLB comment)."""
+        """The congruence class (tlbiel SET) of a page (layout.py TLB comment)."""
         return (ea >> page_shift) & (layout.TLB_SETS - 1)
 
     def pwc_entries(self, core_index) -> list:

@@ -79,13 +79,13 @@ class Machine:
         self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS, 2), -1, np.int64)
         self.pir2t = np.full(p.chips << 8, -1, np.int64)
         self.chipfree = np.zeros(p.chips, np.int64)
-        # radix MMU: per-core TLB, page walk cache and cached table entries (core.py)
+        # radix MMU: per-core TLB, page walk cache and cached table entries (mmu.py)
         self.tlb = np.zeros((self.ncores * TLB_ROWS * TLB_WAYS, NTE), np.int64)
         self.pwc = np.zeros((self.ncores * p.pwc_entries, NPE), np.int64)
         self.mmu = np.zeros((self.ncores, NMM), np.int64)
         self.sprcls = _spr_classes()
         self.ctl = np.zeros(4, np.int64)
-        self.tlog = np.zeros((p.trace_capacity, NTR), np.int64)    # trace port (core.py)
+        self.tlog = np.zeros((p.trace_capacity, NTR), np.int64)    # trace port (layout.py)
         self._drained, self._drained_n = [], 0     # records drained from a full log
         self.watch = -1     # run() returns X_WATCH when this thread halts (-1: none)
         self.code = np.zeros((0, ops.NFIELDS), np.int64)
@@ -156,7 +156,7 @@ class Machine:
             self.sprs[t, SPR_HID0] = HID0_HILE
             self.ts[t, TS_T_DEC] = self._cycles_of_tb(0x80000000)
             self.ts[t, TS_EVT] = self.ts[t, TS_T_DEC]
-        # the SMT mode of a core is fixed by the threads it starts with (core.py)
+        # the SMT mode of a core is fixed by the threads it starts with (memory.py)
         started = np.bincount(self.ts[:n, TS_CORE], minlength=self.ncores)
         for t in range(n):
             k = started[self.ts[t, TS_CORE]]
@@ -178,7 +178,7 @@ class Machine:
 
         Resumable: run(A) then run(B) with B > A (same `exact`) ends in the same
         state, stats and trace as run(B) alone.  max_cycles never changes a
-        scheduling decision (core.run_threads), and at X_MAXCYC the threads
+        scheduling decision (interp.run_threads), and at X_MAXCYC the threads
         asleep are charged their sleep up to max_cycles (clock = max_cycles, as
         if they had been looked at then); the next call first takes that back."""
         check_max_cycles(max_cycles)
@@ -253,7 +253,7 @@ class Machine:
         self.ctl[CTL_TRACE_N] = 0
 
     def trace(self) -> np.ndarray:
-        """The trace-port records (core.py TRACE_BASE) so far: a structured array
+        """The trace-port records (layout.py TRACE_BASE) so far: a structured array
         with int64 fields cycle, seq, thread (index in PIR order), kind and
         uint64 fields a (the stored register) and b (r0), sorted by (cycle,
         thread, program order) -- the (cycle, thread id) order in which exact
