@@ -29,18 +29,20 @@ __all__ = ["run", "mmu_call"]
 
 
 @jit()
-def run(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir2t,
-        chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl):
+def run(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl):
     """Run until every thread halted, max_cycles, or an exit that needs
     Python (ctl[0] = X_*).  Threads asleep at max_cycles are left as they are
     (Machine.run charges their sleep up to max_cycles and undoes it when it
     resumes), so calling again with a larger max_cycles continues the same
-    run."""
+    run.  The arrays travel in groups (Machine._args): memv = (mem, m16, m32,
+    m64) views of RAM, thr = (gpr, sprs, ts, stats, snap) per-thread state,
+    cache = (lines, l1, l2) the memory model, xl = (tlb, pwc, mmu) the
+    translation caches, io = (pir2t, chipfree) the XIVE routing."""
+    ts = thr[2]
     n = 2
     while n < ts.shape[0]:
         n *= 2
     key = np.empty(n, np.int64)
     tree = np.empty(2 * n, np.int64)
     sched_build(ts, key, tree)
-    ctl[0] = run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap,
-                         pir2t, chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl, key, tree)
+    ctl[0] = run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tree)

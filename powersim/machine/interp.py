@@ -56,8 +56,7 @@ from powersim.ops import (
 
 
 @jit(_nrt=False)     # no refcounting: module docstring, "Host cost"
-def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, snap, pir2t,
-                chipfree, sprcls, tlb, pwc, mmu, tlog, prm, ctl, key, tree):
+def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tree):
     """The scheduler and the interpreter in one loop (one call per run, so
     the per-slice cost is no function call with two dozen arrays): run until
     every thread halted (X_DONE), the earliest clock reached max_cycles
@@ -74,6 +73,9 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
     thread with a finite clock); a fast-mode quantum may cross it.  So
     stopping at max_cycles and calling again with a larger limit is the same
     run as one call (Machine.run)."""
+    mem, _, _, m64 = memv
+    gpr, sprs, ts, stats, snap = thr
+    lines, l1, _ = cache
     memsize = prm[PR_MEMORY]
     ncode = code.shape[0]
     maxc = prm[PR_MAX_CYCLES]
@@ -191,8 +193,8 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                     leave = True
                     lim = -1
                     continue
-                fa, _, _, xv, xr, c = xlate(t, pc, ACC_FETCH, msr, clk, m64, ts, sprs, lines,
-                                            l1, l2, tlb, pwc, mmu, stats, prm)
+                fa, _, _, xv, xr, c = xlate(t, pc, ACC_FETCH, msr, clk, m64, ts, sprs, cache,
+                                            xl, stats, prm)
                 clk += c
                 lim = -1            # reload the micro-cache at the next boundary
                 if xv != 0:
@@ -255,7 +257,7 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                         lim = -1
                         continue
                     rea, xv, xr, c = data_xlate(t, ea, op == OP_STORE or op == OP_STCX, msr, clk,
-                                                m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu,
+                                                m64, ts, sprs, cache, xl,
                                                 stats, prm)
                     clk += c
                     lim = -1
@@ -290,9 +292,9 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                     i0 = stats[t, ST_XIVE_SENT]
                     others = True       # an ESB access may post to a thread
                     v, ok = mmio(t, rea, sz, g[rt] if op == OP_STORE else 0, op == OP_STORE,
-                                 clk, ts, sprs, pir2t, chipfree, stats, prm)
+                                 clk, ts, sprs, io, stats, prm)
                     if prm[PR_TRACE_EVENTS] and stats[t, ST_XIVE_SENT] != i0:
-                        trace_record(t, clk, EV_XIVE, pir2t[(rea - ESB_BASE) // ESB_STRIDE], 0,
+                        trace_record(t, clk, EV_XIVE, io[0][(rea - ESB_BASE) // ESB_STRIDE], 0,
                                      tlog, stats, ctl)
                     if not ok:
                         xv, xs, xr = 0x200, pc, 0
@@ -312,8 +314,8 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                 else:
                     if op == OP_LOAD or op == OP_LARX:
                         if not hit:
-                            clk += fill_cost(t, line, clk, ts, lines, l1, l2, stats, prm)
-                        v = rd(mem, m16, m32, m64, rea, sz)
+                            clk += fill_cost(t, line, clk, ts, cache, stats, prm)
+                        v = rd(memv, rea, sz)
                         if fl & F_BYTEREV:
                             v = bswap(v, sz)
                         g[rt] = sext(v, sz) if fl & F_SIGNED else v
@@ -348,15 +350,15 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                             leave = True        # an atomic is a cross-thread interaction
                             lim = -1
                         if ok:
-                            own = 0 if hit else fill_cost(t, line, clk, ts, lines, l1, l2,
+                            own = 0 if hit else fill_cost(t, line, clk, ts, cache,
                                                           stats, prm)
                             if op == OP_STCX:
                                 clk += own      # stcx. completes only with ownership
                             elif clk + own > ts[t, TS_STDONE]:
                                 ts[t, TS_STDONE] = clk + own
                             v = g[rt]
-                            wr(mem, m16, m32, m64, rea, sz, bswap(v, sz) if fl & F_BYTEREV else v)
-                            store_line(t, line, clk, ts, lines, l1, l2)
+                            wr(memv, rea, sz, bswap(v, sz) if fl & F_BYTEREV else v)
+                            store_line(t, line, clk, ts, cache)
                             if lines[line, L_RSV] > 0 or lines[line, L_WATCH] > 0:
                                 if store_effects(t, line, clk, ts, lines):
                                     leave = True
@@ -542,7 +544,7 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                         lim = -1        # e.g. LPCR[HVICE] may unmask a pending interrupt
                         if n == SPR_PIDR or n == SPR_PTCR or n == SPR_LPIDR or n == SPR_AMR or \
                                 n == SPR_IAMR or n == SPR_LPCR:
-                            spr_mmu(t, n, ts, tlb, pwc, mmu, prm)
+                            spr_mmu(t, n, ts, xl, prm)
             elif op == OP_MULLI or (op >= OP_MULLD and op <= OP_DIVWU):
                 res, ov = muldiv(op, g[ra], imm if op == OP_MULLI else g[rb])
                 if fl & F_OE:
@@ -617,8 +619,7 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                 pass        # dcbf/dcbst/dcbt/icbi: coherence is modelled without them
             elif op == OP_DCBZ:
                 ea = ((g[ra] if ra else 0) + g[rb]) & ~127
-                rea, xv, xr, c = data_xlate(t, ea, True, msr, clk, m64, ts, sprs, lines, l1, l2,
-                                            tlb, pwc, mmu, stats, prm)
+                rea, xv, xr, c = data_xlate(t, ea, True, msr, clk, m64, ts, sprs, cache, xl, stats, prm)
                 clk += c
                 if xv != 0:
                     xs = pc
@@ -629,11 +630,11 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                     lim = -1
                     continue
                 line = rea >> LINE_SHIFT
-                own = fill_cost(t, line, clk, ts, lines, l1, l2, stats, prm)
+                own = fill_cost(t, line, clk, ts, cache, stats, prm)
                 if clk + own > ts[t, TS_STDONE]:
                     ts[t, TS_STDONE] = clk + own
                 mem[rea:rea + 128] = 0
-                store_line(t, line, clk, ts, lines, l1, l2)
+                store_line(t, line, clk, ts, cache)
                 if store_effects(t, line, clk, ts, lines):
                     leave = True
                     others = True
@@ -655,8 +656,8 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
                     continue
                 c0 = clk
                 others = True       # e.g. msgsnd posts a doorbell
-                npc, clk, msr, xv, xs, xr, sf = sysop(t, op, rt, rb, imm, code[i, P_AUX], pc, clk,
-                                                      msr, g, ts, sprs, stats, tlb, pwc, mmu, prm)
+                npc, clk, msr, xv, xs, xr, sf = sysop(t, code[i], pc, clk, msr, g, ts, sprs,
+                                                      stats, xl, prm)
                 if prm[PR_TRACE_EVENTS]:
                     sys_event(t, op, g[rb], c0, clk, npc, msr, sf, sp[SPR_PSSCR], tlog, stats,
                               ctl, prm)
@@ -674,8 +675,11 @@ def run_threads(mem, m16, m32, m64, code, gpr, sprs, ts, stats, lines, l1, l2, s
             if npc <= pc and (op == OP_BC or op == OP_B):
                 # ---- taken backward branch: spin-loop detection (module docstring)
                 if impure == 0 and nld <= SPIN_LINES:
-                    w = spin_check(t, pc, clk, ninsn, nld, g, cr, lr, ctr, xer, msr, ts, sprs,
-                                   lines, snap, stats)
+                    ts[t, TS_CR] = cr       # the state spin_check compares (the
+                    sp[SPR_LR] = lr         # boundary writes it back anyway)
+                    sp[SPR_CTR] = ctr
+                    sp[SPR_XER] = xer
+                    w = spin_check(t, pc, clk, ninsn, nld, msr, g, ts, sprs, lines, snap, stats)
                     if w >= 0:
                         pc = npc
                         clk = w

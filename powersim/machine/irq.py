@@ -37,17 +37,18 @@ from powersim.machine.layout import (
     ESB_BASE, ESB_STRIDE, ESB_TRIG, EV_INTR, EV_WAKE, HID0_HILE, INF, LPCR_HVICE, LPCR_ILE,
     L_VER, L_WATCH, MSR_EE, MSR_HV, MSR_LE, MSR_ME, MSR_PR, MSR_SF, PB_DEC, PB_HDB, PB_HVI,
     PB_PDB, PR_COST_INTR, PR_DB_CHIP, PR_DB_CORE, PR_DB_XCHIP, PR_FREQ_MHZ, PR_TIMEBASE_MHZ,
-    PR_XIVE_CHIP, PR_XIVE_INTERVAL, PR_XIVE_IPI_PRIO, PR_XIVE_XCHIP, SPIN_SNAP, SPR_HID0,
-    SPR_HSRR0, SPR_HSRR1, SPR_LPCR, SPR_SRR0, SPR_SRR1, SRR1_MSR_KEEP, SRR1_WAKE_DEC,
-    SRR1_WAKE_HDB, SRR1_WAKE_HVI, SRR1_WAKE_PDB, SRR1_WS_HVLOSS, SRR1_WS_NOLOSS,
-    ST_CHECKSTOP, ST_CYCLES_SPIN, ST_CYCLES_STOP, ST_INT_100, ST_INT_200, ST_INT_300,
-    ST_INT_380, ST_INT_400, ST_INT_480, ST_INT_500, ST_INT_700, ST_INT_900, ST_INT_A00,
-    ST_INT_C00, ST_INT_E00, ST_INT_E40, ST_INT_E80, ST_INT_EA0, ST_SPIN_SKIPPED_INSNS,
-    ST_SPIN_SLEEPS, ST_WAKEUPS, ST_XIVE_RECV, ST_XIVE_SENT, S_HALT, S_RUN, S_SPIN, S_STOP,
-    TIMA_BASE, TIMA_SIZE, TM_ACK_HV, TM_QW3, TS_CHIP, TS_CLK, TS_CORE, TS_CPPR, TS_ESL,
-    TS_EVT, TS_IMPURE, TS_IPB, TS_LD0, TS_LDV0, TS_MSR, TS_NLD, TS_NSR, TS_PC, TS_PEND,
-    TS_RL, TS_SLEEP_T, TS_SPIN_CNT, TS_SPIN_I, TS_SPIN_N, TS_SPIN_P, TS_SPIN_PC, TS_SPIN_T,
-    TS_STATE, TS_T_DEC, TS_T_HDB, TS_T_HVI, TS_T_PDB, TS_WAKE_LAT, TS_XPQ,
+    PR_XIVE_CHIP, PR_XIVE_INTERVAL, PR_XIVE_IPI_PRIO, PR_XIVE_XCHIP, SPIN_SNAP, SPR_CTR,
+    SPR_HID0, SPR_HSRR0, SPR_HSRR1, SPR_LPCR, SPR_LR, SPR_SRR0, SPR_SRR1, SPR_XER,
+    SRR1_MSR_KEEP, SRR1_WAKE_DEC, SRR1_WAKE_HDB, SRR1_WAKE_HVI, SRR1_WAKE_PDB,
+    SRR1_WS_HVLOSS, SRR1_WS_NOLOSS, ST_CHECKSTOP, ST_CYCLES_SPIN, ST_CYCLES_STOP,
+    ST_INT_100, ST_INT_200, ST_INT_300, ST_INT_380, ST_INT_400, ST_INT_480, ST_INT_500,
+    ST_INT_700, ST_INT_900, ST_INT_A00, ST_INT_C00, ST_INT_E00, ST_INT_E40, ST_INT_E80,
+    ST_INT_EA0, ST_SPIN_SKIPPED_INSNS, ST_SPIN_SLEEPS, ST_WAKEUPS, ST_XIVE_RECV,
+    ST_XIVE_SENT, S_HALT, S_RUN, S_SPIN, S_STOP, TIMA_BASE, TIMA_SIZE, TM_ACK_HV, TM_QW3,
+    TS_CHIP, TS_CLK, TS_CORE, TS_CPPR, TS_CR, TS_ESL, TS_EVT, TS_IMPURE, TS_IPB, TS_LD0,
+    TS_LDV0, TS_MSR, TS_NLD, TS_NSR, TS_PC, TS_PEND, TS_RL, TS_SLEEP_T, TS_SPIN_CNT,
+    TS_SPIN_I, TS_SPIN_N, TS_SPIN_P, TS_SPIN_PC, TS_SPIN_T, TS_STATE, TS_T_DEC, TS_T_HDB,
+    TS_T_HVI, TS_T_PDB, TS_WAKE_LAT, TS_XPQ,
 )
 from powersim.machine.memory import trace_record
 from powersim.machine.mmu import mc_flush
@@ -296,9 +297,10 @@ def esb_eoi(src, clk, ts, sprs, chipfree, stats, prm):
     return old
 
 @jit()
-def mmio(t, ra, sz, val, is_store, clk, ts, sprs, pir2t, chipfree, stats, prm):
+def mmio(t, ra, sz, val, is_store, clk, ts, sprs, io, stats, prm):
     """An access outside RAM: (register value, ok); ok False is a bus error
     (machine check).  The caller applies big-endian register semantics."""
+    pir2t, chipfree = io
     if ESB_BASE <= ra < ESB_BASE + pir2t.shape[0] * ESB_STRIDE:
         off = ra - ESB_BASE
         src = pir2t[off // ESB_STRIDE]
@@ -360,10 +362,14 @@ def resume_ev(t, ts, sprs, lines, stats, prm, tlog, ctl):
             trace_record(t, c0, EV_INTR, 0x100, p0, tlog, stats, ctl)
 
 @jit()
-def spin_check(t, pc, clk, ninsn, nld, g, cr, lr, ctr, xer, msr, ts, sprs, lines, snap,
-               stats):
+def spin_check(t, pc, clk, ninsn, nld, msr, g, ts, sprs, lines, snap, stats):
     """A pure iteration ended at the taken backward branch at `pc` (module
-    docstring).  Returns the wake-up clock if the thread now sleeps, else -1."""
+    docstring), with the thread's registers g, ts[TS_CR] and sprs (LR, CTR,
+    XER) current.  Returns the wake-up clock if the thread now sleeps, else -1."""
+    cr = ts[t, TS_CR]
+    lr = sprs[t, SPR_LR]
+    ctr = sprs[t, SPR_CTR]
+    xer = sprs[t, SPR_XER]
     if ts[t, TS_SPIN_PC] == pc:
         cnt = ts[t, TS_SPIN_CNT] + 1
     else:

@@ -50,8 +50,9 @@ from powersim.ops import P_OP
 
 
 @jit()
-def rd(mem, m16, m32, m64, ra, sz):
+def rd(memv, ra, sz):
     """Little-endian read of sz bytes at real address ra (bounds checked by caller)."""
+    mem, m16, m32, m64 = memv
     if sz == 8 and (ra & 7) == 0:
         return m64[ra >> 3]
     if sz == 4 and (ra & 3) == 0:
@@ -66,7 +67,8 @@ def rd(mem, m16, m32, m64, ra, sz):
     return v
 
 @jit()
-def wr(mem, m16, m32, m64, ra, sz, v):
+def wr(memv, ra, sz, v):
+    mem, m16, m32, m64 = memv
     if sz == 8 and (ra & 7) == 0:
         m64[ra >> 3] = v
     elif sz == 4 and (ra & 3) == 0:
@@ -78,12 +80,13 @@ def wr(mem, m16, m32, m64, ra, sz, v):
             mem[ra + i] = srl(v, 8 * i) & 0xFF
 
 @jit()
-def fill_cost(t, line, clk, ts, lines, l1, l2, stats, prm):
+def fill_cost(t, line, clk, ts, cache, stats, prm):
     """Extra cycles (beyond an L1 hit) to bring `line` into t's L1 at `clk`, and
     fill the tags.  A value cannot be seen before it was written: a line
     written by another core at a later clock (possible when fast mode lets
     threads run apart) first waits for that clock; in exact mode this never
     applies."""
+    lines, l1, l2 = cache
     core = ts[t, TS_CORE]
     ver = lines[line, L_VER]
     wait = max(0, lines[line, L_WTIME] - clk)
@@ -124,8 +127,9 @@ def fill_cost(t, line, clk, ts, lines, l1, l2, stats, prm):
     return wait + extra
 
 @jit()
-def store_line(t, line, clk, ts, lines, l1, l2):
+def store_line(t, line, clk, ts, cache):
     """Make t's core the owner of the new version of `line`."""
+    lines, l1, l2 = cache
     ver = lines[line, L_VER] + 1
     lines[line, L_VER] = ver
     lines[line, L_WCORE] = ts[t, TS_CORE] + 1

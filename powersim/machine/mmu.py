@@ -71,14 +71,14 @@ def erat_fill(t, ea, shift, ts, prm):
     return False
 
 @jit()
-def table_read(t, addr, clk, m64, ts, lines, l1, l2, stats, prm):
+def table_read(t, addr, clk, m64, ts, cache, stats, prm):
     """One page-table fetch through the cache model: (entry, cycles).  Entries
     are big-endian ([MW], section 3.8); beyond RAM they read as 0 (invalid),
     as radix.reference_translate reads them."""
     stats[t, ST_WALK_READS] += 1
     if addr < 0 or addr + 8 > prm[PR_MEMORY]:
         return 0, prm[PR_LAT_L1]
-    c = prm[PR_LAT_L1] + fill_cost(t, addr >> LINE_SHIFT, clk, ts, lines, l1, l2, stats, prm)
+    c = prm[PR_LAT_L1] + fill_cost(t, addr >> LINE_SHIFT, clk, ts, cache, stats, prm)
     return bswap(m64[addr >> 3], 8), c
 
 @jit()
@@ -166,12 +166,13 @@ def tlb_insert(core, ea, shift, pid, lpid, pte, ptea, tlb, mmu, ts, prm):
     tlb[w, TE_LRU] = mmu[core, MM_STAMP]
 
 @jit()
-def walk(t, ea, root, pid, lpid, use_pwc, clk, m64, ts, lines, l1, l2, pwc, mmu, stats,
+def walk(t, ea, root, pid, lpid, use_pwc, clk, m64, ts, cache, xl, stats,
          prm):
     """Walk one radix tree from a PATE/PRTE doubleword 0 (section 3.8; the same
     steps as radix._walk), starting below the deepest PDE the page walk cache
     holds when use_pwc.  Returns (DSISR cause or 0, leaf PTE, its address,
     page shift, cycles)."""
+    _, pwc, mmu = xl
     if ((srl(root, 58) & 0x18) | (srl(root, 5) & 7)) + 31 != 52:   # RTS: 52-bit trees only
         return DSISR_BADTREE, 0, 0, 0, 0
     core = ts[t, TS_CORE]
@@ -208,7 +209,7 @@ def walk(t, ea, root, pid, lpid, use_pwc, clk, m64, ts, lines, l1, l2, pwc, mmu,
             return DSISR_BADTREE, 0, 0, 0, cost
         shift -= nls
         addr = (base & ~((1 << (nls + 3)) - 1)) + 8 * ((ea52 >> shift) & ((1 << nls) - 1))
-        entry, c = table_read(t, addr, clk + cost, m64, ts, lines, l1, l2, stats, prm)
+        entry, c = table_read(t, addr, clk + cost, m64, ts, cache, stats, prm)
         cost += c
         if not entry & PTE_V:
             return DSISR_NOPTE, 0, 0, 0, cost
@@ -233,11 +234,13 @@ def walk(t, ea, root, pid, lpid, use_pwc, clk, m64, ts, lines, l1, l2, pwc, mmu,
         level += 1
 
 @jit()
-def xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats, prm):
+def xlate(t, ea, acc, msr, clk, m64, ts, sprs, cache, xl, stats, prm):
     """EA -> RA for one access: real mode, or TLB, else PATE -> PRTE -> tree
     with the checks in the order of radix.reference_translate (section 3.8).
     Returns (RA, page shift, leaf PTE, vector or 0, cause, cycles); the cause
     is the DSISR (0x300, 0xE00) or the SRR1 bits (0x400)."""
+    lines, l1, l2 = cache
+    tlb, _, mmu = xl
     fetch = acc == ACC_FETCH
     if not msr & (MSR_IR if fetch else MSR_DR):    # real mode: top 4 EA bits ignored
         return ea & RA_MASK, 12, 0, 0, 0, 0
@@ -277,7 +280,7 @@ def xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, sta
             pate1 = mmu[core, MM_PATE1]
         else:   # LPID 0: the first entry; PATS cannot exclude it
             patb = sp[SPR_PTCR] & TBL_MASK
-            pate0, cost = table_read(t, patb, clk, m64, ts, lines, l1, l2, stats, prm)
+            pate0, cost = table_read(t, patb, clk, m64, ts, cache, stats, prm)
             # dw1 shares the line (one access); read only if dw0 was in RAM
             pate1 = bswap(m64[(patb + 8) >> 3], 8) if pate0 & PATE_HR else 0
             if pate0 & PATE_HR and (pate0 & 0x1F) >= 5:
@@ -294,21 +297,20 @@ def xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, sta
         else:
             # the PRTE's address goes through the partition-scoped tree ([Q-rad])
             cause, pte, ptea, shift, c = walk(t, (pate1 & TBL_MASK) + 16 * pid, pate0, 0, 0,
-                                              False, clk + cost, m64, ts, lines, l1, l2,
-                                              pwc, mmu, stats, prm)
+                                              False, clk + cost, m64, ts, cache, xl, stats, prm)
             cost += c
             if cause:
                 return 0, 0, 0, 0xE00, cause | DSISR_PRTABLE, cost
             mask = (1 << shift) - 1
             prte_ra = (pte & RPN_MASK & ~mask) | (((pate1 & TBL_MASK) + 16 * pid) & mask)
-            prte0, c = table_read(t, prte_ra, clk + cost, m64, ts, lines, l1, l2, stats, prm)
+            prte0, c = table_read(t, prte_ra, clk + cost, m64, ts, cache, stats, prm)
             cost += c
             if prte0 == 0:
                 return 0, 0, 0, vsi, DSISR_BADTREE | store, cost
             mmu[core, slot] = pid + 1
             mmu[core, slot + 1] = prte0
         cause, pte, ptea, shift, c = walk(t, ea, prte0, pid, lpid, True, clk + cost, m64, ts,
-                                          lines, l1, l2, pwc, mmu, stats, prm)
+                                          cache, xl, stats, prm)
         cost += c
         if cause:
             return 0, 0, 0, vsi, cause | (store if not fetch else 0), cost
@@ -318,9 +320,8 @@ def xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, sta
         # to the PTE through the memory model
         pte |= PTE_R | (PTE_C if acc == ACC_STORE else 0)
         m64[ptea >> 3] = bswap(pte, 8)
-        cost += prm[PR_LAT_L1] + fill_cost(t, ptea >> LINE_SHIFT, clk + cost, ts, lines, l1,
-                                           l2, stats, prm)
-        store_line(t, ptea >> LINE_SHIFT, clk + cost, ts, lines, l1, l2)
+        cost += prm[PR_LAT_L1] + fill_cost(t, ptea >> LINE_SHIFT, clk + cost, ts, cache, stats, prm)
+        store_line(t, ptea >> LINE_SHIFT, clk + cost, ts, cache)
         cause = 0
     if cause:
         return 0, 0, 0, vsi, cause | (store if not fetch else 0), cost
@@ -350,13 +351,12 @@ def fault_regs(t, vec, cause, ea, sprs):
     return 0
 
 @jit()
-def data_xlate(t, ea, store, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats,
+def data_xlate(t, ea, store, msr, clk, m64, ts, sprs, cache, xl, stats,
                prm):
     """Translate a data access that missed the micro-cache and refill it.
     Returns (RA, vector or 0, SRR1 reason, cycles)."""
     acc = ACC_STORE if store else ACC_LOAD
-    ra, shift, pte, vec, cause, cost = xlate(t, ea, acc, msr, clk, m64, ts, sprs, lines, l1,
-                                             l2, tlb, pwc, mmu, stats, prm)
+    ra, shift, pte, vec, cause, cost = xlate(t, ea, acc, msr, clk, m64, ts, sprs, cache, xl, stats, prm)
     if vec:
         return 0, vec, fault_regs(t, vec, cause, ea, sprs), cost
     if not msr & MSR_DR:    # dcbz in real mode
@@ -370,13 +370,14 @@ def data_xlate(t, ea, store, msr, clk, m64, ts, sprs, lines, l1, l2, tlb, pwc, m
     return ra, 0, 0, cost
 
 @jit()
-def tlbi_core(core, rb, rs, ric, prs, local, tlb, pwc, mmu, ts, prm):
+def tlbi_core(core, rb, rs, ric, prs, local, xl, ts, prm):
     """Apply one radix tlbie/tlbiel to a core's TLB, PWC and cached table
     entries (section 4.1).  RIC 0: TLB, 1: PWC, 2: both plus cached PRTEs (and
     the PATE for IS = 3 or PRS = 0).  IS 0: the VA of size AP, 1: the PID in
     RS, 2: the LPID, 3: all; tlbiel with IS != 0 only touches congruence class
     SET of the TLB.  Only process-scoped translations are cached here, so
     PRS = 0 reaches just the cached table entries."""
+    tlb, pwc, mmu = xl
     is_ = (rb >> 10) & 3
     pid = srl(rs, 32) & M32
     lpid = rs & M32
@@ -408,7 +409,7 @@ def tlbi_core(core, rb, rs, ric, prs, local, tlb, pwc, mmu, ts, prm):
     erat_flush(ts, core * prm[PR_SMT], prm[PR_SMT])
 
 @jit()
-def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, tlb, pwc, mmu, stats, prm):
+def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, xl, stats, prm):
     """tlbiel: this core, at once.  tlbie: through the issuing chip's tlbie
     engine (one at a time, `tlbie_occ` each), delivered to every core after
     `tlbie_chip`/`tlbie_xchip`; a core acknowledges once its threads' stores
@@ -416,11 +417,12 @@ def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, tlb, pwc, mmu, stats, prm):
     latest acknowledgement for tlbsync.  The invalidation itself is applied
     at issue (the architecture allows any time before tlbsync completes).
     R = 0 (hash format) finds nothing to invalidate.  Returns the new clock."""
+    _, _, mmu = xl
     smt = prm[PR_SMT]
     if local:
         stats[t, ST_TLBIEL] += 1
         if r:
-            tlbi_core(ts[t, TS_CORE], rb, rs, ric, prs, True, tlb, pwc, mmu, ts, prm)
+            tlbi_core(ts[t, TS_CORE], rb, rs, ric, prs, True, xl, ts, prm)
         return clk + prm[PR_COST_TLBIEL]
     stats[t, ST_TLBIE] += 1
     chip = ts[t, TS_CHIP]
@@ -430,7 +432,7 @@ def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, tlb, pwc, mmu, stats, prm):
     ack = ts[t, TS_TLBI_ACK]
     for k in range(ts.shape[0] // smt):
         if r:
-            tlbi_core(k, rb, rs, ric, prs, False, tlb, pwc, mmu, ts, prm)
+            tlbi_core(k, rb, rs, ric, prs, False, xl, ts, prm)
         arrive = start + (prm[PR_TLBIE_CHIP] if ts[k * smt, TS_CHIP] == chip
                           else prm[PR_TLBIE_XCHIP])
         for u in range(k * smt, (k + 1) * smt):
@@ -440,33 +442,33 @@ def tlbi(t, local, rb, rs, ric, prs, r, clk, ts, tlb, pwc, mmu, stats, prm):
     return clk + prm[PR_COST_TLBIE]
 
 @jit()
-def spr_mmu(t, n, ts, tlb, pwc, mmu, prm):
+def spr_mmu(t, n, ts, xl, prm):
     """Translation effects of an mtspr ([MW] notes, section 4.1): PIDR, LPIDR,
     AMR, IAMR, LPCR change this thread's translations; PTCR drops every
     translation the core holds."""
     erat_flush(ts, t, 1)
     if n == SPR_PTCR:
-        tlbi_core(ts[t, TS_CORE], 3 << 10, 0, 2, 1, False, tlb, pwc, mmu, ts, prm)
+        tlbi_core(ts[t, TS_CORE], 3 << 10, 0, 2, 1, False, xl, ts, prm)
 
 @jit()
-def mmu_call(kind, t, a, b, c, d, e, m64, ts, sprs, lines, l1, l2, tlb, pwc, mmu, stats,
-             prm):
+def mmu_call(kind, t, args, m64, ts, sprs, cache, xl, stats, prm):
     """The entry of the powersim.mmu test API (the same functions the
     interpreter runs).  kind 0: translate EA a for access b on thread t ->
     (RA, shift, vector, cause, cycles); 1/2: tlbie/tlbiel RB=a RS=b RIC=c
     PRS=d R=e; 3: tlbsync; 4: ptesync (both advance t's clock); 5: mtspr SPR a
-    = b with its translation effects (no time)."""
+    = b with its translation effects (no time).  args = (a, b, c, d, e)."""
+    a, b, c, d, e = args
     clk = ts[t, TS_CLK]
     if kind == 5:
         sprs[t, a] = b
-        spr_mmu(t, a, ts, tlb, pwc, mmu, prm)
+        spr_mmu(t, a, ts, xl, prm)
         return 0, 0, 0, 0, 0
     if kind == 0:
         ra, shift, pte, vec, cause, cost = xlate(t, a, b, ts[t, TS_MSR], clk, m64, ts, sprs,
-                                                 lines, l1, l2, tlb, pwc, mmu, stats, prm)
+                                                 cache, xl, stats, prm)
         return ra, shift, vec, cause, cost
     if kind == 1 or kind == 2:
-        ts[t, TS_CLK] = tlbi(t, kind == 2, a, b, c, d, e, clk, ts, tlb, pwc, mmu, stats, prm)
+        ts[t, TS_CLK] = tlbi(t, kind == 2, a, b, c, d, e, clk, ts, xl, stats, prm)
     else:
         ts[t, TS_CLK] = max(clk + prm[PR_COST_TLBSYNC if kind == 3 else PR_COST_PTESYNC],
                             ts[t, TS_TLBI_ACK], ts[t, TS_STDONE] if kind == 4 else 0)

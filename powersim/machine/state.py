@@ -237,10 +237,10 @@ class Machine:
         self._undo = []
 
     def _args(self, prm):
-        return (self.mem, self.m16, self.m32, self.m64, self.code, self.gpr, self.sprs,
-                self.ts, self.stats, self.lines, self.l1, self.l2, self.snap, self.pir2t,
-                self.chipfree, self.sprcls, self.tlb, self.pwc, self.mmu, self.tlog, prm,
-                self.ctl)
+        return ((self.mem, self.m16, self.m32, self.m64), self.code,
+                (self.gpr, self.sprs, self.ts, self.stats, self.snap),
+                (self.lines, self.l1, self.l2), (self.tlb, self.pwc, self.mmu),
+                (self.pir2t, self.chipfree), self.sprcls, self.tlog, prm, self.ctl)
 
     def _drain_trace(self):
         """Exit X_TRACE_FULL: move the log's records to host memory, keeping
@@ -285,8 +285,9 @@ class Machine:
     def mmu_call(self, kind: int, t: int, a=0, b=0, c=0, d=0, e=0) -> tuple:
         """core.mmu_call on thread t (the powersim.mmu test API's way in)."""
         a, b = (v - (1 << 64) if v >> 63 else v for v in (a, b))    # as int64 patterns
-        return core.mmu_call(kind, t, a, b, c, d, e, self.m64, self.ts, self.sprs,
-                             self.lines, self.l1, self.l2, self.tlb, self.pwc, self.mmu,
+        args = tuple(int(v) for v in (a, b, c, d, e))     # one type: UniTuple(int64)
+        return core.mmu_call(kind, t, args, self.m64, self.ts, self.sprs,
+                             (self.lines, self.l1, self.l2), (self.tlb, self.pwc, self.mmu),
                              self.stats, self.prm(1, False))
 
     def prepare(self):

@@ -19,6 +19,7 @@ from powersim.machine.mmu import erat_flush, tlbi
 from powersim.ops import (
     OP_HRFID, OP_ILLEGAL, OP_MFMSR, OP_MSGCLR, OP_MSGCLRP, OP_MSGSND, OP_MSGSNDP, OP_MTMSR,
     OP_MTMSRD, OP_RFID, OP_SC, OP_SLBIA, OP_STOP, OP_TLBIE, OP_TLBIEL, OP_TLBSYNC, OP_WAIT,
+    P_AUX, P_IMM, P_OP, P_RB, P_RT,
 )
 
 
@@ -35,10 +36,16 @@ def sys_event(t, op, v, c0, clk, npc, msr, sf, psscr, tlog, stats, ctl, prm):
         trace_record(t, c0, EV_SLEEP, 1 if op == OP_STOP else 0, psscr, tlog, stats, ctl)
 
 @jit()
-def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, tlb, pwc, mmu, prm):
-    """Privileged and system instructions, kept out of the hot loop (smaller
-    compile, no cost for common ops).  Returns (npc, clk, msr, vector, srr0,
-    srr1 reason, SYS_* flags); vector 0 = no interrupt."""
+def sysop(t, ins, pc, clk, msr, g, ts, sprs, stats, xl, prm):
+    """Privileged and system instructions (``ins``: the predecoded row), kept
+    out of the hot loop (smaller compile, no cost for common ops).  Returns
+    (npc, clk, msr, vector, srr0, srr1 reason, SYS_* flags); vector 0 = no
+    interrupt."""
+    op = ins[P_OP]
+    rt = ins[P_RT]
+    rb = ins[P_RB]
+    imm = ins[P_IMM]
+    aux = ins[P_AUX]
     npc = pc + 4
     sp = sprs[t]
     hvonly = (op == OP_HRFID or op == OP_MSGSND or op == OP_MSGCLR or
@@ -111,8 +118,7 @@ def sysop(t, op, rt, rb, imm, aux, pc, clk, msr, g, ts, sprs, stats, tlb, pwc, m
             stats[t, ST_STOP_ENTRIES] += 1
             return npc, sleep_wake_time(t, ts, sprs), msr, 0, 0, 0, SYS_SLEPT
     elif op == OP_TLBIE or op == OP_TLBIEL:
-        clk = tlbi(t, op == OP_TLBIEL, g[rb], g[rt], imm, aux & 1, (aux >> 1) & 1, clk, ts,
-                   tlb, pwc, mmu, stats, prm)
+        clk = tlbi(t, op == OP_TLBIEL, g[rb], g[rt], imm, aux & 1, (aux >> 1) & 1, clk, ts, xl, stats, prm)
     elif op == OP_TLBSYNC:      # sleeps until every earlier tlbie is acknowledged
         return npc, max(clk + prm[PR_COST_TLBSYNC], ts[t, TS_TLBI_ACK]), msr, 0, 0, 0, SYS_LEAVE
     elif op == OP_SLBIA:
