@@ -9,7 +9,8 @@ module, each importing only from the ones above it:
     memory   physical memory, lines, L1/L2/L3/DRAM latency, stores, trace log
     mmu      micro-cache, ERAT, TLB, PWC, radix walk, tlbie fabric, mmu_call
     irq      timebase, interrupts, doorbells, XIVE and MMIO, stop/wait, spin sleep
-    system   privileged and system instructions (sysop)
+    system   SPR moves, barriers, privileged and system instructions (sysop)
+    lsu      the load/store family and dcbz
     sched    the tournament tree and slice bounds
     interp   run_threads: the scheduler loop and the instruction dispatcher
     core     run (this file)

@@ -441,4 +441,10 @@ SYS_LEAVE = 1       # sysop() result flags: end the slice,
 SYS_HV = 2          # the synchronous interrupt goes to the hypervisor (sc 1),
 SYS_SLEPT = 4       # the thread entered stop/wait (clk = its wake-up time)
 HALTKEY = INF + 1   # the scheduler's key of a halted thread (sched.py)
+# What an instruction family asks of the dispatcher (interp.py; bits of its `d`):
+D_STAY = 1          # do not advance the pc (a yield or a synchronous interrupt)
+D_RECHECK = 2       # run the boundary checks before the next instruction
+D_LEAVE = 4         # end the slice at the next boundary
+D_OTHERS = 8        # another thread's clock may have moved: re-read every key
+D_UNDO = 16         # the instruction did not count (yield, trace port): ninsn - 1
 

@@ -11,7 +11,7 @@ from numba.core import types
 
 from powersim.machine import bits, core, layout
 
-ROOMS = ("bits", "alu", "memory", "mmu", "irq", "system", "sched", "interp", "core")
+ROOMS = ("bits", "alu", "memory", "mmu", "irq", "system", "lsu", "sched", "interp", "core")
 
 
 @njit
