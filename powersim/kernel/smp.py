@@ -86,7 +86,7 @@ def _xchg_zero(b, dst, addr, tmp):
     b.label(top)
     b.ldarx(dst, 0, addr)
     b.li(tmp, 0)
-    b.stdcx_(tmp, 0, addr)
+    b.stdcx_rc(tmp, 0, addr)
     b.emit(f"bne- {top}")
     b.sync()
 
@@ -107,7 +107,7 @@ def _for_each_cpu(b, ncpus, cpu_reg, mask_reg, body, skip_reg=None):
     b.ldx("r11", mask_reg, "r11")
     b.clrldi("r12", cpu_reg, 58)
     b.srd("r11", "r11", "r12")
-    b.andi_("r11", "r11", 1)
+    b.andi_rc("r11", "r11", 1)
     b.beq(nxt)
     body()
     b.label(nxt)
@@ -122,7 +122,7 @@ def _csd_lock_wait(b, csd):
     spin = b.local("csdwait")
     b.label(spin)
     b.ld("r0", f"{CSD_FLAGS}({csd})")
-    b.andi_("r0", "r0", CSD_FLAG_LOCK)
+    b.andi_rc("r0", "r0", CSD_FLAG_LOCK)
     b.bne(spin)
     b.lwsync()
 
@@ -174,7 +174,7 @@ def emit_smp_call_function_many(b, lay, ipi):
         b.ldarx("r7", 0, "r5")
         b.cmpd("r7", "r6")
         b.emit(f"bne- {fail}")
-        b.stdcx_("r3", 0, "r5")
+        b.stdcx_rc("r3", 0, "r5")
         b.emit(f"bne- {cas}")
         b.sync()
         b.b(added)
@@ -213,7 +213,7 @@ def emit_smp_call_function_many(b, lay, ipi):
 
     _for_each_cpu(b, n, "r24", "r31", queue, skip_reg="r27")
     _for_each_cpu(b, n, "r24", "r25", kick)
-    b.andi_("r0", "r28", CSD_FLAG_SYNCHRONOUS)
+    b.andi_rc("r0", "r28", CSD_FLAG_SYNCHRONOUS)
     b.beq(nowait := b.local("nowait"))
     _for_each_cpu(b, n, "r24", "r31", wait, skip_reg="r27")
     b.label(nowait)
@@ -231,7 +231,7 @@ def emit_receive(b, lay):
     again = b.local("demux")
     b.label(again)
     _xchg_zero(b, "r4", "r31", "r5")
-    b.andi_("r4", "r4", 1 << (8 * PPC_MSG_CALL_FUNCTION))   # LE: byte n is bits 8n..
+    b.andi_rc("r4", "r4", 1 << (8 * PPC_MSG_CALL_FUNCTION))   # LE: byte n is bits 8n..
     b.beq(none := b.local("nocall"))
     b.bl("flush_smp_call_function_queue")
     b.label(none)
@@ -257,14 +257,14 @@ def emit_receive(b, lay):
     b.label(revdone)
     run, done, sync = b.local("run"), b.local("rund"), b.local("sync")
     b.label(run)
-    b.mr_("r31", "r30")
+    b.mr_rc("r31", "r30")
     b.beq(done)
     b.ld("r30", f"{CSD_NEXT}(r31)")     # _safe iteration: csd may be reused after unlock
     b.ld("r29", f"{CSD_FLAGS}(r31)")
     b.ld("r12", f"{CSD_FUNC}(r31)")
     b.ld("r3", f"{CSD_INFO}(r31)")
     b.mtctr("r12")
-    b.andi_("r0", "r29", CSD_FLAG_SYNCHRONOUS)
+    b.andi_rc("r0", "r29", CSD_FLAG_SYNCHRONOUS)
     b.bne(sync)
     b.lwsync()                          # async: csd_unlock (store-release) before func
     b.li("r0", 0)
@@ -291,7 +291,7 @@ def emit_receive(b, lay):
     b.li64("r0", ESB_BASE + ESB_SET_PQ_00)
     b.add("r4", "r4", "r0")
     b.ldbrx("r5", 0, "r4")
-    b.andi_("r5", "r5", 1)              # Q was set: it triggered again, re-trigger
+    b.andi_rc("r5", "r5", 1)              # Q was set: it triggered again, re-trigger
     b.beq(noq := b.local("noq"))
     b.addis("r4", "r4", ESB_TRIG >> 16)        # the trigger page of the same source
     b.addi("r4", "r4", -ESB_SET_PQ_00)

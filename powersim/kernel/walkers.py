@@ -132,7 +132,7 @@ def _page_ref_add(b, ref, delta, tmp):
     b.label(retry := b.local("ref"))
     b.ldarx(tmp, 0, ref)
     b.addi(tmp, tmp, delta)
-    b.stdcx_(tmp, 0, ref)
+    b.stdcx_rc(tmp, 0, ref)
     b.emit(f"bne- {retry}")
     b.sync()
 
@@ -148,7 +148,7 @@ def _emit_gup_fast(b, lay, method):
     b.ld("r3", f"{MM_PGD}(r31)")
     b.mr("r4", "r24")
     b.bl("__find_linux_pte")
-    b.mr_("r28", "r3")
+    b.mr_rc("r28", "r3")
     b.li("r24", 0)                      # r4 result: nothing found
     b.beq(out := b.local("out"))
     b.mr("r26", "r5")
@@ -192,7 +192,7 @@ def _emit_gup_loop(b, lay):
     epilogue = prologue(b, 96, [f"r{r}" for r in range(25, 32)])
     b.mr("r31", "r3")
     b.mr("r30", "r4")
-    b.mr_("r29", "r5")
+    b.mr_rc("r29", "r5")
     b.ld("r28", f"{PACA_MARKS}(r13)")
     b.sldi("r6", "r6", 3)
     b.add("r28", "r28", "r6")
@@ -241,7 +241,7 @@ def _emit_gup_paced(b, lay):
     b.mftb("r3")
     b.cmpld("r3", "r28")
     b.bge(done := b.local("done"))
-    b.subf_("r4", "r3", "r26")          # ticks to the next call
+    b.subf_rc("r4", "r3", "r26")          # ticks to the next call
     b.ble(go := b.local("go"))
     b.subf("r5", "r3", "r28")           # ... but not past ``until``
     b.cmpld("r4", "r5")
