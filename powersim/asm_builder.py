@@ -26,6 +26,15 @@ from powersim.errors import AsmError
 
 _NEGATE = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt"}
 
+# GPR names for routines that name their registers once at the top
+# (``mm, flags, result = R31, R30, R29``) instead of repeating "r31" # mm.
+R0, R1, R2, R3, R4, R5, R6, R7 = "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"
+R8, R9, R10, R11, R12, R13, R14, R15 = "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"
+R16, R17, R18, R19, R20, R21, R22, R23 = ("r16", "r17", "r18", "r19", "r20", "r21", "r22",
+                                          "r23")
+R24, R25, R26, R27, R28, R29, R30, R31 = ("r24", "r25", "r26", "r27", "r28", "r29", "r30",
+                                          "r31")
+
 
 class Builder:
     """Collects assembly lines; see the module docstring."""
