@@ -16,7 +16,8 @@ an empty folder and a fresh compile; an unchanged tree finds its folder
 again.  The folder is numba's own ``NUMBA_CACHE_DIR`` mechanism
 (``numba.config.CACHE_DIR``), set only while a function is decorated, under
 ``$NUMBA_CACHE_DIR`` when the user set it, else ``__pycache__/numba`` beside
-this file (or ``~/.cache/powersim/numba`` when that is read-only).
+this file (or ``~/.cache/powersim/numba`` when that is read-only), where only
+the four most recently used digests are kept.
 
 Constant arguments
 ------------------
@@ -75,8 +76,24 @@ def cache_dir() -> str:
             if not writable:
                 xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
                 base = Path(xdg) / "powersim" / "numba"
+            else:
+                _prune(base, keep=KEEP, current=f"powersim-{digest()[:20]}")
         _cache_dir = str(Path(base) / f"powersim-{digest()[:20]}")
     return _cache_dir
+
+
+KEEP = 4        # digest folders kept in the in-tree default location
+
+
+def _prune(base: Path, keep: int, current: str):
+    """Remove all but the ``keep`` most recently used digest folders of an
+    in-tree cache (each edit of the sources leaves one behind, ~5 MB).  A
+    user-set NUMBA_CACHE_DIR is never pruned."""
+    import shutil
+    old = sorted((d for d in base.glob("powersim-*") if d.name != current),
+                 key=lambda d: d.stat().st_mtime, reverse=True)
+    for d in old[keep - 1:]:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def jit(**options):

@@ -55,3 +55,13 @@ def test_the_key_covers_every_machine_module_and_ops():
     assert {"ops.py", "jit.py", "core.py", "params.py"} <= names
     assert names >= {f.name for f in (ROOT / "powersim" / "machine").glob("*.py")}
     assert jit.cache_dir().endswith(jit.digest()[:20])
+
+
+def test_the_in_tree_cache_keeps_the_current_and_recent_digests(tmp_path):
+    import time
+    for i, name in enumerate(["powersim-a", "powersim-b", "powersim-c", "powersim-cur"]):
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (time.time() - 100 + i, time.time() - 100 + i))
+    os.utime(tmp_path / "powersim-cur", (0, 0))         # the oldest, but current
+    jit._prune(tmp_path, keep=2, current="powersim-cur")
+    assert sorted(d.name for d in tmp_path.iterdir()) == ["powersim-c", "powersim-cur"]
