@@ -239,7 +239,6 @@ def xlate(t, ea, acc, msr, clk, m64, ts, sprs, cache, xl, stats, prm):
     with the checks in the order of radix.reference_translate (section 3.8).
     Returns (RA, page shift, leaf PTE, vector or 0, cause, cycles); the cause
     is the DSISR (0x300, 0xE00) or the SRR1 bits (0x400)."""
-    lines, l1, l2 = cache
     tlb, _, mmu = xl
     fetch = acc == ACC_FETCH
     if not msr & (MSR_IR if fetch else MSR_DR):    # real mode: top 4 EA bits ignored
