@@ -7,11 +7,11 @@ return the CR (and XER) they leave.
 """
 
 from powersim.machine.bits import (
-    clz64, cmpbits, cr0, mask64, mulhdu, popcnt_bytes, rotl64, sdiv, setcr, sext, srl,
-    trap_cond, udiv,
+    clz64, cmpbits, cr0, fxm_mask, mask64, mulhdu, popcnt_bytes, rotl64, sdiv, setcr, sext,
+    srl, trap_cond, udiv, with_ca, with_ov,
 )
 from powersim.machine.jit import jit
-from powersim.machine.layout import M32, MIN64, XER_CA, XER_CA32, XER_OV, XER_OV32, XER_SO
+from powersim.machine.layout import M32, MIN64, XER_CA, XER_CA32
 from powersim.ops import (
     F_OE, F_RC, OP_ADD, OP_ADDE, OP_ADDME, OP_ADDZE, OP_AND, OP_ANDC, OP_ANDI, OP_ANDIS,
     OP_CMP, OP_CMPI, OP_CMPLI, OP_CNTLZD, OP_CNTLZW, OP_CNTTZD, OP_CNTTZW, OP_CRLOGIC,
@@ -161,13 +161,11 @@ def addsub(op, rt, ra, rb, fl, g, cr, xer):
     res = a + b + cin
     if op != OP_ADD and op != OP_SUBF and op != OP_NEG:
         c = (a & b) | ((a | b) & ~res)
-        xer = (xer & ~(XER_CA | XER_CA32)) | (srl(c, 63) << 29) | (((c >> 31) & 1) << 18)
+        xer = with_ca(xer, c)
     if fl & F_OE:
         o = (a ^ res) & (b ^ res)
         ov = srl(o, 63)
-        xer = (xer & ~(XER_OV | XER_OV32)) | (ov << 30) | (((o >> 31) & 1) << 19)
-        if ov:
-            xer |= XER_SO
+        xer = with_ov(xer, ov, (o >> 31) & 1)
     g[rt] = res
     if fl & F_RC:
         cr = cr0(cr, res, xer)
@@ -183,7 +181,7 @@ def addic(op, rt, ra, imm, fl, g, cr, xer):
     b = imm
     res = a + b + (1 if op == OP_SUBFIC else 0)
     c = (a & b) | ((a | b) & ~res)
-    xer = (xer & ~(XER_CA | XER_CA32)) | (srl(c, 63) << 29) | (((c >> 31) & 1) << 18)
+    xer = with_ca(xer, c)
     g[rt] = res
     if fl & F_RC:
         cr = cr0(cr, res, xer)
@@ -270,9 +268,7 @@ def muldiv_into(op, rt, ra, rb, imm, fl, g, cr, xer):
     """MULDIV (mulli .. divwu): RT <- muldiv(), OV with F_OE.  -> (cr, xer)"""
     res, ov = muldiv(op, g[ra], imm if op == OP_MULLI else g[rb])
     if fl & F_OE:
-        xer = (xer & ~(XER_OV | XER_OV32)) | (ov << 30) | (ov << 19)
-        if ov:
-            xer |= XER_SO
+        xer = with_ov(xer, ov, ov)
     g[rt] = res
     if fl & F_RC:
         cr = cr0(cr, res, xer)
@@ -293,16 +289,10 @@ def crfield(op, rt, ra, rb, imm, aux, g, cr):
     if op == OP_MFCR or op == OP_MFOCRF:
         m = M32
         if op == OP_MFOCRF:
-            m = 0
-            for f in range(8):
-                if (imm >> (7 - f)) & 1:
-                    m |= 0xF << (28 - 4 * f)
+            m = fxm_mask(imm)
         g[rt] = cr & m
         return cr
-    m = 0           # mtcrf, mtocrf
-    for f in range(8):
-        if (imm >> (7 - f)) & 1:
-            m |= 0xF << (28 - 4 * f)
+    m = fxm_mask(imm)   # mtcrf, mtocrf
     return (cr & ~m & M32) | (g[rt] & m)
 
 

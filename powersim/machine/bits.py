@@ -6,7 +6,7 @@ division.  Nothing here touches machine state.
 import numpy as np
 
 from powersim.machine.jit import jit
-from powersim.machine.layout import M32, MIN64
+from powersim.machine.layout import M32, MIN64, XER_CA, XER_CA32, XER_OV, XER_OV32, XER_SO
 
 
 @jit()
@@ -119,3 +119,26 @@ def sdiv(a, b):
 def trap_cond(to, a, b):
     return (((to & 16) and a < b) or ((to & 8) and a > b) or ((to & 4) and a == b)
             or ((to & 2) and ult(a, b)) or ((to & 1) and ult(b, a)))
+
+
+@jit(inline="always")
+def with_ca(xer, c):
+    """XER with CA and CA32 from the carries ``c`` out of bits 0 and 32."""
+    return (xer & ~(XER_CA | XER_CA32)) | (srl(c, 63) << 29) | (((c >> 31) & 1) << 18)
+
+
+@jit(inline="always")
+def with_ov(xer, ov, ov32):
+    """XER with OV, OV32 set to ov, ov32 (0/1) and SO sticky."""
+    xer = (xer & ~(XER_OV | XER_OV32)) | (ov << 30) | (ov32 << 19)
+    return xer | XER_SO if ov else xer
+
+
+@jit(inline="always")
+def fxm_mask(fxm):
+    """The CR bits of the fields an FXM selects (mtcrf, mfocrf, mtocrf)."""
+    m = 0
+    for f in range(8):
+        if (fxm >> (7 - f)) & 1:
+            m |= 0xF << (28 - 4 * f)
+    return m
