@@ -45,7 +45,7 @@ def run_once(memory: str, method: str, extra=()):
     (``extra``: more --set overrides)."""
     from powersim.config import load_scenario
     from powersim.machine import state
-    from powersim.machine.core import TS_INSN
+    from powersim.machine.layout import TS_INSN
     from powersim.sim import Simulation
     sc = load_scenario(str(SCENARIO), [f"workload.memory={memory}",
                                        f"kernel.method={method}", *extra])

@@ -9,15 +9,31 @@ which goes through ``assemble()`` like any source (one encoder).
     img = b.assemble(base=0x100)
 
 Any mnemonic is a method taking its operands as ints or strings:
-``b.ld("r3", "8(r4)")``, ``b.addi(3, 4, 16)``; a trailing ``_`` stands for the
-record dot (``b.stdcx_("r3", 0, "r4")`` is ``stdcx. r3,0,r4``).  Branch hints
-and anything else go through ``b.emit("bne- 1b")``.
+``b.ld("r3", "8(r4)")``, ``b.addi(3, 4, 16)``.  The record form (Rc = 1, the
+``.`` of ``and.``, ``andi.``, ``stdcx.``) is spelled ``_rc``:
+``b.stdcx_rc("r3", 0, "r4")`` is ``stdcx. r3,0,r4``, ``b.and_rc`` is ``and.``.
+A trailing ``_`` only escapes a Python keyword, as everywhere in Python:
+``b.and_``, ``b.or_``, ``b.not_`` are the plain ``and``, ``or``, ``not``; any
+other trailing ``_`` is an error (it used to mean the record form).  Branch
+hints and anything else go through ``b.emit("bne- 1b")``.
 """
+
+import keyword
+
 
 from powersim.asm_expr import wrap
 from powersim.errors import AsmError
 
 _NEGATE = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt"}
+
+# GPR names for routines that name their registers once at the top
+# (``mm, flags, result = R31, R30, R29``) instead of repeating "r31" # mm.
+R0, R1, R2, R3, R4, R5, R6, R7 = "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"
+R8, R9, R10, R11, R12, R13, R14, R15 = "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"
+R16, R17, R18, R19, R20, R21, R22, R23 = ("r16", "r17", "r18", "r19", "r20", "r21", "r22",
+                                          "r23")
+R24, R25, R26, R27, R28, R29, R30, R31 = ("r24", "r25", "r26", "r27", "r28", "r29", "r30",
+                                          "r31")
 
 
 class Builder:
@@ -69,7 +85,16 @@ class Builder:
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        mnemonic = name[:-1] + "." if name.endswith("_") else name
+        if name.endswith("_rc"):
+            mnemonic = name[:-3] + "."
+        elif name.endswith("_"):
+            if not keyword.iskeyword(name[:-1]):
+                raise AttributeError(f"Builder has no method {name!r}: a trailing `_` only "
+                                     f"escapes a Python keyword (b.and_, b.or_); the record "
+                                     f"form {name[:-1]}. is b.{name[:-1]}_rc")
+            mnemonic = name[:-1]
+        else:
+            mnemonic = name
         from powersim import isa
         if isa.table().lookup(mnemonic) is None:
             raise AttributeError(f"Builder has no method {name!r}: {mnemonic!r} is not a "

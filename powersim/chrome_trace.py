@@ -8,7 +8,7 @@ being hardware thread n in PIR order).  Times are simulated microseconds
 trace log (docs/CONTRACTS.md "Trace port"), so none of them costs simulated
 time:
 
-* machine events (``machine.trace_events``, kinds core.EV_*): interrupts as
+* machine events (``machine.trace_events``, kinds layout.EV_*): interrupts as
   duration events from entry to the rfid/hrfid that returns ("IPI (XIVE
   0xEA0)", "doorbell 0xE80", "decrementer 0x900", ...); IPI sends as instant
   events on the sender naming the target, with a flow arrow to the target's
@@ -71,7 +71,7 @@ def parse_window(text: str) -> tuple:
 
 def _msgsnd_targets(t, rb, msgsndp, ts):
     """Threads a msgsnd(p) with RB = rb from thread t reaches (core.sysop)."""
-    from powersim.machine.core import DB_SERVER, TS_CORE, TS_PIR, TS_THR
+    from powersim.machine.layout import DB_SERVER, TS_CORE, TS_PIR, TS_THR
     if (rb >> 27) & 0x1F != DB_SERVER:
         return []
     out = []
@@ -89,17 +89,17 @@ def _msgsnd_targets(t, rb, msgsndp, ts):
 def chrome_trace(run, window=None) -> dict:
     """The trace-event JSON document (a dict) of the finished ``run``."""
     from powersim.kernel import trace as kt
-    from powersim.machine import core
+    from powersim.machine import layout
     from powersim.workloads import MARK_KIND
     m = run.machine
     mhz = m.p.freq_mhz
     tr = run.trace
     nthreads = m.ts.shape[0]
-    pirs = [int(m.ts[t, core.TS_PIR]) for t in range(nthreads)]
+    pirs = [int(m.ts[t, layout.TS_PIR]) for t in range(nthreads)]
     measured = run.plan.measured if run.plan is not None else 0
     # the run ends when the measured CPU has finished (sim.Simulation); the others
     # ran on to the end of the last time slice, which is not part of the run
-    end = int(m.ts[measured, core.TS_CLK])
+    end = int(m.ts[measured, layout.TS_CLK])
     tr = tr[tr["cycle"] <= end]
 
     def us(c):
@@ -124,37 +124,37 @@ def chrome_trace(run, window=None) -> dict:
     sends = []                                  # (cycle, sender, target, vector, how)
     rounds = 0
     for c, t, k, a, b in zip(*(tr[f].tolist() for f in ("cycle", "thread", "kind", "a", "b"))):
-        if k == core.EV_INTR:
+        if k == layout.EV_INTR:
             if guest[t] is not None:
                 dur(t, "guest", "guest", guest[t], c)
                 guest[t] = None
             intr[t].append((c, a, b))
             entries[t].append((c, a))
-        elif k == core.EV_RFID:
+        elif k == layout.EV_RFID:
             if intr[t]:
                 c0, vec, pc = intr[t].pop()
                 dur(t, VECTOR_NAMES.get(vec, f"interrupt {vec:#x}"), "interrupt", c0, c,
                     vector=hex(vec), interrupted_pc=hex(pc), return_to=hex(a))
-        elif k == core.EV_SLEEP:
+        elif k == layout.EV_SLEEP:
             sleep[t] = (c, a, b)
-        elif k == core.EV_WAKE:
+        elif k == layout.EV_WAKE:
             if sleep[t] is not None:
                 c0, stop, psscr = sleep[t]
                 dur(t, "stop" if stop else "wait", "sleep", c0, c,
                     **({"psscr": hex(psscr), "rl": psscr & 0xF} if stop else {}))
                 sleep[t] = None
-        elif k == core.EV_WAIT:
+        elif k == layout.EV_WAIT:
             dur(t, WAIT_NAMES.get(b, f"wait {b}"), "wait", c, a)
-        elif k == core.EV_STALL:
+        elif k == layout.EV_STALL:
             if intr[t]:
                 dur(t, "guest exit", "guest", c, c + a, cycles=a, pc=hex(b))
             else:
                 dur(t, "guest entry", "guest", c, c + a, cycles=a, pc=hex(b))
                 guest[t] = c + a
-        elif k == core.EV_MSGSND:
+        elif k == layout.EV_MSGSND:
             for u in _msgsnd_targets(t, a, b, m.ts):
                 sends.append((c, t, u, 0xA00 if b else 0xE80, "msgsndp" if b else "msgsnd"))
-        elif k == core.EV_XIVE:
+        elif k == layout.EV_XIVE:
             sends.append((c, t, a, 0xEA0, "XIVE trigger"))
         elif k == kt.WALK_BEGIN:
             walk[t] = (c, a)

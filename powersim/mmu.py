@@ -26,7 +26,7 @@ import attrs
 
 from powersim import radix
 from powersim.errors import PowersimError
-from powersim.machine import core
+from powersim.machine import layout
 from powersim.machine.params import MachineParams
 
 K_TRANSLATE, K_TLBIE, K_TLBIEL, K_TLBSYNC, K_PTESYNC, K_MTSPR = range(6)
@@ -57,7 +57,7 @@ class MMUTest:
         self.machine = m = Machine(p)
         self.pt = radix.PageTables(m.mem, alloc_base=p.memory // 2, base_page=base_page)
         for t in range(m.nthreads):
-            m.ts[t, core.TS_MSR] = core.MSR_SF | core.MSR_HV | core.MSR_ME | core.MSR_LE
+            m.ts[t, layout.TS_MSR] = layout.MSR_SF | layout.MSR_HV | layout.MSR_ME | layout.MSR_LE
             self._mmu_sprs(t)
 
     @classmethod
@@ -71,7 +71,7 @@ class MMUTest:
         if not isinstance(machine, Machine):
             raise PowersimError(f"attach: machine must be a powersim.machine.state.Machine, "
                                 f"not {type(machine).__name__}")
-        patb = ptcr & core.TBL_MASK if isinstance(ptcr, int) else -1
+        patb = ptcr & layout.TBL_MASK if isinstance(ptcr, int) else -1
         if not 0 < patb or patb + 16 > machine.p.memory or not 0 <= ptcr <= U64:
             raise PowersimError(f"attach: ptcr {ptcr!r}: its partition table base must lie "
                                 f"in memory (allowed: a 64-bit PTCR value with 0 < PATB <= "
@@ -91,9 +91,9 @@ class MMUTest:
     def _mmu_sprs(self, t):
         """PTCR (with its translation effects when it changes) and LPCR[HR|UPRT]."""
         m = self.machine
-        if m.sprs[t, core.SPR_PTCR] != self.ptcr:
-            m.mmu_call(K_MTSPR, t, core.SPR_PTCR, self.ptcr)
-        m.sprs[t, core.SPR_LPCR] |= core.LPCR_HR | core.LPCR_UPRT
+        if m.sprs[t, layout.SPR_PTCR] != self.ptcr:
+            m.mmu_call(K_MTSPR, t, layout.SPR_PTCR, self.ptcr)
+        m.sprs[t, layout.SPR_LPCR] |= layout.LPCR_HR | layout.LPCR_UPRT
 
     def _thread(self, t):
         if not isinstance(t, int) or not 0 <= t < self.machine.nthreads:
@@ -112,10 +112,10 @@ class MMUTest:
             if v is not None and (not isinstance(v, int) or not 0 <= v <= U64):
                 raise PowersimError(f"{name} {v!r}: allowed a 64-bit unsigned value or None")
         self._mmu_sprs(t)
-        msr = int(m.ts[t, core.TS_MSR]) & ~(core.MSR_PR | core.MSR_DR | core.MSR_IR)
-        m.ts[t, core.TS_MSR] = msr | (core.MSR_PR if pr else 0) | \
-            (core.MSR_DR if dr else 0) | (core.MSR_IR if ir else 0)
-        for n, v in ((core.SPR_PIDR, pid), (core.SPR_AMR, amr), (core.SPR_IAMR, iamr)):
+        msr = int(m.ts[t, layout.TS_MSR]) & ~(layout.MSR_PR | layout.MSR_DR | layout.MSR_IR)
+        m.ts[t, layout.TS_MSR] = msr | (layout.MSR_PR if pr else 0) | \
+            (layout.MSR_DR if dr else 0) | (layout.MSR_IR if ir else 0)
+        for n, v in ((layout.SPR_PIDR, pid), (layout.SPR_AMR, amr), (layout.SPR_IAMR, iamr)):
             if v is not None:
                 m.mmu_call(K_MTSPR, t, n, v)
 
@@ -128,11 +128,11 @@ class MMUTest:
         if not 0 <= ea <= U64:
             raise PowersimError(f"ea {ea:#x}: must be a 64-bit unsigned value")
         st = self.machine.stats[t]
-        before = st[[core.ST_TLB_HITS, core.ST_PWC_HITS, core.ST_WALK_READS]].copy()
+        before = st[[layout.ST_TLB_HITS, layout.ST_PWC_HITS, layout.ST_WALK_READS]].copy()
         ra, shift, vec, cause, cycles = self.machine.mmu_call(
             K_TRANSLATE, t, ea, radix.ACCESS_NAMES[access])
-        hits, pwc, reads = (int(x) for x in st[[core.ST_TLB_HITS, core.ST_PWC_HITS,
-                                                 core.ST_WALK_READS]] - before)
+        hits, pwc, reads = (int(x) for x in st[[layout.ST_TLB_HITS, layout.ST_PWC_HITS,
+                                                 layout.ST_WALK_READS]] - before)
         fault = None
         if vec:
             data = access != "fetch" and vec != 0x480
@@ -164,21 +164,21 @@ class MMUTest:
         m = self.machine
         if not 0 <= core_index < m.ncores:
             raise PowersimError(f"core {core_index}: allowed 0..{m.ncores - 1}")
-        n = core.TLB_ROWS * core.TLB_WAYS
+        n = layout.TLB_ROWS * layout.TLB_WAYS
         out = []
         for i, e in enumerate(m.tlb[core_index * n:(core_index + 1) * n]):
-            if e[core.TE_V]:
-                shift = int(e[core.TE_SHIFT])
-                out.append(dict(set=i // (2 * core.TLB_WAYS), way=i % core.TLB_WAYS,
-                                ea=(int(e[core.TE_TAG]) << shift) & U64, page_shift=shift,
-                                pid=int(e[core.TE_PID]), lpid=int(e[core.TE_LPID]),
-                                pte=int(e[core.TE_PTE]) & U64, pte_addr=int(e[core.TE_PTEA])))
+            if e[layout.TE_V]:
+                shift = int(e[layout.TE_SHIFT])
+                out.append(dict(set=i // (2 * layout.TLB_WAYS), way=i % layout.TLB_WAYS,
+                                ea=(int(e[layout.TE_TAG]) << shift) & U64, page_shift=shift,
+                                pid=int(e[layout.TE_PID]), lpid=int(e[layout.TE_LPID]),
+                                pte=int(e[layout.TE_PTE]) & U64, pte_addr=int(e[layout.TE_PTEA])))
         return out
 
     @staticmethod
     def tlb_set(ea, page_shift) -> int:
-        """The congruence class (tlbiel SET) of a page (core.py TLB comment)."""
-        return (ea >> page_shift) & (core.TLB_SETS - 1)
+        """The congruence class (tlbiel SET) of a page (layout.py TLB comment)."""
+        return (ea >> page_shift) & (layout.TLB_SETS - 1)
 
     def pwc_entries(self, core_index) -> list:
         """The valid page-walk-cache entries of a core: dicts with level, pid,
@@ -188,11 +188,11 @@ class MMUTest:
         n = m.p.pwc_entries
         out = []
         for e in m.pwc[core_index * n:(core_index + 1) * n]:
-            if e[core.PE_V]:
-                lv = int(e[core.PE_LEVEL])
-                out.append(dict(level=lv, pid=int(e[core.PE_PID]), lpid=int(e[core.PE_LPID]),
-                                ea=int(e[core.PE_TAG]) << (39 - 9 * lv),
-                                pde=int(e[core.PE_PDE]) & U64, pde_addr=int(e[core.PE_PDEA])))
+            if e[layout.PE_V]:
+                lv = int(e[layout.PE_LEVEL])
+                out.append(dict(level=lv, pid=int(e[layout.PE_PID]), lpid=int(e[layout.PE_LPID]),
+                                ea=int(e[layout.PE_TAG]) << (39 - 9 * lv),
+                                pde=int(e[layout.PE_PDE]) & U64, pde_addr=int(e[layout.PE_PDEA])))
         return out
 
     def invariant_violations(self) -> list:
@@ -225,8 +225,8 @@ class MMUTest:
 
     def _prte0(self, pid):
         mem = self.machine.mem
-        patb = self.ptcr & core.TBL_MASK
-        return radix.be64(mem, (radix.be64(mem, patb + 8) & core.TBL_MASK) + 16 * pid)
+        patb = self.ptcr & layout.TBL_MASK
+        return radix.be64(mem, (radix.be64(mem, patb + 8) & layout.TBL_MASK) + 16 * pid)
 
     def _leaf(self, pid, ea):
         """The leaf for (pid, ea) in the current tables, without permission or
@@ -260,7 +260,7 @@ class MMUTest:
         img = assemble(source, base=0, filename=filename)
         if "_start" not in img.symbols:
             raise PowersimError(f"{filename}: no `_start` symbol")
-        patb = self.ptcr & core.TBL_MASK
+        patb = self.ptcr & layout.TBL_MASK
         if len(img.data) > patb:
             raise PowersimError(f"{filename}: image of {len(img.data)} bytes reaches the page "
                                 f"tables at {patb:#x} (allowed: below it)")

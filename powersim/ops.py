@@ -74,28 +74,179 @@ UNITS = {"alu": U_ALU, "mul": U_MUL, "div": U_DIV, "lsu": U_LSU, "br": U_BR,
 
 # --- semantic operations ------------------------------------------------------
 # The names (lower case, without OP_) are what isa/power9.toml's "op" column
-# uses.  Numbers are stable: append, never renumber (numba caches them).
-_OPS = """
-illegal
-add addc adde addze addme subf subfc subfe subfze subfme neg
-addi addis addic subfic mulli
-mulld mullw mulhd mulhdu mulhw mulhwu divd divdu divw divwu
-and andc or orc xor nand nor eqv andi andis ori oris xori xoris
-extsb extsh extsw cntlzw cntlzd cnttzw cnttzd popcntb popcntw popcntd
-slw srw sraw srawi sld srd srad sradi
-rlwinm rlwnm rlwimi rldicl rldicr rldic rldimi rldcl rldcr
-cmp cmpl cmpi cmpli tw td twi tdi isel
-load store larx stcx
-b bc bclr bcctr
-crlogic mcrf mfcr mtcrf mfocrf mtocrf
-mfspr mtspr mfmsr mtmsr mtmsrd
-sync isync eieio
-tlbie tlbiel tlbsync slbia
-msgsnd msgsndp msgclr msgclrp msgsync
-stop wait attn rfid hrfid sc
-cache dcbz
-""".split()
+# uses.  Numbers are free to change (numba's cache is keyed on this file too,
+# powersim.machine.jit), but each family below must stay one contiguous range:
+# the interpreter dispatches on ``FAM_LO <= op <= FAM_HI`` (a test checks that
+# every family is contiguous and complete).
 
-OP = {name: i for i, name in enumerate(_OPS)}
-globals().update({"OP_" + name.upper(): i for name, i in OP.items()})
-NOPS = len(_OPS)
+# illegal
+OP_ILLEGAL = 0
+# addsub: XO-form add/subtract: RT <- (~)RA + RB | 0 | -1 (+ carry), CA/OV in XER
+OP_ADD = 1
+OP_ADDC = 2
+OP_ADDE = 3
+OP_ADDZE = 4
+OP_ADDME = 5
+OP_SUBF = 6
+OP_SUBFC = 7
+OP_SUBFE = 8
+OP_SUBFZE = 9
+OP_SUBFME = 10
+OP_NEG = 11
+ADDSUB_LO, ADDSUB_HI = OP_ADD, OP_NEG
+# addimm: D-form add/subtract with an immediate
+OP_ADDI = 12
+OP_ADDIS = 13
+OP_ADDIC = 14
+OP_SUBFIC = 15
+ADDIMM_LO, ADDIMM_HI = OP_ADDI, OP_SUBFIC
+# muldiv: multiply/divide: RT <- f(RA, RB / SI), OV in XER
+OP_MULLI = 16
+OP_MULLD = 17
+OP_MULLW = 18
+OP_MULHD = 19
+OP_MULHDU = 20
+OP_MULHW = 21
+OP_MULHWU = 22
+OP_DIVD = 23
+OP_DIVDU = 24
+OP_DIVW = 25
+OP_DIVWU = 26
+MULDIV_LO, MULDIV_HI = OP_MULLI, OP_DIVWU
+# logical: RA <- RS op RB / UI (andi./andis. always record)
+OP_AND = 27
+OP_ANDC = 28
+OP_OR = 29
+OP_ORC = 30
+OP_XOR = 31
+OP_NAND = 32
+OP_NOR = 33
+OP_EQV = 34
+OP_ANDI = 35
+OP_ANDIS = 36
+OP_ORI = 37
+OP_ORIS = 38
+OP_XORI = 39
+OP_XORIS = 40
+LOGICAL_LO, LOGICAL_HI = OP_AND, OP_XORIS
+# unary: RA <- f(RS, RB or SH): extend, count, shift (CA)
+OP_EXTSB = 41
+OP_EXTSH = 42
+OP_EXTSW = 43
+OP_CNTLZW = 44
+OP_CNTLZD = 45
+OP_CNTTZW = 46
+OP_CNTTZD = 47
+OP_POPCNTB = 48
+OP_POPCNTW = 49
+OP_POPCNTD = 50
+OP_SLW = 51
+OP_SRW = 52
+OP_SRAW = 53
+OP_SRAWI = 54
+OP_SLD = 55
+OP_SRD = 56
+OP_SRAD = 57
+OP_SRADI = 58
+UNARY_LO, UNARY_HI = OP_EXTSB, OP_SRADI
+# rotate: RA <- rotate(RS) & mask (| RA & ~mask for the *imi forms)
+OP_RLWINM = 59
+OP_RLWNM = 60
+OP_RLWIMI = 61
+OP_RLDICL = 62
+OP_RLDICR = 63
+OP_RLDIC = 64
+OP_RLDIMI = 65
+OP_RLDCL = 66
+OP_RLDCR = 67
+ROTATE_LO, ROTATE_HI = OP_RLWINM, OP_RLDCR
+# compare: CR field BF <- compare(RA, RB / SI / UI)
+OP_CMP = 68
+OP_CMPL = 69
+OP_CMPI = 70
+OP_CMPLI = 71
+COMPARE_LO, COMPARE_HI = OP_CMP, OP_CMPLI
+# trap: program interrupt if the TO condition holds
+OP_TW = 72
+OP_TD = 73
+OP_TWI = 74
+OP_TDI = 75
+TRAP_LO, TRAP_HI = OP_TW, OP_TDI
+# isel
+OP_ISEL = 76
+# memory: loads and stores (size and kind in P_FLAGS)
+OP_LOAD = 77
+OP_STORE = 78
+OP_LARX = 79
+OP_STCX = 80
+MEMORY_LO, MEMORY_HI = OP_LOAD, OP_STCX
+# branch: branches
+OP_B = 81
+OP_BC = 82
+OP_BCLR = 83
+OP_BCCTR = 84
+BRANCH_LO, BRANCH_HI = OP_B, OP_BCCTR
+# crfield: condition-register moves and logic
+OP_CRLOGIC = 85
+OP_MCRF = 86
+OP_MFCR = 87
+OP_MTCRF = 88
+OP_MFOCRF = 89
+OP_MTOCRF = 90
+CRFIELD_LO, CRFIELD_HI = OP_CRLOGIC, OP_MTOCRF
+# sprmove: SPR moves (LR, CTR, XER, DEC, SIMCYC ... in the interpreter)
+OP_MFSPR = 91
+OP_MTSPR = 92
+SPRMOVE_LO, SPRMOVE_HI = OP_MFSPR, OP_MTSPR
+# system
+OP_MFMSR = 93
+OP_MTMSR = 94
+OP_MTMSRD = 95
+OP_SYNC = 96
+OP_ISYNC = 97
+OP_EIEIO = 98
+OP_TLBIE = 99
+OP_TLBIEL = 100
+OP_TLBSYNC = 101
+OP_SLBIA = 102
+OP_MSGSND = 103
+OP_MSGSNDP = 104
+OP_MSGCLR = 105
+OP_MSGCLRP = 106
+OP_MSGSYNC = 107
+OP_STOP = 108
+OP_WAIT = 109
+OP_ATTN = 110
+OP_RFID = 111
+OP_HRFID = 112
+OP_SC = 113
+SYSTEM_LO, SYSTEM_HI = OP_MFMSR, OP_SC
+# cache: cache-management instructions
+OP_CACHE = 114
+OP_DCBZ = 115
+CACHE_LO, CACHE_HI = OP_CACHE, OP_DCBZ
+NOPS = 116
+
+# family -> its members, in number order (the test's reference)
+FAMILIES = {
+    "ADDSUB": "add addc adde addze addme subf subfc subfe subfze subfme neg",
+    "ADDIMM": "addi addis addic subfic",
+    "MULDIV": "mulli mulld mullw mulhd mulhdu mulhw mulhwu divd divdu divw divwu",
+    "LOGICAL": "and andc or orc xor nand nor eqv andi andis ori oris xori xoris",
+    "UNARY": "extsb extsh extsw cntlzw cntlzd cnttzw cnttzd popcntb popcntw popcntd "
+             "slw srw sraw srawi sld srd srad sradi",
+    "ROTATE": "rlwinm rlwnm rlwimi rldicl rldicr rldic rldimi rldcl rldcr",
+    "COMPARE": "cmp cmpl cmpi cmpli",
+    "TRAP": "tw td twi tdi",
+    "MEMORY": "load store larx stcx",
+    "BRANCH": "b bc bclr bcctr",
+    "CRFIELD": "crlogic mcrf mfcr mtcrf mfocrf mtocrf",
+    "SPRMOVE": "mfspr mtspr",
+    "SYSTEM": "mfmsr mtmsr mtmsrd sync isync eieio tlbie tlbiel tlbsync slbia msgsnd msgsndp "
+              "msgclr msgclrp msgsync stop wait attn rfid hrfid sc",
+    "CACHE": "cache dcbz",
+}
+
+# name (as isa/power9.toml spells it) -> number
+OP = {k[3:].lower(): v for k, v in sorted(globals().items(), key=lambda kv: str(kv[0]))
+      if k.startswith("OP_")}

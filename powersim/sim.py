@@ -28,7 +28,7 @@ SLICE_SECONDS = 0.25        # simulated seconds between progress-bar updates
 def _mark_routine(addr: int) -> bytes:
     """mark(slot): one trace record (kind MARK_KIND, a = slot) at this clock."""
     from powersim.asm import Builder
-    from powersim.machine.core import TRACE_BASE
+    from powersim.machine.layout import TRACE_BASE
     b = Builder()
     b.li64("r5", TRACE_BASE)
     b.std("r3", f"{8 * MARK_KIND}(r5)")
@@ -65,7 +65,7 @@ class Simulation:
                               "workload.memory or raise machine.memory") from None
 
     def run(self, progress=True):
-        from powersim.machine.core import TS_CLK
+        from powersim.machine.layout import TS_CLK
         from powersim.machine.exec import _results
         from powersim.results import Results
         sc = self.scenario

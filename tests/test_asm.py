@@ -330,16 +330,22 @@ def test_builder_methods_and_text():
     b.comment("load")
     b.ld("r3", "8(r4)")
     b.addi(3, 4, 16)
-    b.stdcx_("r3", 0, "r4")
+    b.stdcx_rc("r3", 0, "r4")
+    b.and_("r5", "r6", "r7")        # `_` escapes the keyword: plain `and`
+    b.and_rc("r5", "r6", "r7")
+    b.or_("r5", "r6", "r7")
     b.bne(top)
     b.align(8)
     b.quad(1, top)
     assert top != b.local()
     text = b.text()
     assert "ld r3,8(r4)" in text and "stdcx. r3,0,r4" in text and "# load" in text
+    assert "\tand r5,r6,r7" in text and "\tand. r5,r6,r7" in text and "\tor r5,r6,r7" in text
     assert b.assemble().data == assemble(text).data
     with pytest.raises(AttributeError, match="not a known mnemonic"):
         b.frobnicate(1)
+    with pytest.raises(AttributeError, match="record form andi. is b.andi_rc"):
+        b.andi_("r3", "r3", 1)     # the old record spelling fails loudly
 
 
 @needs_gnu

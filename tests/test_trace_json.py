@@ -11,7 +11,7 @@ import pytest
 from powersim import cli, sim
 from powersim.chrome_trace import chrome_trace, parse_window
 from powersim.config import ConfigError, load_scenario
-from powersim.machine.core import EV_INTR
+from powersim.machine.layout import EV_INTR
 
 SCENARIO = "workloads/example-small.toml"   # 1 chip x 2 cores x SMT4, vcpus 8
 SMALL = ["workload.memory=4MiB"]            # 2 THPs: 2 serialize rounds

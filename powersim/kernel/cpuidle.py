@@ -231,7 +231,7 @@ def _emit_idle_gov(b, lay):
     b.ld("r11", f"24({state})")
     trace(b, IDLE_STOP, "r11", scratch="r9")    # the state picked (zero-cost record)
     b.mftb(now)                         # entered
-    b.subf_("r6", now, deadline)
+    b.subf_rc("r6", now, deadline)
     b.ble(loop)
     sleep_for(b, "r6", "r7", "stop")
     b.mftb("r9")
@@ -273,5 +273,5 @@ def _emit_menu_update(b, line, table, state, next_timer, deadline, until, tick):
     b.sldi("r6", "r5", 3)
     b.stdx("r9", line, "r6")
     b.addi("r5", "r5", 1)
-    b.andi_("r5", "r5", CI_INTERVAL_COUNT - 1)
+    b.andi_rc("r5", "r5", CI_INTERVAL_COUNT - 1)
     b.std("r5", f"{CI_NEXT}({line})")

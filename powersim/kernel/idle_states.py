@@ -1,7 +1,7 @@
 """POWER9's idle states as the firmware lists them to Linux (numba-free: the
 scenario checks use it before anything is compiled)."""
 
-PSSCR_ESL, PSSCR_EC = 0x00200000, 0x00100000    # [L-reg] (as powersim.machine.core)
+from powersim.machine.layout import PSSCR_EC, PSSCR_ESL
 
 # name: (PSSCR RL, MTL, ESL = EC, exit latency us, target residency us) [SK-slw]:
 # the latencies are the firmware's estimates, which cpuidle's governor believes;

@@ -168,7 +168,7 @@ def _emit_boot(b, lay, kp):
 
     b.label("cmd_wait_until")           # r4 = target timebase
     b.mftb("r5")
-    b.subf_("r6", "r5", "r4")
+    b.subf_rc("r6", "r5", "r4")
     b.ble("cmd_loop")
     pgtable.sleep_for(b, "r6", "r7", "wait")
     b.b("cmd_wait_until")

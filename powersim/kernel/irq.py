@@ -122,7 +122,7 @@ def _reset_dec(b, tmp):
 def emit_entries(b, kp):
     """``<vector>_common`` (masked check and masked path) for each vector, the
     shared full entry, and the handlers."""
-    for vec, name, kind, hsrr in VECTORS:
+    for _vec, name, kind, hsrr in VECTORS:
         b.label(f"{name}_common")
         b.lbz("r10", f"{PACA_SOFT_MASK}(r13)")
         b.cmpdi("r10", 0)
@@ -243,7 +243,7 @@ def _emit_restore_and_replay(b):
     for kind in (PACA_IRQ_DEC, PACA_IRQ_EE, PACA_IRQ_DBELL):    # Linux's replay order
         skip = b.local("replay")
         b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
-        b.andi_("r5", "r4", kind)
+        b.andi_rc("r5", "r4", kind)
         b.beq(skip)
         b.xori("r4", "r4", kind)
         b.stb("r4", f"{PACA_IRQ_HAPPENED}(r13)")
@@ -251,6 +251,6 @@ def _emit_restore_and_replay(b):
         b.bl("irq_dispatch")
         b.label(skip)
     b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
-    b.andi_("r4", "r4", 0xFF & ~PACA_IRQ_HARD_DIS)   # the caller hard-enables next
+    b.andi_rc("r4", "r4", 0xFF & ~PACA_IRQ_HARD_DIS)   # the caller hard-enables next
     b.stb("r4", f"{PACA_IRQ_HAPPENED}(r13)")
     epilogue()

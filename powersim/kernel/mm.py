@@ -86,7 +86,7 @@ def _pmd_loop_head(b):
     b.ld("r3", f"{TLB_MM}(r28)")
     b.mr("r4", "r31")
     b.bl("pmd_offset")
-    b.mr_("r29", "r3")
+    b.mr_rc("r29", "r3")
     b.beq(nxt := b.local("next"))
     b.ldbrx("r4", 0, "r29")
     return loop, nxt, done
@@ -230,13 +230,13 @@ def _emit_base_pages(b, lay):
     b.mr("r3", "r29")
     b.mr("r4", "r31")
     b.bl("pmd_offset")
-    b.mr_("r28", "r3")
+    b.mr_rc("r28", "r3")
     b.beq(fail := b.local("fail"))
     b.ldbrx("r4", 0, "r28")
     b.cmpdi("r4", 0)
     b.bne(have := b.local("have"))
     b.bl("pte_alloc_one")               # __pte_alloc
-    b.mr_("r5", "r3")
+    b.mr_rc("r5", "r3")
     b.beq(fail)
     b.lwsync()                          # smp_wmb: the zeroed table before the PMD [L-bar]
     b.mr("r3", "r29")
@@ -282,7 +282,7 @@ def _emit_base_pages(b, lay):
     b.mr("r3", "r28")
     b.mr("r4", "r31")
     b.bl("pmd_offset")
-    b.mr_("r29", "r3")
+    b.mr_rc("r29", "r3")
     b.beq(nxt := b.local("next"))       # no PMD table
     b.ldbrx("r4", 0, "r29")
     pmd_kind(b, "r5", "r4")             # pmd_none_or_clear_bad / trans_huge: skip

@@ -22,8 +22,9 @@ from powersim.kernel.layout import (CSD_FLAG_LOCK, CSD_FLAG_SYNCHRONOUS, CSD_FLA
                                     MARK_WIN_EXIT, MARK_WIN_HAPPENED, MARK_WIN_RESTORED,
                                     PACA_CPU, PACA_HOST_IPI, PACA_IRQ_HAPPENED, PACA_MARKS,
                                     PACA_PIR, PPC_MSG_CALL_FUNCTION)
-from powersim.machine.core import DB_SERVER, ESB_BASE, ESB_STRIDE, ESB_TRIG, TIMA_BASE, \
-    TM_ACK_HV, TM_QW3
+from powersim.kernel.pgtable import sleep_for
+from powersim.machine.layout import DB_SERVER, ESB_BASE, ESB_STRIDE, ESB_TRIG, K_IPI_RTT, \
+    K_IPI_WAKE, TIMA_BASE, TM_ACK_HV, TM_QW3, TRACE_BASE
 
 IPI_KINDS = ("doorbell", "xive")
 ESB_SET_PQ_00 = 0xC00       # management-page load: old PQ, then PQ = 00 [L-xive]
@@ -89,7 +90,7 @@ def _xchg_zero(b, dst, addr, tmp):
     b.label(top)
     b.ldarx(dst, 0, addr)
     b.li(tmp, 0)
-    b.stdcx_(tmp, 0, addr)
+    b.stdcx_rc(tmp, 0, addr)
     b.emit(f"bne- {top}")
     b.sync()
 
@@ -110,7 +111,7 @@ def _for_each_cpu(b, ncpus, cpu_reg, mask_reg, body, skip_reg=None):
     b.ldx("r11", mask_reg, "r11")
     b.clrldi("r12", cpu_reg, 58)
     b.srd("r11", "r11", "r12")
-    b.andi_("r11", "r11", 1)
+    b.andi_rc("r11", "r11", 1)
     b.beq(nxt)
     body()
     b.label(nxt)
@@ -125,7 +126,7 @@ def _csd_lock_wait(b, csd):
     spin = b.local("csdwait")
     b.label(spin)
     b.ld("r0", f"{CSD_FLAGS}({csd})")
-    b.andi_("r0", "r0", CSD_FLAG_LOCK)
+    b.andi_rc("r0", "r0", CSD_FLAG_LOCK)
     b.bne(spin)
     b.lwsync()
 
@@ -177,7 +178,7 @@ def emit_smp_call_function_many(b, lay, ipi):
         b.ldarx("r7", 0, "r5")
         b.cmpd("r7", "r6")
         b.emit(f"bne- {fail}")
-        b.stdcx_("r3", 0, "r5")
+        b.stdcx_rc("r3", 0, "r5")
         b.emit(f"bne- {cas}")
         b.sync()
         b.b(added)
@@ -221,7 +222,7 @@ def emit_smp_call_function_many(b, lay, ipi):
 
     _for_each_cpu(b, n, "r24", "r31", queue, skip_reg="r27")
     _for_each_cpu(b, n, "r24", "r25", kick)
-    b.andi_("r0", "r28", CSD_FLAG_SYNCHRONOUS)
+    b.andi_rc("r0", "r28", CSD_FLAG_SYNCHRONOUS)
     b.beq(nowait := b.local("nowait"))
     _for_each_cpu(b, n, "r24", "r31", wait, skip_reg="r27")
     b.label(nowait)
@@ -239,7 +240,7 @@ def emit_receive(b, lay, kp):
     again = b.local("demux")
     b.label(again)
     _xchg_zero(b, "r4", "r31", "r5")
-    b.andi_("r4", "r4", 1 << (8 * PPC_MSG_CALL_FUNCTION))   # LE: byte n is bits 8n..
+    b.andi_rc("r4", "r4", 1 << (8 * PPC_MSG_CALL_FUNCTION))   # LE: byte n is bits 8n..
     b.beq(none := b.local("nocall"))
     b.bl("flush_smp_call_function_queue")
     b.label(none)
@@ -265,14 +266,14 @@ def emit_receive(b, lay, kp):
     b.label(revdone)
     run, done, sync = b.local("run"), b.local("rund"), b.local("sync")
     b.label(run)
-    b.mr_("r31", "r30")
+    b.mr_rc("r31", "r30")
     b.beq(done)
     b.ld("r30", f"{CSD_NEXT}(r31)")     # _safe iteration: csd may be reused after unlock
     b.ld("r29", f"{CSD_FLAGS}(r31)")
     b.ld("r12", f"{CSD_FUNC}(r31)")
     b.ld("r3", f"{CSD_INFO}(r31)")
     b.mtctr("r12")
-    b.andi_("r0", "r29", CSD_FLAG_SYNCHRONOUS)
+    b.andi_rc("r0", "r29", CSD_FLAG_SYNCHRONOUS)
     b.bne(sync)
     b.lwsync()                          # async: csd_unlock (store-release) before func
     b.li("r0", 0)
@@ -300,7 +301,7 @@ def emit_receive(b, lay, kp):
     b.li64("r0", ESB_BASE + ESB_SET_PQ_00)
     b.add("r4", "r4", "r0")
     b.ldbrx("r5", 0, "r4")
-    b.andi_("r5", "r5", 1)              # Q was set: it triggered again, re-trigger
+    b.andi_rc("r5", "r5", 1)              # Q was set: it triggered again, re-trigger
     b.beq(noq := b.local("noq"))
     b.addis("r4", "r4", ESB_TRIG >> 16)        # the trigger page of the same source
     b.addi("r4", "r4", -ESB_SET_PQ_00)
@@ -360,10 +361,8 @@ def emit_funcs(b):
     emit_ipi_wake_rounds(b)
 
 
-IPI_RTT_KIND = 0xF1     # trace-port kind of ipi_round_trips' records (instrumentation:
-                        # outside the kernel's kinds 1..10 and the bracket marks, 0xF0)
-IPI_WAKE_KIND = 0xF2    # trace-port kind of ipi_wake_rounds' records (a = round; b = 0:
-                        # the sender before the call, 1: the target's callback entered)
+IPI_RTT_KIND = K_IPI_RTT     # trace-port kind of ipi_round_trips' records
+IPI_WAKE_KIND = K_IPI_WAKE   # trace-port kind of ipi_wake_rounds' records
 
 
 def emit_ipi_round_trips(b):
@@ -374,7 +373,6 @@ def emit_ipi_round_trips(b):
     0 before / 1 after the call; the records cost nothing).  The round trip is
     the real send path, the target's interrupt entry and receive path, and the
     csd_unlock the sender's csd_lock_wait sees."""
-    from powersim.machine.core import TRACE_BASE
     b.label("ipi_round_trips")
     epilogue = prologue(b, 64, ["r31", "r30", "r29"])
     b.mr("r31", "r3")
@@ -406,8 +404,6 @@ def emit_ipi_wake_rounds(b):
     ``smp_call_function_many(mask, ipi_wake_mark, round, 1)``, as the cpuidle
     latency test times ``smp_call_function_single`` [Sampat-ipi]; the callback
     ``ipi_wake_mark`` records (IPI_WAKE_KIND, round, 1) at its entry."""
-    from powersim.kernel.pgtable import sleep_for
-    from powersim.machine.core import TRACE_BASE
     b.label("ipi_wake_mark")            # (round): the record is the callback's first store
     b.li64("r4", TRACE_BASE)
     b.li("r0", 1)
@@ -428,7 +424,7 @@ def emit_ipi_wake_rounds(b):
     b.add(slot, slot, interval)
     b.label(wait := b.local("slot"))    # sleep until the round's slot
     b.mftb("r4")
-    b.subf_("r6", "r4", slot)
+    b.subf_rc("r6", "r4", slot)
     b.ble(go := b.local("go"))
     sleep_for(b, "r6", "r7", "wait")
     b.b(wait)

@@ -51,7 +51,7 @@ def _begin(b, name):
     b.rldicr("r30", "r4", 0, 63 - pgtable.PMD_SHIFT)    # haddr = addr & HPAGE_PMD_MASK
     b.mr("r4", "r30")
     b.bl("pmd_offset")
-    b.mr_("r29", "r3")
+    b.mr_rc("r29", "r3")
     b.beq(nothing := b.local("nopmd"))
     _locked(b, "r28", "r31")
     return epilogue, nothing
@@ -116,7 +116,7 @@ def _emit_collapse(b):
     b.addi("r6", "r26", -8)
     b.label(check := b.local("check"))
     b.ldu("r7", "8(r6)")
-    b.andi_("r7", "r7", 0x80)           # V (bit 63 of the big-endian entry: byte 0)
+    b.andi_rc("r7", "r7", 0x80)           # V (bit 63 of the big-endian entry: byte 0)
     b.beq(unlock)
     b.bdnz(check)
     b.mr("r3", "r31")

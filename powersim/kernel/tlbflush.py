@@ -257,7 +257,7 @@ def _emit_decisions(b, lay, kp, method):
     b.ldx("r6", "r3", "r6")
     b.clrldi("r5", "r5", 58)
     b.srd("r6", "r6", "r5")
-    b.andi_("r3", "r6", 1)
+    b.andi_rc("r3", "r6", 1)
     b.blr()
     b.label(no)
     b.li("r3", 0)
@@ -489,12 +489,12 @@ def _emit_switch_mm(b):
     b.label(inc := b.local("inc"))
     b.ldarx("r9", 0, "r8")
     b.addi("r9", "r9", 1)
-    b.stdcx_("r9", 0, "r8")
+    b.stdcx_rc("r9", 0, "r8")
     b.emit(f"bne- {inc}")
     b.label(set_ := b.local("set"))     # cpumask_set_cpu: atomic or
     b.ldarx("r9", 0, "r6")
     b.emit("or r9,r9,r7")
-    b.stdcx_("r9", 0, "r6")
+    b.stdcx_rc("r9", 0, "r6")
     b.emit(f"bne- {set_}")
     b.sync()                            # smp_mb [linux-mm 3.9]
     b.label(used)

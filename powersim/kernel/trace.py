@@ -40,21 +40,28 @@ after the load, or, for a method with ``walker_recheck`` (robust), only once
 the re-check has passed (a backed-off walk used nothing).
 """
 
-from powersim.machine.core import TRACE_BASE
+from powersim.machine.layout import TRACE_BASE
+from powersim.machine.layout import K_IDLE_STOP as IDLE_STOP
+from powersim.machine.layout import K_PMD_SET as PMD_SET
+from powersim.machine.layout import K_PMD_SET_BE as PMD_SET_BE
+from powersim.machine.layout import K_PT_ALLOC as PT_ALLOC
+from powersim.machine.layout import K_PT_FREE as PT_FREE
+from powersim.machine.layout import K_SERIALIZED as SERIALIZED
+from powersim.machine.layout import K_WALK_BEGIN as WALK_BEGIN
+from powersim.machine.layout import K_WALK_DEREF as WALK_DEREF
+from powersim.machine.layout import K_WALK_END as WALK_END
+from powersim.machine.layout import K_WALK_PMD as WALK_PMD
+from powersim.machine.layout import K_WALK_RESTORED as WALK_RESTORED
 
-(PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, WALK_BEGIN, WALK_END,
- WALK_RESTORED, SERIALIZED) = range(1, 11)
-IDLE_STOP = 11
-KIND_NAMES = {IDLE_STOP: "idle_stop", PT_ALLOC: "pt_alloc", PT_FREE: "pt_free", PMD_SET: "pmd_set",
-              PMD_SET_BE: "pmd_set_be", WALK_PMD: "walk_pmd", WALK_DEREF: "walk_deref",
-              WALK_BEGIN: "walk_begin", WALK_END: "walk_end", WALK_RESTORED: "walk_restored",
-              SERIALIZED: "serialized"}
+# the kinds this module emits (the registry, layout.py, allocates every kind)
+KERNEL_KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, WALK_BEGIN,
+                WALK_END, WALK_RESTORED, SERIALIZED, IDLE_STOP)
 
 
 def trace(b, kind, reg_a, reg_b=None, *, scratch):
     """Log (kind, ``reg_a``, ``reg_b``) through the trace port.  Clobbers
     ``scratch`` (the port address) and, when ``reg_b`` is given, r0."""
-    assert scratch not in (reg_a, reg_b, "r0") and kind in KIND_NAMES
+    assert scratch not in (reg_a, reg_b, "r0") and kind in KERNEL_KINDS
     if reg_b is not None and reg_b != "r0":
         b.mr("r0", reg_b)
     b.li64(scratch, TRACE_BASE)

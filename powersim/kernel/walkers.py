@@ -52,6 +52,7 @@ the PTE once through the returned pointer, checks present and ``_PAGE_PTE``
 PTE and drops the reference if either changed (mm/gup.c, v6.1 ``70cbc3cc78a9``).
 """
 
+from powersim.asm_builder import R24, R25, R26, R27, R28, R29, R30, R31
 from powersim.kernel.irq import prologue
 from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPPENED,
                                     MARK_WIN_RESTORED, MM_PGD, PACA_IRQ_HAPPENED,
@@ -132,118 +133,121 @@ def _page_ref_add(b, ref, delta, tmp):
     b.label(retry := b.local("ref"))
     b.ldarx(tmp, 0, ref)
     b.addi(tmp, tmp, delta)
-    b.stdcx_(tmp, 0, ref)
+    b.stdcx_rc(tmp, 0, ref)
     b.emit(f"bne- {retry}")
     b.sync()
 
 
 def _emit_gup_fast(b, lay, method):
     b.label("gup_fast")                 # (mm, ea) -> 1 referenced / 0 not
-    # r31 mm, r30 irq flags, r29 result, r28 ptep, r27 pte, r26 pmdp, r25 pmd, r24 ref
+    mm, flags, result, ptep, pte, pmdp, pmd, ref = R31, R30, R29, R28, R27, R26, R25, R24
     epilogue = prologue(b, 112, [f"r{r}" for r in range(24, 32)])
-    b.mr("r31", "r3")
-    b.mr("r24", "r4")
-    b.li("r29", 0)
-    method.walker_begin(b, "r31", "r30")
-    b.ld("r3", f"{MM_PGD}(r31)")
-    b.mr("r4", "r24")
+    b.mr(mm, "r3")
+    b.mr(ref, "r4")
+    b.li(result, 0)
+    method.walker_begin(b, mm, flags)
+    b.ld("r3", f"{MM_PGD}({mm})")
+    b.mr("r4", ref)
     b.bl("__find_linux_pte")
-    b.mr_("r28", "r3")
-    b.li("r24", 0)                      # r4 result: nothing found
+    b.mr_rc(ptep, "r3")
+    b.li(ref, 0)                        # r4 result: nothing found
     b.beq(out := b.local("out"))
-    b.mr("r26", "r5")
-    b.mr("r25", "r6")
-    b.ldbrx("r27", 0, "r28")            # pte = READ_ONCE(*ptep), never reloaded
+    b.mr(pmdp, "r5")
+    b.mr(pmd, "r6")
+    b.ldbrx(pte, 0, ptep)               # pte = READ_ONCE(*ptep), never reloaded
     if not method.walker_recheck:       # used as loaded (robust: once re-checked)
-        trace(b, WALK_DEREF, "r28", scratch="r3")
-    _bit(b, "r3", "r27", 0)             # present ...
-    _bit(b, "r4", "r27", 1)             # ... and _PAGE_PTE (a leaf, not a table pointer)
+        trace(b, WALK_DEREF, ptep, scratch="r3")
+    _bit(b, "r3", pte, 0)               # present ...
+    _bit(b, "r4", pte, 1)               # ... and _PAGE_PTE (a leaf, not a table pointer)
     b.and_("r3", "r3", "r4")
     b.cmpdi("r3", 0)
     b.beq(out)
-    b.rldicl("r24", "r27", 64 - PAGE_REF_SHIFT, 64 - (PAGE_REFS.bit_length() - 1))
-    b.sldi("r24", "r24", 3)
+    b.rldicl(ref, pte, 64 - PAGE_REF_SHIFT, 64 - (PAGE_REFS.bit_length() - 1))
+    b.sldi(ref, ref, 3)
     b.li64("r3", lay.page_ref)
-    b.add("r24", "r24", "r3")           # &page_ref[pfn mod PAGE_REFS]
-    _page_ref_add(b, "r24", 1, "r3")
+    b.add(ref, ref, "r3")               # &page_ref[pfn mod PAGE_REFS]
+    _page_ref_add(b, ref, 1, "r3")
     if method.walker_recheck:           # the entries unchanged since the walk?
         backoff = b.local("backoff")
-        for slot, seen in (("r26", "r25"), ("r28", "r27")):
+        for slot, seen in ((pmdp, pmd), (ptep, pte)):
             b.ldbrx("r3", 0, slot)
             b.cmpd("r3", seen)
             b.bne(backoff)
-        trace(b, WALK_DEREF, "r28", scratch="r3")
-    b.li("r29", 1)
+        trace(b, WALK_DEREF, ptep, scratch="r3")
+    b.li(result, 1)
     if method.walker_recheck:
         b.b(out)
         b.label(backoff)                # put_page: drop the speculative reference
-        _page_ref_add(b, "r24", -1, "r3")
-        b.li("r24", 1)                  # r4 result: backed off
+        _page_ref_add(b, ref, -1, "r3")
+        b.li(ref, 1)                  # r4 result: backed off
     b.label(out)
-    method.walker_end(b, "r31", "r30")
-    b.mr("r3", "r29")
-    b.mr("r4", "r24")                   # the page_ref word, or 1: backed off, 0: none
+    method.walker_end(b, mm, flags)
+    b.mr("r3", result)
+    b.mr("r4", ref)                     # the page_ref word, or 1: backed off, 0: none
     epilogue()
 
 
 def _emit_gup_loop(b, lay):
     b.label("gup_fast_loop")            # (ea, len, n, slot)
-    # r31 ea, r30 len, r29 n, r28 &marks[slot], r27 offset, r26 successes, r25 backoffs
+    # ea, len, n, &marks[slot], the offset in the region, successes, backoffs
+    ea, length, n, marks, offset, successes, backoffs = R31, R30, R29, R28, R27, R26, R25
     epilogue = prologue(b, 96, [f"r{r}" for r in range(25, 32)])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.mr_("r29", "r5")
-    b.ld("r28", f"{PACA_MARKS}(r13)")
+    b.mr(ea, "r3")
+    b.mr(length, "r4")
+    b.mr_rc(n, "r5")
+    b.ld(marks, f"{PACA_MARKS}(r13)")
     b.sldi("r6", "r6", 3)
-    b.add("r28", "r28", "r6")
-    b.li("r27", 0)
-    b.li("r26", 0)
-    b.li("r25", 0)
+    b.add(marks, marks, "r6")
+    b.li(offset, 0)
+    b.li(successes, 0)
+    b.li(backoffs, 0)
     b.beq(done := b.local("done"))
     b.label(loop := b.local("walk"))
     b.li64("r3", lay.mm)
-    b.add("r4", "r31", "r27")
+    b.add("r4", ea, offset)
     b.bl("gup_fast")
     b.cmpdi("r3", 0)
     b.bne(got := b.local("got"))
-    b.add("r25", "r25", "r4")
+    b.add(backoffs, backoffs, "r4")
     b.b(nxt := b.local("next"))
     b.label(got)
-    b.addi("r26", "r26", 1)
+    b.addi(successes, successes, 1)
     _page_ref_add(b, "r4", -1, "r5")    # put_page
     b.label(nxt)
     rcu_qs(b, "r3")
-    b.addis("r27", "r27", (1 << PAGE_SHIFT) >> 16)
-    b.cmpld("r27", "r30")
+    b.addis(offset, offset, (1 << PAGE_SHIFT) >> 16)
+    b.cmpld(offset, length)
     b.blt(wrap := b.local("wrap"))
-    b.li("r27", 0)
+    b.li(offset, 0)
     b.label(wrap)
-    b.addi("r29", "r29", -1)
-    b.cmpdi("r29", 0)
+    b.addi(n, n, -1)
+    b.cmpdi(n, 0)
     b.bne(loop)
     b.label(done)
-    b.std("r26", "0(r28)")
-    b.std("r25", "8(r28)")
+    b.std(successes, f"0({marks})")
+    b.std(backoffs, f"8({marks})")
     epilogue()
 
 
 def _emit_gup_paced(b, lay):
     b.label("gup_fast_paced")           # (ea, len, period, until) -> calls made
-    # r31 ea, r30 len, r29 period (tb), r28 until (tb), r27 offset, r26 next call (tb),
-    # r25 calls, r24 the page_ref word
+    # period, until and the next call in timebase ticks; cur: the call's EA, then the
+    # page_ref word it returned
+    ea, length, period, until, offset, next_call, calls, cur = \
+        R31, R30, R29, R28, R27, R26, R25, R24
     epilogue = prologue(b, 96, [f"r{r}" for r in range(24, 32)])
-    for dst, src in (("r31", "r3"), ("r30", "r4"), ("r29", "r5"), ("r28", "r6")):
+    for dst, src in ((ea, "r3"), (length, "r4"), (period, "r5"), (until, "r6")):
         b.mr(dst, src)
-    b.li("r27", 0)
-    b.li("r25", 0)
-    b.mftb("r26")                       # the first call at once
+    b.li(offset, 0)
+    b.li(calls, 0)
+    b.mftb(next_call)                   # the first call at once
     b.label(loop := b.local("paced"))
     b.mftb("r3")
-    b.cmpld("r3", "r28")
+    b.cmpld("r3", until)
     b.bge(done := b.local("done"))
-    b.subf_("r4", "r3", "r26")          # ticks to the next call
+    b.subf_rc("r4", "r3", next_call)    # ticks to the next call
     b.ble(go := b.local("go"))
-    b.subf("r5", "r3", "r28")           # ... but not past ``until``
+    b.subf("r5", "r3", until)           # ... but not past ``until``
     b.cmpld("r4", "r5")
     b.ble(sleep := b.local("sleep"))
     b.mr("r4", "r5")
@@ -251,31 +255,31 @@ def _emit_gup_paced(b, lay):
     sleep_for(b, "r4", "r5", "wait")
     b.b(loop)
     b.label(go)
-    b.add("r26", "r26", "r29")          # the next slot of the fixed grid; slots
-    b.cmpld("r26", "r3")                # already missed are skipped, not caught up
+    b.add(next_call, next_call, period) # the next slot of the fixed grid; slots
+    b.cmpld(next_call, "r3")            # already missed are skipped, not caught up
     b.bge(slot := b.local("slot"))
-    b.mr("r26", "r3")
+    b.mr(next_call, "r3")
     b.label(slot)
-    b.add("r24", "r31", "r27")
-    trace(b, WALK_BEGIN, "r24", scratch="r4")   # the gup_fast call's entry ...
+    b.add(cur, ea, offset)
+    trace(b, WALK_BEGIN, cur, scratch="r4")   # the gup_fast call's entry ...
     b.li64("r3", lay.mm)
-    b.mr("r4", "r24")
+    b.mr("r4", cur)
     b.bl("gup_fast")
     trace(b, WALK_END, "r3", scratch="r5")      # ... and return (a: its result)
-    b.mr("r24", "r4")
+    b.mr(cur, "r4")
     b.cmpdi("r3", 0)
     b.beq(nxt := b.local("next"))
-    _page_ref_add(b, "r24", -1, "r5")   # put_page
+    _page_ref_add(b, cur, -1, "r5")     # put_page
     b.label(nxt)
     rcu_qs(b, "r3")
-    b.addi("r25", "r25", 1)
-    b.addis("r27", "r27", (1 << PAGE_SHIFT) >> 16)
-    b.cmpld("r27", "r30")
+    b.addi(calls, calls, 1)
+    b.addis(offset, offset, (1 << PAGE_SHIFT) >> 16)
+    b.cmpld(offset, length)
     b.blt(loop)
-    b.li("r27", 0)
+    b.li(offset, 0)
     b.b(loop)
     b.label(done)
-    b.mr("r3", "r25")
+    b.mr("r3", calls)
     epilogue()
 
 

@@ -6,7 +6,7 @@ run until every thread has executed ``attn`` or max_cycles.
     from powersim.machine.exec import run_asm
     res = run_asm(src, chips=1, cores_per_chip=1, smt=4, threads=None)
     res.threads[0].gpr[5], res.threads[0].cycles, res.dumps[0x1000]
-    res.trace      # trace-port records (core.py TRACE_BASE), Machine.trace()
+    res.trace      # trace-port records (layout.py TRACE_BASE), Machine.trace()
 """
 
 import json
@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 
 from powersim.errors import PowersimError
-from powersim.machine.core import (S_HALT, SPR_CTR, SPR_LR, SPR_XER, STAT_NAMES, TS_CLK,
+from powersim.machine.layout import (S_HALT, SPR_CTR, SPR_LR, SPR_XER, STAT_NAMES, TS_CLK,
                                    TS_CR, TS_INSN, TS_MSR, TS_PIR, TS_STATE)
 from powersim.machine.params import MachineParams
 

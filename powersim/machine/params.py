@@ -4,6 +4,17 @@ unit, one-line description and the source tag of reference/power9.md section 2
 
 ``MachineParams.validate()`` runs in Python before anything is compiled;
 ``to_array()`` converts everything to cycles for the numba core.
+
+The core's parameter array
+--------------------------
+Each field is spelled once, here.  Its slot in the int64 array the numba core
+reads (``prm[PR_*]``, powersim/machine/layout.py) and its conversion follow
+from the declaration: the fields in declaration order after the per-run
+slots ``RUN_SLOTS``, a tuple taking one slot per entry, converted by unit
+(``CONVERT``: ns -> cycles with the ``_ns`` suffix dropped from the slot
+name, GHz -> MHz, flags -> 0/1, anything else as declared).  layout.py
+spells the resulting ``PR_*`` numbers out for ruff and IDEs;
+``layout_block()`` regenerates them and a test keeps the two equal.
 """
 
 import attrs
@@ -220,8 +231,69 @@ class MachineParams:
     def ns_to_cycles(self, ns: int) -> int:
         return (ns * self.freq_mhz + 999) // 1000
 
+    def to_array(self, **run) -> list:
+        """The core's parameter array as a list of ints (the slots of
+        ``core_slots()``): ``run`` gives the per-run ``RUN_SLOTS``, each field
+        is converted by its unit (``CONVERT``) and clamped at 0."""
+        out = [max(0, int(run[n])) for n in RUN_SLOTS]
+        for f in attrs.fields(type(self)):
+            _, _, conv = CONVERT.get(f.metadata["unit"], ("", "", None))
+            v = getattr(self, f.name)
+            for x in (v if isinstance(v, tuple) else (v,)):
+                out.append(max(0, int(conv(self, x) if conv else x)))
+        return out
+
     @classmethod
     def describe(cls):
         """[(name, default, unit, description, source)] for docs and --help."""
         return [(f.name, f.default, f.metadata["unit"], f.metadata["doc"],
                  f.metadata["source"]) for f in attrs.fields(cls)]
+
+
+# --- the core's parameter array (module docstring) ----------------------------
+RUN_SLOTS = ("max_cycles", "exact", "code_bytes", "watch")   # set per Machine.run
+
+
+def _ns(p, v):
+    return p.ns_to_cycles(v)
+
+
+def _mhz(p, v):
+    return p.freq_mhz
+
+
+# unit -> (field-name suffix, slot-name suffix, conversion to the core's value)
+CONVERT = {"ns": ("_ns", "", _ns), "GHz": ("_ghz", "_mhz", _mhz)}
+
+
+def _slot_name(f) -> str:
+    suffix, new, _ = CONVERT.get(f.metadata["unit"], ("", "", None))
+    if suffix and f.name.endswith(suffix):
+        return f.name[:-len(suffix)] + new
+    return f.name
+
+
+def core_slots() -> list:
+    """[(slot name, first index, width)] of the core's parameter array."""
+    out = [(n, i, 1) for i, n in enumerate(RUN_SLOTS)]
+    i = len(RUN_SLOTS)
+    for f in attrs.fields(MachineParams):
+        width = len(f.default) if isinstance(f.default, tuple) else 1
+        out.append((_slot_name(f), i, width))
+        i += width
+    return out
+
+
+def layout_block() -> str:
+    """The ``PR_*`` definitions of powersim/machine/layout.py, as generated."""
+    slots = core_slots()
+    lines = [f"PR_{n.upper()} = {i}" + (f"  # {w} slots" if w > 1 else "")
+             for n, i, w in slots]
+    n, i, w = slots[-1]
+    lines.append(f"NPRM = {i + w}")
+    return "\n".join(lines) + "\n"
+
+
+
+if __name__ == "__main__":      # regenerate the PR_* block of layout.py
+    print(layout_block(), end="")

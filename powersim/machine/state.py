@@ -17,7 +17,15 @@ import numpy as np
 from powersim import ops
 from powersim.errors import PowersimError
 from powersim.machine import core
-from powersim.machine.core import *  # noqa: F401,F403  (the constants)
+from powersim.machine.layout import (
+    CTL_TRACE_DROP, CTL_TRACE_N, HID0_HILE, INF, L1_SETS, L2_SETS, LINE_SHIFT, LPCR_HVICE,
+    LPCR_ILE, MSR_HV, MSR_LE, MSR_ME, MSR_SF, NL, NMM, NPE, NSPR, NSTAT, NTE, NTR, NTS,
+    OP_STALE, SPR_DEC, SPR_HID0, SPR_LPCR, SPR_PIR, ST_CYCLES_SPIN, ST_CYCLES_STOP, S_HALT,
+    S_RUN, S_SPIN, S_STOP, TLB_ROWS, TLB_WAYS, TR_CYCLE, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK,
+    TS_CORE, TS_CPPR, TS_DPAGE, TS_EVT, TS_IPAGE, TS_MSR, TS_PAIR, TS_PC, TS_PIR, TS_RES,
+    TS_SCALE, TS_SLEEP_T, TS_SPIN_PC, TS_STATE, TS_THR, TS_T_DEC, TS_T_HDB, TS_T_HVI,
+    TS_T_PDB, X_DECODE, X_MAXCYC, X_TRACE_FULL,
+)
 from powersim.machine.params import MachineParams
 
 # Hypervisor-only SPRs: HSPRG0/1 .. LPIDR (304-319), PTCR, HID0 [OBJ]; the rest
@@ -71,13 +79,13 @@ class Machine:
         self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS, 2), -1, np.int64)
         self.pir2t = np.full(p.chips << 8, -1, np.int64)
         self.chipfree = np.zeros(p.chips, np.int64)
-        # radix MMU: per-core TLB, page walk cache and cached table entries (core.py)
+        # radix MMU: per-core TLB, page walk cache and cached table entries (mmu.py)
         self.tlb = np.zeros((self.ncores * TLB_ROWS * TLB_WAYS, NTE), np.int64)
         self.pwc = np.zeros((self.ncores * p.pwc_entries, NPE), np.int64)
         self.mmu = np.zeros((self.ncores, NMM), np.int64)
         self.sprcls = _spr_classes()
         self.ctl = np.zeros(4, np.int64)
-        self.tlog = np.zeros((p.trace_capacity, NTR), np.int64)    # trace port (core.py)
+        self.tlog = np.zeros((p.trace_capacity, NTR), np.int64)    # trace port (layout.py)
         self._drained, self._drained_n = [], 0     # records drained from a full log
         self.watch = -1     # run() returns X_WATCH when this thread halts (-1: none)
         self.code = np.zeros((0, ops.NFIELDS), np.int64)
@@ -125,7 +133,7 @@ class Machine:
         from powersim import isa
         if addr >> 2 >= self.code.shape[0]:
             self._grow_code(addr + 4)
-        stale = np.nonzero(self.code[:, ops.P_OP] == core.OP_STALE)[0]
+        stale = np.nonzero(self.code[:, ops.P_OP] == OP_STALE)[0]
         if len(stale):
             self.code[stale] = isa.table().predecode(self.m32[stale])
             self.redecodes += len(stale)
@@ -148,7 +156,7 @@ class Machine:
             self.sprs[t, SPR_HID0] = HID0_HILE
             self.ts[t, TS_T_DEC] = self._cycles_of_tb(0x80000000)
             self.ts[t, TS_EVT] = self.ts[t, TS_T_DEC]
-        # the SMT mode of a core is fixed by the threads it starts with (core.py)
+        # the SMT mode of a core is fixed by the threads it starts with (memory.py)
         started = np.bincount(self.ts[:n, TS_CORE], minlength=self.ncores)
         for t in range(n):
             k = started[self.ts[t, TS_CORE]]
@@ -158,37 +166,10 @@ class Machine:
         return -(-tb * self.p.freq_mhz // self.p.timebase_mhz)
 
     def prm(self, max_cycles: int, exact: bool) -> np.ndarray:
-        p = self.p
-        lat = {
-            "max_cycles": max_cycles, "exact": int(exact), "quantum": p.quantum,
-            "freq_mhz": p.freq_mhz, "tb_mhz": p.timebase_mhz, "memsize": p.memory,
-            "code_bytes": self.code.shape[0] * 4,
-            "lat_l2": p.lat_l2 - p.lat_l1, "lat_l3": p.lat_l3 - p.lat_l1,
-            "lat_remote": p.lat_remote - p.lat_l1, "lat_xchip": p.lat_xchip - p.lat_l1,
-            "lat_dram": p.ns_to_cycles(p.lat_dram_ns) - p.lat_l1,
-            "hwsync": p.cost_hwsync, "lwsync": p.cost_lwsync, "ptesync": p.cost_ptesync,
-            "isync": p.cost_isync, "eieio": p.cost_eieio, "msgsync": p.cost_msgsync,
-            "intr": p.cost_intr, "rfid": p.cost_rfid, "db_core": p.db_core,
-            "db_chip": p.db_chip, "db_xchip": p.db_xchip, "xive_chip": p.xive_chip,
-            "xive_xchip": p.xive_xchip, "xive_interval": p.xive_interval,
-            "xive_prio": p.xive_ipi_prio, "stop_lite": p.ns_to_cycles(p.stop_lite_ns),
-            "wait": p.ns_to_cycles(p.wait_ns), "ncores": p.cores_per_chip,
-            "npir": p.chips << 8,
-            "lat_l1": p.lat_l1, "smt": p.smt, "rc_hw": int(p.rc_hw_update),
-            "pwc_sets": p.pwc_entries // p.pwc_ways, "pwc_ways": p.pwc_ways,
-            "tlbiel": p.cost_tlbiel, "tlbie": p.cost_tlbie, "tlbsync": p.cost_tlbsync,
-            "tlbie_occ": p.tlbie_occupancy, "tlbie_chip": p.tlbie_chip,
-            "tlbie_xchip": p.tlbie_xchip, "tlbie_apply": p.tlbie_apply,
-            "erat_n": p.erat_entries, "erat_miss": p.erat_miss,
-            "esb_load": p.ns_to_cycles(p.esb_load_ns),
-            "esb_store": p.ns_to_cycles(p.esb_store_ns),
-            "trace_events": int(p.trace_events), "watch": self.watch + 1,
-        }
-        a = np.zeros(NPRM, np.int64)
-        for i, name in enumerate(PRM_NAMES):
-            a[i] = max(0, lat[name])
-        a[PR_STOP0:PR_STOP0 + 16] = [p.ns_to_cycles(ns) for ns in p.stop_ns]
-        return a
+        """The core's parameter array (layout.PR_*, params.MachineParams.to_array)."""
+        return np.array(self.p.to_array(max_cycles=max_cycles, exact=int(exact),
+                                        code_bytes=self.code.shape[0] * 4,
+                                        watch=self.watch + 1), np.int64)
 
     # ------------------------------------------------------------------ running
     def run(self, max_cycles: int = 10**9, exact: bool = False) -> int:
@@ -197,7 +178,7 @@ class Machine:
 
         Resumable: run(A) then run(B) with B > A (same `exact`) ends in the same
         state, stats and trace as run(B) alone.  max_cycles never changes a
-        scheduling decision (core.run_threads), and at X_MAXCYC the threads
+        scheduling decision (interp.run_threads), and at X_MAXCYC the threads
         asleep are charged their sleep up to max_cycles (clock = max_cycles, as
         if they had been looked at then); the next call first takes that back."""
         check_max_cycles(max_cycles)
@@ -256,10 +237,10 @@ class Machine:
         self._undo = []
 
     def _args(self, prm):
-        return (self.mem, self.m16, self.m32, self.m64, self.code, self.gpr, self.sprs,
-                self.ts, self.stats, self.lines, self.l1, self.l2, self.snap, self.pir2t,
-                self.chipfree, self.sprcls, self.tlb, self.pwc, self.mmu, self.tlog, prm,
-                self.ctl)
+        return ((self.mem, self.m16, self.m32, self.m64), self.code,
+                (self.gpr, self.sprs, self.ts, self.stats, self.snap),
+                (self.lines, self.l1, self.l2), (self.tlb, self.pwc, self.mmu),
+                (self.pir2t, self.chipfree), self.sprcls, self.tlog, prm, self.ctl)
 
     def _drain_trace(self):
         """Exit X_TRACE_FULL: move the log's records to host memory, keeping
@@ -272,7 +253,7 @@ class Machine:
         self.ctl[CTL_TRACE_N] = 0
 
     def trace(self) -> np.ndarray:
-        """The trace-port records (core.py TRACE_BASE) so far: a structured array
+        """The trace-port records (layout.py TRACE_BASE) so far: a structured array
         with int64 fields cycle, seq, thread (index in PIR order), kind and
         uint64 fields a (the stored register) and b (r0), sorted by (cycle,
         thread, program order) -- the (cycle, thread id) order in which exact
@@ -304,8 +285,9 @@ class Machine:
     def mmu_call(self, kind: int, t: int, a=0, b=0, c=0, d=0, e=0) -> tuple:
         """core.mmu_call on thread t (the powersim.mmu test API's way in)."""
         a, b = (v - (1 << 64) if v >> 63 else v for v in (a, b))    # as int64 patterns
-        return core.mmu_call(kind, t, a, b, c, d, e, self.m64, self.ts, self.sprs,
-                             self.lines, self.l1, self.l2, self.tlb, self.pwc, self.mmu,
+        args = tuple(int(v) for v in (a, b, c, d, e))     # one type: UniTuple(int64)
+        return core.mmu_call(kind, t, args, self.m64, self.ts, self.sprs,
+                             (self.lines, self.l1, self.l2), (self.tlb, self.pwc, self.mmu),
                              self.stats, self.prm(1, False))
 
     def prepare(self):
@@ -323,14 +305,13 @@ def check_max_cycles(max_cycles):
 
 
 def _core_cached() -> bool:
-    """Whether numba's cache (wherever NUMBA_CACHE_DIR puts it) holds core.run
-    for the current core.py: its index exists and carries core.py's stamp."""
+    """Whether numba's cache holds core.run for the current sources: its index
+    exists (in the folder named by their digest, powersim.machine.jit) and
+    carries core.py's stamp."""
     try:
         return bool(core.run._cache._cache_file._load_index())    # numba's own check
-    except Exception:   # another numba version: an index newer than core.py
-        src = Path(core.__file__)
-        index = list((src.parent / "__pycache__").glob("core.run-*.nbi"))
-        return bool(index) and max(i.stat().st_mtime for i in index) >= src.stat().st_mtime
+    except Exception:   # another numba version: any index in the digest's folder
+        return any(Path(core.run._cache._cache_path).glob("core.run-*.nbi"))
 
 
 def announce_compile():

@@ -17,7 +17,9 @@ import importlib
 
 import attrs
 
-MARK_KIND = 0xF0            # trace-port kind of the bracket marks (kernel kinds are 1..10)
+from powersim.machine.layout import K_MARK
+
+MARK_KIND = K_MARK          # the bracket marks' trace kind (layout.py's registry)
 MARK_ADDR_FROM_DATA = 64    # the mark routine sits this far below the kernel data
 
 

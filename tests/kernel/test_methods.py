@@ -16,7 +16,7 @@ from powersim.kernel.methods import trim
 from powersim.kernel.mm import PMD_SIZE, THP_EA
 from powersim.kernel.params import KernelParams
 from powersim.kernel.tlbflush import TLB_SETS_RADIX
-from powersim.machine.core import STAT_NAMES
+from powersim.machine.layout import STAT_NAMES
 
 BEFORE, AFTER = MARK_FREE, MARK_FREE + 1
 LISTEN_TB = 3_000_000       # the other CPUs take interrupts in `wait` until then

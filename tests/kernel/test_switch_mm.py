@@ -12,7 +12,7 @@ from powersim.kernel.methods import trim
 from powersim.kernel.mm import PMD_SIZE, THP_EA
 from powersim.kernel.params import KernelParams
 from powersim.kernel.tlbflush import SPR_PIDR, TLB_SETS_RADIX
-from powersim.machine.core import STAT_NAMES
+from powersim.machine.layout import STAT_NAMES
 
 NOERRATA = dict(tlbie_erat_bug=False, tlbie_stq_bug=False)
 EIGHT = dict(cores_per_chip=2)

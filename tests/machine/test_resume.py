@@ -9,7 +9,7 @@ from powersim.errors import PowersimError
 from powersim.kernel.image import Kernel, call, wait_until
 from powersim.kernel.mm import PMD_SIZE, THP_EA
 from powersim.kernel.params import KernelParams
-from powersim.machine.core import S_HALT, TS_CLK, TS_STATE, X_DONE, X_MAXCYC
+from powersim.machine.layout import S_HALT, TS_CLK, TS_STATE, X_DONE, X_MAXCYC
 from powersim.machine.params import MachineParams
 
 LISTEN_TB = 300_000         # the listeners' `wait` ends after the munmap

@@ -6,7 +6,7 @@ import pytest
 
 from powersim import isa, radix
 from powersim.errors import PowersimError
-from powersim.machine.core import (NSTAT, SPR_AMR, SPR_PTCR, SPR_SIMCYC, ST_INT_200,
+from powersim.machine.layout import (NSTAT, SPR_AMR, SPR_PTCR, SPR_SIMCYC, ST_INT_200,
                                    ST_STORES, ST_TRACE_DROPPED, ST_TRACE_RECORDS, TRACE_BASE,
                                    TS_CLK, TS_INSN, TS_PIR)
 from powersim.machine.exec import build

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from powersim import radix as rx
-from powersim.machine.core import SPR_AMR, SPR_IAMR
+from powersim.machine.layout import SPR_AMR, SPR_IAMR
 from powersim.mmu import MMUTest
 
 MEMORY = 16 << 20

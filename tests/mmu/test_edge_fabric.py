@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from powersim import radix as rx
-from powersim.machine.core import TS_CLK
+from powersim.machine.layout import TS_CLK
 from powersim.machine.params import MachineParams
 
 EA = 0xB_0000_0000
@@ -99,7 +99,7 @@ def _global_flush(w, t, params):
 def test_errata_sequences_cost_their_extra_tlbies(world):
     """Each extra tlbie needs the chip's engine again: at least
     tlbie_occupancy more per fixup, and the tlbie counter shows them."""
-    from powersim.machine.core import ST_TLBIE
+    from powersim.machine.layout import ST_TLBIE
     fixed = attrs.evolve(BASE, erratum_tlbie_erat=False, erratum_tlbie_stq=False)
     costs, counts = {}, {}
     for name, p in (("errata", BASE), ("fixed", fixed)):

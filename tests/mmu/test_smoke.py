@@ -6,7 +6,7 @@ import pytest
 
 from powersim import radix as rx
 from powersim.errors import PowersimError
-from powersim.machine import core
+from powersim.machine import layout
 from powersim.machine.params import MachineParams, ParamError
 from powersim.mmu import MMUTest
 
@@ -133,7 +133,7 @@ def test_optional_erat_charges_a_miss_that_hits_the_tlb():
     evicted = m.translate(0, pages[0], "load")   # pushed out by pages 1 and 2
     assert again.tlb_hit and evicted.tlb_hit
     assert (again.cycles, evicted.cycles) == (0, MachineParams().erat_miss)
-    assert m.machine.stats[0, core.ST_ERAT_MISSES] == 1
+    assert m.machine.stats[0, layout.ST_ERAT_MISSES] == 1
 
 
 def test_bad_input_is_a_clear_error():

@@ -106,7 +106,8 @@ def run_scenario_on_powersim(image: bytes, accesses) -> list:
     """The same image on powersim: load it at 0 (Machine.load), start one
     thread at _start, run to attn, parse_results(mem[RESULTS_ADDR:...])."""
     from powersim.machine.params import MachineParams
-    from powersim.machine.state import X_DONE, Machine
+    from powersim.machine.layout import X_DONE
+    from powersim.machine.state import Machine
     m = Machine(MachineParams(memory=pnv.IMAGE_SIZE))
     m.load(image, 0)
     m.start(pnv.START, 1)          # _start: the trampoline is QEMU's way there

@@ -35,7 +35,7 @@ def _atomic_add(b, mm, delta):
     b.label(retry := b.local("atomic"))
     b.ldarx("r4", 0, "r3")
     b.addi("r4", "r4", delta)
-    b.stdcx_("r4", 0, "r3")
+    b.stdcx_rc("r4", 0, "r3")
     b.emit(f"bne- {retry}")
 
 

@@ -1,0 +1,201 @@
+"""Physical memory and the latency model: little-endian reads and writes,
+128-byte lines with versions, L1/L2 tags, the last writer, L3 and DRAM,
+store ownership and its cross-thread effects (reservations lost, spinners
+woken), stale predecoded code, and the trace-port log.
+
+Timing model (cycle-approximate)
+--------------------------------
+* Each thread has its own clock.  An instruction costs its ``P_LAT`` (from
+  isa/, [GCC]/[LLVM]) scaled by the core's SMT sharing factor
+  (``smt_cost_pct`` for the number of threads the core was *started* with:
+  a static SMT mode, so a thread's timing never depends on how its siblings
+  are interleaved).  Latencies are charged serially: no overlap of
+  independent instructions.
+* Memory: 128-byte lines.  Every line has a version bumped by each store; a
+  per-core L1 (256 sets) and a per-core-pair L2 (4096 sets), both modelled
+  direct-mapped, hold (line, version) tags, so a copy is valid while nobody
+  else has written the line.  A miss is served, in order, by the L2 of the
+  pair, the last writer's cache (same pair, same chip or other chip), the
+  chip's L3 (a line some core of the chip has held), or DRAM.
+* Stores retire into a store queue: the thread pays ``P_LAT`` and the
+  ownership latency sets when the store is globally performed; ``sync``
+  waits for it.  ``stcx.`` waits for ownership (so contended atomics pay a
+  cache-to-cache transfer per attempt, as on real hardware).
+
+Memory-ordering model: sequentially consistent.  Every access is performed
+in the order the scheduler executes instructions (global (cycle, PIR) order
+in exact mode; per-thread runs of up to one quantum in fast mode).  Barriers
+therefore only cost time; store buffering (SB litmus) is never observable.
+
+Instrumentation
+---------------
+The trace port (TRACE_BASE) logs (cycle, thread, kind, RS, r0) records and
+SPR_SIMCYC reads the thread's clock; the port costs nothing on any clock, so
+traced and untraced programs time identically.
+"""
+
+import numpy as np
+
+from powersim.machine.bits import srl
+from powersim.machine.jit import jit
+from powersim.machine.layout import (
+    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L2_SETS, L_RSV, L_SEEN, L_VER, L_WATCH, L_WCORE,
+    L_WTHR, L_WTIME, M32, OP_STALE, PR_CODE_BYTES, PR_CORES_PER_CHIP, PR_LAT_DRAM,
+    PR_LAT_L1, PR_LAT_L2, PR_LAT_L3, PR_LAT_REMOTE, PR_LAT_XCHIP, ST_C2C_CHIP, ST_C2C_XCHIP,
+    ST_DRAM, ST_L1_MISS, ST_L2_HITS, ST_L3_HITS, ST_TRACE_DROPPED, ST_TRACE_RECORDS, S_SPIN,
+    TR_A, TR_B, TR_CYCLE, TR_KIND, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK, TS_CORE, TS_LD0,
+    TS_NLD, TS_PAIR, TS_RES, TS_SLEEP_T, TS_SPIN_P, TS_STATE,
+)
+from powersim.ops import P_OP
+
+
+@jit()
+def rd(memv, ra, sz):
+    """Little-endian read of sz bytes at real address ra (bounds checked by caller)."""
+    mem, m16, m32, m64 = memv
+    if sz == 8 and (ra & 7) == 0:
+        return m64[ra >> 3]
+    if sz == 4 and (ra & 3) == 0:
+        return np.int64(m32[ra >> 2])
+    if sz == 2 and (ra & 1) == 0:
+        return np.int64(m16[ra >> 1])
+    if sz == 1:
+        return np.int64(mem[ra])
+    v = 0
+    for i in range(sz):
+        v |= np.int64(mem[ra + i]) << (8 * i)
+    return v
+
+@jit()
+def wr(memv, ra, sz, v):
+    mem, m16, m32, m64 = memv
+    if sz == 8 and (ra & 7) == 0:
+        m64[ra >> 3] = v
+    elif sz == 4 and (ra & 3) == 0:
+        m32[ra >> 2] = v & M32
+    elif sz == 2 and (ra & 1) == 0:
+        m16[ra >> 1] = v & 0xFFFF
+    else:
+        for i in range(sz):
+            mem[ra + i] = srl(v, 8 * i) & 0xFF
+
+@jit()
+def fill_cost(t, line, clk, ts, cache, stats, prm):
+    """Extra cycles (beyond an L1 hit) to bring `line` into t's L1 at `clk`, and
+    fill the tags.  A value cannot be seen before it was written: a line
+    written by another core at a later clock (possible when fast mode lets
+    threads run apart) first waits for that clock; in exact mode this never
+    applies."""
+    lines, l1, l2 = cache
+    core = ts[t, TS_CORE]
+    ver = lines[line, L_VER]
+    wait = max(0, lines[line, L_WTIME] - clk)
+    i1 = core * L1_SETS + (line & (L1_SETS - 1))
+    if l1[i1, 0] == line and l1[i1, 1] == ver:
+        return wait
+    stats[t, ST_L1_MISS] += 1
+    pair = ts[t, TS_PAIR]
+    chip = ts[t, TS_CHIP]
+    i2 = pair * L2_SETS + (line & (L2_SETS - 1))
+    w = lines[line, L_WCORE] - 1     # -1: none
+    cpc = prm[PR_CORES_PER_CHIP]
+    if l2[i2, 0] == line and l2[i2, 1] == ver:
+        lat = prm[PR_LAT_L2]
+        stats[t, ST_L2_HITS] += 1
+    elif w >= 0 and w != core and w // cpc == chip:
+        if (w % cpc) >> 1 == (core % cpc) >> 1:
+            lat = prm[PR_LAT_L2]          # the pair's shared L2 [RCS]
+            stats[t, ST_L2_HITS] += 1
+        else:
+            lat = prm[PR_LAT_REMOTE]
+            stats[t, ST_C2C_CHIP] += 1
+    elif w >= 0 and w != core:
+        lat = prm[PR_LAT_XCHIP]
+        stats[t, ST_C2C_XCHIP] += 1
+    elif (lines[line, L_SEEN] >> chip) & 1:
+        lat = prm[PR_LAT_L3]
+        stats[t, ST_L3_HITS] += 1
+    else:
+        lat = prm[PR_LAT_DRAM]
+        stats[t, ST_DRAM] += 1
+    extra = max(0, lat - prm[PR_LAT_L1])     # the load's P_LAT already has the L1 hit
+    lines[line, L_SEEN] |= 1 << chip
+    l1[i1, 0] = line
+    l1[i1, 1] = ver
+    l2[i2, 0] = line
+    l2[i2, 1] = ver
+    return wait + extra
+
+@jit()
+def store_line(t, line, clk, ts, cache):
+    """Make t's core the owner of the new version of `line`."""
+    lines, l1, l2 = cache
+    ver = lines[line, L_VER] + 1
+    lines[line, L_VER] = ver
+    lines[line, L_WCORE] = ts[t, TS_CORE] + 1
+    lines[line, L_WTIME] = clk
+    lines[line, L_WTHR] = t + 1
+    i1 = ts[t, TS_CORE] * L1_SETS + (line & (L1_SETS - 1))
+    i2 = ts[t, TS_PAIR] * L2_SETS + (line & (L2_SETS - 1))
+    l1[i1, 0] = line
+    l1[i1, 1] = ver
+    l2[i2, 0] = line
+    l2[i2, 1] = ver
+
+@jit()
+def store_effects(t, line, clk, ts, lines):
+    """Cross-thread effects of a store to `line`: reservations lost, spinners
+    woken.  Returns 1 when another thread was affected."""
+    hit = 0
+    # L_RSV counts the threads holding a reservation on the line, L_WATCH the
+    # spinners watching it: the scans stop when all of them are found
+    if lines[line, L_RSV] > 0:
+        own = 1 if ts[t, TS_RES] == line else 0
+        for u in range(ts.shape[0]):
+            if lines[line, L_RSV] == own:
+                break
+            if u != t and ts[u, TS_RES] == line:
+                ts[u, TS_RES] = -1
+                lines[line, L_RSV] -= 1
+                hit = 1
+    if lines[line, L_WATCH] > 0:
+        found = 0
+        for u in range(ts.shape[0]):
+            if found == lines[line, L_WATCH]:
+                break
+            if ts[u, TS_STATE] != S_SPIN:
+                continue
+            for k in range(ts[u, TS_NLD]):
+                if ts[u, TS_LD0 + k] == line:
+                    found += 1
+                    a1 = ts[u, TS_SLEEP_T]
+                    p = ts[u, TS_SPIN_P]
+                    nt = a1 if clk <= a1 else a1 + ((clk - a1 + p - 1) // p) * p
+                    if nt < ts[u, TS_CLK]:
+                        ts[u, TS_CLK] = nt
+                    hit = 1
+    return hit
+
+@jit()
+def invalidate_code(code, ra, sz, prm):
+    """A store into the predecoded region leaves a stale mark, never a stale row."""
+    if ra < prm[PR_CODE_BYTES]:
+        for i in range(ra >> 2, min((ra + sz - 1) >> 2, code.shape[0] - 1) + 1):
+            code[i, P_OP] = OP_STALE
+
+@jit()
+def trace_record(t, clk, kind, a, b, tlog, stats, ctl):
+    """Append one trace-port record; a full log counts it as dropped."""
+    n = ctl[CTL_TRACE_N]
+    if n >= tlog.shape[0]:
+        ctl[CTL_TRACE_DROP] += 1
+        stats[t, ST_TRACE_DROPPED] += 1
+        return
+    tlog[n, TR_CYCLE] = clk
+    tlog[n, TR_SEQ] = n
+    tlog[n, TR_THREAD] = t
+    tlog[n, TR_KIND] = kind
+    tlog[n, TR_A] = a
+    tlog[n, TR_B] = b
+    ctl[CTL_TRACE_N] = n + 1
+    stats[t, ST_TRACE_RECORDS] += 1
