@@ -1,5 +1,5 @@
 """The instruction table against GNU binutils [OBJ]: every instruction and
-extended mnemonic of isa/power9.toml, with boundary operands, is assembled
+extended mnemonic of powersim/data/power9.toml, with boundary operands, is assembled
 by GNU as, by ``isa.encode`` and by ``powersim.asm``; the bytes must be equal,
 and objdump's disassembly of every word must equal ``isa.disasm``.
 

@@ -31,7 +31,7 @@ FORMAT = b"powersim-kernel-image 1\n"
 MAX_FILES = 256
 _PKG = Path(__file__).resolve().parents[1]          # powersim/
 _SOURCES = ("asm.py", "asm_builder.py", "asm_expr.py", "isa.py", "ops.py", "radix.py",
-            "errors.py", "machine/core.py", "machine/params.py", "../isa/power9.toml")
+            "errors.py", "machine/core.py", "machine/params.py", "data/power9.toml")
 _src_digest = None
 
 
