@@ -326,7 +326,9 @@ def _core_cached() -> bool:
     """Whether numba's cache (wherever NUMBA_CACHE_DIR puts it) holds core.run
     for the current core.py: its index exists and carries core.py's stamp."""
     try:
-        return bool(core.run._cache._cache_file._load_index())    # numba's own check
+        # private numba API (Dispatcher._cache, _CacheFile._load_index; numba < 0.69 in
+        # pyproject.toml): the index numba itself checks before loading a cached core
+        return bool(core.run._cache._cache_file._load_index())
     except Exception:   # another numba version: an index newer than core.py
         src = Path(core.__file__)
         index = list((src.parent / "__pycache__").glob("core.run-*.nbi"))

@@ -1,5 +1,5 @@
-"""Issue #8 (first compile): a core helper called from jitted code with
-constant arguments compiles one version, not one per constant (core._jit)."""
+"""First compile: a core helper called from jitted code with constant
+arguments compiles one version, not one per constant (core._jit)."""
 
 import subprocess
 import sys
@@ -38,6 +38,7 @@ def test_core_functions_stay_lazy_and_cached():
     disp = [f for f in vars(core).values()
             if hasattr(f, "py_func") and f.py_func.__module__ == core.__name__]
     assert len(disp) > 50
+    # Dispatcher._cache is private numba API (pinned below 0.69 in pyproject.toml)
     assert all(type(f._cache).__name__ == "FunctionCache" for f in disp)
     code = ("from powersim.machine import core\n"
             "print(sum(len(f.signatures) for f in vars(core).values() if hasattr(f, 'py_func')))")

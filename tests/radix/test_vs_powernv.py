@@ -84,7 +84,8 @@ def parse_results(results: bytes, accesses) -> list:
     out = []
     for i, a in enumerate(accesses):
         slot = SLOTS_OFF + pnv.SLOT * i
-        word = lambda off: struct.unpack_from("<Q", results, slot + off)[0]  # noqa: E731
+        def word(off, slot=slot):
+            return struct.unpack_from("<Q", results, slot + off)[0]
         vector = word(pnv.S_VECTOR)
         if vector == 0:
             out.append(Outcome(value=word(pnv.S_VALUE) if a.kind == "load" else None))
@@ -119,7 +120,7 @@ def run_scenario_on_powersim(image: bytes, accesses) -> list:
 RUNNERS = {"powernv9": run_scenario_on_qemu, "powersim": run_scenario_on_powersim}
 
 
-@pytest.fixture(params=sorted(RUNNERS))
+@pytest.fixture(params=[pytest.param("powernv9", marks=pytest.mark.qemu), "powersim"])
 def run(request):
     return RUNNERS[request.param]
 
@@ -303,6 +304,7 @@ def start_state_program() -> str:
     return b.text()
 
 
+@pytest.mark.qemu
 @pytest.mark.skipif(pnv.MISSING, reason=pnv.SKIP_REASON)
 def test_trampoline_reaches_powersims_start_state():
     """_start sees on QEMU the r3, MSR, HID0[HILE] and LPCR[ILE|HVICE] that
@@ -315,6 +317,7 @@ def test_trampoline_reaches_powersims_start_state():
         0, pnv.START_MSR, pnv.HID0_POWER9_HILE, pnv.LPCR_ILE | pnv.LPCR_HVICE)
 
 
+@pytest.mark.qemu
 @pytest.mark.skipif(pnv.MISSING, reason=pnv.SKIP_REASON)
 def test_program_that_never_finishes_is_reported():
     img = assemble(f".org {pnv.START:#x}\n_start: b _start\n")
@@ -323,6 +326,7 @@ def test_program_that_never_finishes_is_reported():
         pnv.run_powernv(image, pnv.RESULTS_ADDR, 8, timeout=1.5)
 
 
+@pytest.mark.qemu
 @pytest.mark.skipif(pnv.MISSING, reason=pnv.SKIP_REASON)
 def test_qemu_refusing_the_image_is_reported_with_its_stderr():
     with pytest.raises(pnv.HarnessError, match="QEMU stderr: .*Could not load OPAL firmware"):
