@@ -214,7 +214,7 @@ def _assert_agree_with_gnu(cases):
     as and isa.encode must accept the same lines and give the same words."""
     t = isa.table()
     ours = []
-    for k, (ins, values, _text) in enumerate(cases):
+    for k, (ins, values, _txt) in enumerate(cases):
         try:
             ours.append(t.encode(ins, values, pc=BASE + 4 * k))
         except EncodeError:
@@ -234,7 +234,7 @@ def test_32bit_sign_extended_operands_like_gnu(corpus):
     entry is shifted by +-2^32, and its range ends just beyond are shifted
     likewise (rejected)."""
     first = {}
-    for ins, values, _text, _word in corpus:
+    for ins, values, _txt, _word in corpus:
         first.setdefault(ins.mnemonic, (ins, values))
     cases = []
     for ins, values in first.values():
