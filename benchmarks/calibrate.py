@@ -1,5 +1,5 @@
 """Fit the one calibrated parameter, machine.esb_store_ns, to the 275 s seed
-munmap [linux-mm N1] (docs/VALIDATION.md).
+munmap [N1] (docs/VALIDATION.md).
 
 The seed's op time is linear in esb_store_ns (each of the 253,952 IPI rounds
 sends 127 XIVE triggers, each sync waiting for the previous trigger store) and

@@ -1,4 +1,4 @@
-"""Plots of a sweep's stored points (issue #7 item 5): matplotlib on the Agg
+"""Plots of a sweep's stored points : matplotlib on the Agg
 backend (no display, no pyplot state), one line per ``hue`` value, one panel
 per ``facet`` value.
 

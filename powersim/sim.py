@@ -133,7 +133,7 @@ def serialize_cycles(tr) -> list:
     from powersim.kernel.trace import PMD_SET, PMD_SET_BE, SERIALIZED
     last, out = {}, []
     idx = np.flatnonzero(np.isin(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
-    for i in range(0, len(idx), 1 << 16):       # (issue #8: fast on 2 M rounds)
+    for i in range(0, len(idx), 1 << 16):       # (chunks: fast on 2 M rounds)
         c = tr[idx[i:i + (1 << 16)]]
         for kind, thread, cycle in zip(c["kind"].tolist(), c["thread"].tolist(),
                                        c["cycle"].tolist()):

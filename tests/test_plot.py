@@ -1,4 +1,4 @@
-"""Plots of a results database (issue #7 item 5): PNG written, labels, log axes
+"""Plots of a results database : PNG written, labels, log axes
 over decades, human sizes, facets, errors naming the option."""
 
 import functools

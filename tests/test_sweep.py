@@ -1,4 +1,4 @@
-"""Sweeps (issue #7): grid checking before any point runs, a Dask LocalCluster
+"""Sweeps: grid checking before any point runs, a Dask LocalCluster
 over TCP storing the same results as the local pool, and a sweep killed with
 SIGKILL part-way then resumed, every point stored once."""
 

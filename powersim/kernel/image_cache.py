@@ -1,4 +1,4 @@
-"""An on-disk cache of assembled kernel images (issue #8, start-up time).
+"""An on-disk cache of assembled kernel images (start-up time).
 
 Assembling the kernel (image.build_image) costs ~0.5-0.75 s of Python per
 run; the image depends only on the generator's inputs, so it is kept on disk:

@@ -19,7 +19,7 @@ class KernelParamError(PowersimError):
 class KernelParams:
     method: str = param("ipi", "name", "serialization of THP PMD changes against lockless "
                         "walkers (one module in powersim/kernel/methods/)",
-                        "DESIGN.md 'Serialization methods'")
+                        "docs/KERNEL.md \"Methods\", one tag each")
     ipi: str = param("xive", "name", "how IPIs are sent: xive (an ESB trigger store, the "
                      "POWER9 powernv path) or doorbell (msgsnd)",
                      "[L-xive] xive_cause_ipi; [L-dbell] for doorbells")

@@ -1,6 +1,6 @@
 """Machine parameters, each declared once (gem5 style): name, type, default,
-unit, one-line description and the source tag of reference/power9.md section 2
-(or a rationale where the value is UNVERIFIED).
+unit, one-line description and its source tag (docs/REFERENCES.md), or a
+rationale where the value is UNVERIFIED.
 
 ``MachineParams.validate()`` runs in Python before anything is compiled;
 ``to_array()`` converts everything to cycles for the numba core.
@@ -111,7 +111,7 @@ class MachineParams:
                            "[SK-slw] (estimates)")
     wait_ns: int = param(0, "ns", "wake-up from `wait`", "rationale: no power state entered",
                          0, 1 << 40)
-    # --- radix MMU (reference/power9.md sections 2-4) ---------------------------
+    # --- radix MMU ([ISA-radix], [ISA-tlbie], [L-tlb]) --------------------------
     rc_hw_update: bool = param(False, "flag", "set R/C in hardware instead of raising the "
                                "DSI/ISI with DSISR 0x00040000", "POWER9 faults: section 3.10 "
                                "[Q-rad]; True is QEMU 7.2's behaviour")

@@ -1,4 +1,4 @@
-"""Workload generators (issue #6 item 2): one module per ``workload.generator``
+"""Workload generators: one module per ``workload.generator``
 value, each with
 
 ``plan(sim) -> Plan``

@@ -8,8 +8,8 @@ outcome of each access (the loaded value, or the interrupt with DSISR, DAR,
 SRR0 and SRR1) must equal what the reference walker predicts, and the
 scenario's own expectation (so both cannot be wrong the same way).
 
-QEMU 7.2 sets R/C in hardware where POWER9 raises a DSI (reference/power9.md
-section 3.10), so every page here is mapped with R and C set.
+QEMU 7.2 sets R/C in hardware where POWER9 raises a DSI
+[P9-rc], so every page here is mapped with R and C set.
 
 The ``run`` fixture runs each scenario on both machines: QEMU boots the image
 through its big-endian trampoline, ``run_scenario_on_powersim`` loads the same
@@ -199,7 +199,7 @@ def test_store_to_read_only_page_is_a_protection_fault(run):
     scn.put(RA_64K + 0x40, 0x5EAD_0000_0000_0040)
     scn.store(EA_USER + 0x40, 0xDEAD).load(EA_USER + 0x40)
     got = check(scn, run)
-    # PROTFAULT | ISSTORE = 0x0A000000 [L-reg] (reference/power9.md section 3.9)
+    # PROTFAULT | ISSTORE = 0x0A000000 [L-reg] ([ISA-radix])
     assert got[0] == fault(rx.VEC_DSI, 0x0A00_0000, EA_USER + 0x40, scn, 0)
     assert got[1] == Outcome(value=0x5EAD_0000_0000_0040)  # the store did not happen
 
