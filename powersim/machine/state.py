@@ -296,6 +296,12 @@ class Machine:
         out["seq"] = np.arange(len(out))    # the log's own seq is host order
         return out
 
+    def trace_chunks(self, start: int = 0) -> list:
+        """The trace-port records so far as raw int64 rows (TR_* columns, host
+        order, no sort, no copy): the drained chunks from index ``start`` on,
+        then the live log last.  Cheap enough to read between run slices."""
+        return self._drained[start:] + [self.tlog[:int(self.ctl[CTL_TRACE_N])]]
+
     @property
     def trace_dropped(self) -> int:
         """Trace records lost because the log (trace_capacity) was full."""

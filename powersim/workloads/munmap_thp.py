@@ -5,17 +5,21 @@ while CPUs 1..vcpus-1, the process's other threads, are in mm_cpumask and run
 not in the mask.  The measured operation is the munmap call from its entry to
 its return."""
 
-from powersim.workloads import Plan, bracket, vcpu
+from powersim.config import THP_SIZE
+from powersim.workloads import Plan, Progress, bracket, vcpu
 
 
 def plan(sim) -> Plan:
     from powersim.kernel.image import call
     from powersim.kernel.mm import THP_EA
+    from powersim.kernel.trace import PMD_SET_BE
     wl = sim.scenario.workload
     op = call("exit_mmap" if wl.fullmm else "munmap", THP_EA, wl.memory)
     scripts = {c: vcpu.script(sim, c, sim.until_tb) for c in range(1, wl.vcpus)}
     scripts[0] = bracket(op)
-    return Plan(scripts=scripts, mm_cpus=tuple(range(wl.vcpus)), measured=0)
+    # every THP PMD the teardown clears logs one PMD_SET_BE (pmd_hugepage_update)
+    return Plan(scripts=scripts, mm_cpus=tuple(range(wl.vcpus)), measured=0,
+                progress=Progress(wl.memory // THP_SIZE, "PMD", PMD_SET_BE))
 
 
 def measure(sim, run) -> dict:
