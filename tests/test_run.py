@@ -1,4 +1,4 @@
-"""`powersim run` for the munmap_thp workload : IPI counts per
+"""`powersim run` for the munmap_thp workload: IPI counts per
 method, the measured operation's time, deterministic JSON, bad input."""
 
 import json

@@ -1,4 +1,4 @@
-"""The sweep results store : one row per point, keyed by the
+"""The sweep results store: one row per point, keyed by the
 resolved configuration; WAL; concurrent writers; CSV/JSON export."""
 
 import csv

@@ -1,4 +1,4 @@
-"""The gup_storm, thp_churn and vcpus workload generators :
+"""The gup_storm, thp_churn and vcpus workload generators:
 what each model implies, checked on small runs of their scenario files."""
 
 import pytest
