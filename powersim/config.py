@@ -53,7 +53,8 @@ class WorkloadParams:
     vcpus: int = param(1, "threads", "vCPU threads of the process (at most one per hardware "
                        "thread)", "the seed scenario's QEMU has 128 [N1], [N2]", 1, 1 << 16)
     fullmm: bool = param(False, "flag", "tear the region down by process exit (fullmm) "
-                         "instead of munmap", "fullmm skips the per-PMD flush of v5.8+ [LM-pmd], [LM-zap]")
+                         "instead of munmap", "fullmm skips the per-PMD flush of v5.8+ "
+                         "[LM-pmd], [LM-zap]")
     seed: int = param(1, "seed", "random seed of the workload's event schedule (runs are "
                       "deterministic for a given seed)", "simulator choice: randomness drawn "
                       "in Python from this seed only", 0,

@@ -1,7 +1,8 @@
 """The tlbie fabric: tlbsync waits for the slowest core's acknowledgement,
 the per-chip tlbie engine serialises concurrent tlbies, and the POWER9
-errata work-arounds cost their extra tlbies ([L-tlb], [L-ftrs]; parameters in MachineParams: tlbie_occupancy, tlbie_chip,
-tlbie_xchip, tlbie_apply, cost_tlbie, cost_tlbsync, erratum_*).
+errata work-arounds cost their extra tlbies ([L-tlb], [L-ftrs]; parameters in
+MachineParams: tlbie_occupancy, tlbie_chip, tlbie_xchip, tlbie_apply, cost_tlbie,
+cost_tlbsync, erratum_*).
 
 Expected cycle counts are derived from those parameters; the fabric model
 they describe (powersim/machine/core.py ``tlbi``): a tlbie issued at cycle T
