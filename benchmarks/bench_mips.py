@@ -3,7 +3,7 @@ compile excluded: every configuration is run once to warm up first).
 
     python benchmarks/bench_mips.py
 
-Targets (issue #3): >= 30 MIPS single-thread, >= 20 MIPS with 128 threads,
+Targets: >= 30 MIPS single-thread, >= 20 MIPS with 128 threads,
 and a 1e9-cycle spin-wait in < 50 ms of host time.
 """
 

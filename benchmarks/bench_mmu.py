@@ -4,7 +4,7 @@ PID 1, warm TLB) next to the same program with translation off.
 
     python benchmarks/bench_mmu.py
 
-Target (issue #4): translation on within 25 % of the translation-off MIPS.
+Target: translation on within 25 % of the translation-off MIPS.
 Both runs execute the same instructions: a prologue rfid's to the mix with
 MSR[IR|DR] set or not; the pages map EA = RA, so addresses are identical.
 """

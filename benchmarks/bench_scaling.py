@@ -1,4 +1,4 @@
-"""How host cost grows with the work (issue #8): the seed scenario
+"""How host cost grows with the work: the seed scenario
 (`workloads/seed-munmap-496g.toml`) on a small grid, the host wall time of the
 simulation (Machine.run only, as bench_seed.py: kernel build, numba cache load
 and result building excluded; best of --repeat), and the fitted log-log

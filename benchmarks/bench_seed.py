@@ -1,4 +1,4 @@
-"""Host speed of the seed scenario (issue #8): `workloads/seed-munmap-496g.toml`
+"""Host speed of the seed scenario: `workloads/seed-munmap-496g.toml`
 (2 chips x 16 cores x SMT4, CPU 0 munmaps THP-backed memory, one IPI round to
 the 127 other CPUs per 2 MiB page with method `ipi`) at a given memory size, for
 a list of methods.  Prints, per method, the host wall time of the simulation

@@ -1,4 +1,4 @@
-"""Start-up time of `powersim run` (issue #8): the wall time of
+"""Start-up time of `powersim run`: the wall time of
 
     powersim run workloads/example-small.toml --set workload.memory=8MiB --quiet
 

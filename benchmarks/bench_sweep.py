@@ -1,4 +1,4 @@
-"""Speed-up of `powersim sweep --jobs 2` over `--jobs 1` (issue #7 "Done when"):
+"""Speed-up of `powersim sweep --jobs 2` over `--jobs 1`:
 the same grid run by the real command into two fresh databases, wall time of
 the whole command (worker start and numba cache load included: what a user
 waits for).  The numba cache is warmed first by one `powersim run`.

@@ -186,7 +186,7 @@ class Builder:
         ``cond`` one of eq ne lt le gt ge; ``value`` an int for cmpdi or a
         register for cmpd).  The loop is a load, a compare and one backward
         branch, with no store: the machine's spin detection (waiting costs
-        nothing, DESIGN.md principle 5) relies on loops of this shape to put
+        nothing) relies on loops of this shape to put
         the thread to sleep until the location is written, so keep spin loops
         store-free.  Clobbers ``tmp_reg`` and cr0.
         ``b.spin_until("r3", "r4", "eq", 0)`` waits for ``*(u64 *)r3 == 0``."""

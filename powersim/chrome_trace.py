@@ -1,4 +1,4 @@
-"""Chrome trace-event JSON of a run (issue #6 item 7): ``powersim run --trace
+"""Chrome trace-event JSON of a run: ``powersim run --trace
 FILE.json [--trace-window START:END]``; the file opens in Perfetto
 (ui.perfetto.dev) or chrome://tracing.
 

@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="SECTION.KEY=VALUE", help="override a scenario key (repeatable)")
     c.add_argument("--seed", type=_int, metavar="N", help="workload seed (workload.seed)")
     c.add_argument("--json", metavar="OUT.json", help="write the list of results as JSON")
+    c.add_argument("--plot", metavar="OUT.png",
+                   help="draw op time per method, with the IPIs and tlbies of each (the "
+                        "plot extra)")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
 
     return p
@@ -190,6 +193,9 @@ def _cmd_compare(args) -> int:
     from powersim.sim import Simulation
 
     methods = [m.strip() for m in args.methods.split(",")]
+    if args.plot:
+        from powersim.plot import require_matplotlib
+        require_matplotlib("compare --plot")
     if not all(methods):
         raise ConfigError(f"--methods {args.methods!r}: allowed a comma-separated list of "
                           "methods, e.g. ipi,count")
@@ -207,6 +213,10 @@ def _cmd_compare(args) -> int:
             json.dump([r.to_dict() for r in results], f, indent=1, sort_keys=True)
             f.write("\n")
     print(compare_table(results))
+    if args.plot:
+        from powersim.plot import compare_plot
+        compare_plot(results, args.plot)
+        print(f"{args.plot}: op time per method", file=sys.stderr)
     return 0
 
 

@@ -28,7 +28,7 @@ class ConfigError(PowersimError):
     """A scenario file or override that is not allowed."""
 
 
-# The workload generators of issue #6: powersim/workloads/<name>.py each.
+# The workload generators: powersim/workloads/<name>.py each.
 GENERATORS = ("munmap_thp", "vcpus", "gup_storm", "thp_churn", "ipi_latency", "tlb_flush",
               "ipi_idle")
 THP_SIZE = 2 << 20      # a radix PMD maps 2 MiB with either base page size [L-tlb]
@@ -37,36 +37,41 @@ THP_SIZE = 2 << 20      # a radix PMD maps 2 MiB with either base page size [L-t
 @attrs.define(frozen=True)
 class WorkloadParams:
     generator: str = choice("munmap_thp", "name", "workload generator building the initial "
-                            "state and the event schedule", "issue #6 item 2", GENERATORS)
+                            "state and the event schedule", "simulator choice: one module per "
+                            "workload (powersim/workloads/)", GENERATORS)
     memory: int = param(1 << 30, "bytes", "size of the THP-mapped region (a multiple of the "
-                        "2 MiB THP size)", "issue #6: 496 GiB in the seed scenario",
+                        "2 MiB THP size)", "the seed scenario munmaps 496 GiB [N1], [N4]",
                         THP_SIZE, 1 << 50)
     base_page: int = choice(64 << 10, "bytes", "base page size (64 KiB as on POWER9 "
-                            "distribution kernels, or 4 KiB)", "issue #6 item 2",
+                            "distribution kernels, or 4 KiB)", "[L-r64k], [L-r4k]",
                             (64 << 10, 4 << 10))
     vcpus: int = param(1, "threads", "vCPU threads of the process (at most one per hardware "
-                       "thread)", "issue #6: 128 in the seed scenario", 1, 1 << 16)
+                       "thread)", "the seed scenario's QEMU has 128 [N1], [N2]", 1, 1 << 16)
     fullmm: bool = param(False, "flag", "tear the region down by process exit (fullmm) "
-                         "instead of munmap", "issue #6 item 2 (linux-mm 3.3)")
+                         "instead of munmap", "fullmm skips the per-PMD flush of v5.8+ "
+                         "[LM-pmd], [LM-zap]")
     seed: int = param(1, "seed", "random seed of the workload's event schedule (runs are "
-                      "deterministic for a given seed)", "issue #6 'Done when'", 0,
+                      "deterministic for a given seed)", "simulator choice: randomness drawn "
+                      "in Python from this seed only", 0,
                       (1 << 64) - 1)
     # --- the vCPU threads (munmap_thp, vcpus) -------------------------------------
     vcpu_state: str = choice("host", "name", "what the vCPU threads do while the measured "
                              "operation runs: host (in the host kernel, waiting), guest (in "
                              "guest mode: no instructions; an interrupt costs a guest exit "
                              "and entry, kernel.guest_*_cycles), idle (stop state chosen by "
-                             "the idle governor)", "issue #6 item 2",
+                             "the idle governor)", "the three states a vCPU thread's CPU can "
+                             "be in: [N16] (guest exit), [SK-slw], [P9-wake] (idle)",
                              ("host", "guest", "idle"))
     vcpu_placement: str = choice("pinned", "name", "pinned: vCPU i runs on CPU i; migrating: "
                                  "each vCPU moves to the next CPU every migrate_us, so it "
                                  "visits every CPU (what grows mm_cpumask)",
-                                 "issue #6 item 2", ("pinned", "migrating"))
+                                 "mm_cpumask only grows on powerpc [LM-cpumask]",
+                                 ("pinned", "migrating"))
     migrate_us: int = param(1000, "us", "time between migrations of a migrating vCPU",
                             "rationale: CFS balancing runs at millisecond scale", 1, 1 << 40)
     kvm_fault_rate: int = param(0, "1/s", "KVM page-fault exits per second per vCPU in guest "
                                 "mode, each running the lockless KVM walk (0: none)",
-                                "issue #6 item 2", 0, 1 << 30)
+                                "the KVM walk is a lockless walker [LM-walk]", 0, 1 << 30)
     wake_rate: int = param(0, "1/s", "IPIs per second the process's main thread (the last "
                            "CPU, not a vCPU) sends to mm_cpumask (vcpus: "
                            "smp_call_function_many, no wait): what ends idle periods and "
@@ -77,7 +82,8 @@ class WorkloadParams:
                              "events at the default rates", 1, 1 << 40)
     # --- gup_storm, thp_churn ------------------------------------------------------
     gup_threads: int = param(4, "threads", "threads calling gup_fast on the region "
-                             "(gup_storm)", "issue #6 item 2", 1, 1 << 16)
+                             "(gup_storm)", "rationale: a few pinning threads, each on its own CPU",
+                             1, 1 << 16)
     gup_rate: int = param(200000, "1/s", "gup_fast calls per second per thread (gup_storm)",
                           "rationale: a DMA-heavy workload pinning pages continuously",
                           1, 1 << 30)
@@ -90,9 +96,10 @@ class WorkloadParams:
     rounds: int = param(16, "rounds", "round trips per pair (ipi_latency)",
                         "rationale: enough for a stable median", 1, 1 << 20)
     pages: int = param(64, "pages", "base pages flushed (tlb_flush)",
-                       "issue #6 item 2: around the 33/256-page ceilings", 1, 1 << 30)
+                       "rationale: around the 33/256-page flush ceilings [N7], [N8]", 1, 1 << 30)
     tlb_op: str = choice("munmap", "name", "operation of tlb_flush: munmap or mprotect of "
-                         "`pages` base pages", "issue #6 item 2", ("munmap", "mprotect"))
+                         "`pages` base pages", "both flush through radix__flush_tlb_range [LM-zap]",
+                         ("munmap", "mprotect"))
     target_state: str = choice("stop5", "name", "what the IPI target does (ipi_idle): busy "
                                "(in the kernel, taking interrupts at once) or an idle state "
                                "it stops in before each IPI",

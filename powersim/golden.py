@@ -1,13 +1,16 @@
-"""Golden results (issue #6 item 8): the canonical small scenarios' results,
-stored in tests/golden/<name>.json and compared by tests/test_golden.py, so a
-change in behaviour shows up as a diff.  Refresh them only on purpose:
+"""Golden results: the canonical small scenarios' results, stored as
+``<name>.json`` in a directory of a checkout (the tests use tests/golden/) and
+compared by tests/test_golden.py, so a change in behaviour shows up as a diff.
+Refresh them only on purpose, from the repository root:
 
     python -m powersim.golden --list
     python -m powersim.golden --update NAME [NAME ...]     # or --update --all
     python -m powersim.golden --add NAME SCENARIO.toml [--set k=v ...]
 
-A golden file holds the scenario path, its overrides and the Results document
-without ``host`` (which is the only part that varies between runs).
+``--dir`` (default tests/golden) and ``--root`` (default the current
+directory: scenario paths are relative to it) point elsewhere.  A golden file
+holds the scenario path, its overrides and the Results document without
+``host`` (which is the only part that varies between runs).
 """
 
 import argparse
@@ -15,28 +18,27 @@ import json
 import pathlib
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-GOLDEN_DIR = ROOT / "tests" / "golden"
+DEFAULT_DIR = "tests/golden"
 
 
-def path_of(name: str) -> pathlib.Path:
-    return GOLDEN_DIR / f"{name}.json"
+def path_of(directory, name: str) -> pathlib.Path:
+    return pathlib.Path(directory) / f"{name}.json"
 
 
-def names() -> list:
-    return sorted(p.stem for p in GOLDEN_DIR.glob("*.json"))
+def names(directory) -> list:
+    return sorted(p.stem for p in pathlib.Path(directory).glob("*.json"))
 
 
-def load(name: str) -> dict:
-    return json.loads(path_of(name).read_text())
+def load(directory, name: str) -> dict:
+    return json.loads(path_of(directory, name).read_text())
 
 
-def simulate(scenario: str, overrides=()) -> dict:
-    """The Results document of ``scenario`` (relative to the repository root)
-    with ``overrides``, without ``host``."""
+def simulate(root, scenario: str, overrides=()) -> dict:
+    """The Results document of ``scenario`` (a path relative to ``root``) with
+    ``overrides``, without ``host``."""
     from powersim.config import load_scenario
     from powersim.sim import run_scenario
-    res = run_scenario(load_scenario(ROOT / scenario, list(overrides)), scenario)
+    res = run_scenario(load_scenario(pathlib.Path(root) / scenario, list(overrides)), scenario)
     doc = json.loads(res.to_json())
     doc.pop("host")
     return doc
@@ -53,11 +55,11 @@ def diff(expected, actual, at="") -> list:
     return [] if expected == actual else [f"{at}: golden {expected!r}, now {actual!r}"]
 
 
-def write(name: str, scenario: str, overrides=()):
-    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+def write(directory, root, name: str, scenario: str, overrides=()):
+    pathlib.Path(directory).mkdir(parents=True, exist_ok=True)
     doc = {"scenario": scenario, "overrides": list(overrides),
-           "results": simulate(scenario, overrides)}
-    path_of(name).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+           "results": simulate(root, scenario, overrides)}
+    path_of(directory, name).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return doc
 
 
@@ -69,29 +71,34 @@ def main(argv=None) -> int:
     g.add_argument("--update", nargs="*", metavar="NAME",
                    help="re-run and rewrite these golden files")
     g.add_argument("--add", nargs=2, metavar=("NAME", "SCENARIO.toml"),
-                   help="create a golden file for a scenario (path from the repo root)")
+                   help="create a golden file for a scenario (path relative to --root)")
     p.add_argument("--all", action="store_true", help="with --update: every golden file")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="SECTION.KEY=VALUE", help="with --add: an override (repeatable)")
+    p.add_argument("--dir", default=DEFAULT_DIR,
+                   help=f"the golden files' directory (default {DEFAULT_DIR})")
+    p.add_argument("--root", default=".",
+                   help="the directory scenario paths are relative to (default: here)")
     args = p.parse_args(argv)
     if args.list:
-        for n in names():
-            d = load(n)
+        for n in names(args.dir):
+            d = load(args.dir, n)
             print(f"{n}: {d['scenario']} {' '.join(d['overrides'])}")
         return 0
     if args.add:
-        write(args.add[0], args.add[1], args.overrides)
-        print(f"wrote {path_of(args.add[0]).relative_to(ROOT)}")
+        write(args.dir, args.root, args.add[0], args.add[1], args.overrides)
+        print(f"wrote {path_of(args.dir, args.add[0])}")
         return 0
-    todo = names() if args.all else args.update
-    unknown = [n for n in todo if not path_of(n).exists()]
+    known = names(args.dir)
+    todo = known if args.all else args.update
+    unknown = [n for n in todo if n not in known]
     if unknown or not todo:
-        print(f"golden: unknown {unknown}; known: {', '.join(names())}" if unknown else
-              "golden: name golden files or pass --all", file=sys.stderr)
+        print(f"golden: unknown {unknown}; known: {', '.join(known)} (in {args.dir})"
+              if unknown else "golden: name golden files or pass --all", file=sys.stderr)
         return 2
     for n in todo:
-        old = load(n)
-        new = write(n, old["scenario"], old["overrides"])
+        old = load(args.dir, n)
+        new = write(args.dir, args.root, n, old["scenario"], old["overrides"])
         changes = diff(old["results"], new["results"])
         print(f"{n}: {len(changes)} change(s)")
         for c in changes:

@@ -1,5 +1,6 @@
-"""The Power ISA subset as data: loads isa/power9.toml and derives encode,
-decode, GNU-objdump-style disassembly and the predecoded rows of ops.py.
+"""The Power ISA subset as data: loads powersim/data/power9.toml (package data,
+read through importlib.resources) and derives encode, decode,
+GNU-objdump-style disassembly and the predecoded rows of ops.py.
 
 Everything instruction-specific lives in the table; this module only knows
 how fields are laid out (IBM bit numbering, bit 0 = MSB of the word), how
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib.resources
 import itertools
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -21,7 +23,7 @@ import numpy as np
 from powersim import ops
 from powersim.errors import EncodeError, PowersimError
 
-TABLE_PATH = Path(__file__).resolve().parent.parent / "isa" / "power9.toml"
+TABLE_PATH = importlib.resources.files("powersim") / "data" / "power9.toml"
 
 KINDS = ("gpr", "gpr0", "crf", "crbit", "simm", "uimm", "disp", "target", "spr", "imm")
 VARIANTS = {"oe": ("OE", "o"), "rc": ("Rc", "."), "lk": ("LK", "l"), "aa": ("AA", "a")}
@@ -34,7 +36,7 @@ _MAX_INVERT_BITS = 8
 
 
 class IsaTableError(PowersimError):
-    """isa/power9.toml is inconsistent (names the row and what is wrong)."""
+    """The instruction table is inconsistent (names the row and what is wrong)."""
 
 
 # --- expressions over field values (alias "set", "imm", "aux") ---------------
@@ -214,7 +216,7 @@ class Table:
 
     def __init__(self, data, path=TABLE_PATH):
         self.path = path
-        where = Path(path).name
+        where = path.name
         try:
             self.fields = {name: Field(name, d["kind"], tuple(tuple(p) for p in d["at"]),
                                        d.get("shift", 0), d.get("signed", False),
@@ -665,9 +667,9 @@ def _format(mnemonic, ins, values, addr):
 @functools.cache
 def table(path=TABLE_PATH):
     """The parsed and validated table (cached)."""
+    path = Path(path) if isinstance(path, str) else path     # a Path or a Traversable
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise IsaTableError(f"cannot read instruction table {path}: {e}") from None
     return Table(data, path)

@@ -199,7 +199,7 @@ class MMUTest:
         """[] when every TLB and PWC entry of every core agrees with the page
         tables in memory: a TLB entry must map its page to the same real
         address, size and leaf permissions/attributes (R/C may differ: they
-        only ever add faults, section 3.10); a cached PDE must be the entry a
+        only ever add faults, [P9-rc]); a cached PDE must be the entry a
         walk of the current tree reads at that level.  Otherwise a list of
         strings naming core, entry and difference."""
         m, out = self.machine, []

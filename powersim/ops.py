@@ -30,7 +30,7 @@ Row layout
              ``F_UPDATE`` (update form, RA <- EA), ``F_BYTEREV``, ``F_INDEXED``
              (EA = (RA|0) + RB rather than (RA|0) + IMM), and the access size
              in bytes in bits ``F_SIZE_SHIFT``.. (1, 2, 4 or 8).
-``P_LAT``    result latency in cycles on the issuing thread (from isa/).
+``P_LAT``    result latency in cycles on the issuing thread (from the ISA table).
 ``P_UNIT``   execution unit (``U_*``).
 ``P_WORD``   the raw 32-bit word (for disassembly in traces and for HEAI).
 """
@@ -60,7 +60,7 @@ F_INDEXED = 1 << 7
 F_SIZE_SHIFT = 8  # access size in bytes, 4 bits
 F_SIZE_MASK = 0xF << F_SIZE_SHIFT
 
-# --- execution units (isa/ "unit" column) ------------------------------------
+# --- execution units (the ISA table's "unit" column) ----------------------
 U_ALU = 0
 U_MUL = 1
 U_DIV = 2
@@ -73,7 +73,7 @@ UNITS = {"alu": U_ALU, "mul": U_MUL, "div": U_DIV, "lsu": U_LSU, "br": U_BR,
          "cr": U_CR, "spr": U_SPR, "sys": U_SYS}
 
 # --- semantic operations ------------------------------------------------------
-# The names (lower case, without OP_) are what isa/power9.toml's "op" column
+# The names (lower case, without OP_) are what powersim/data/power9.toml's "op" column
 # uses.  Numbers are free to change (numba's cache is keyed on this file too,
 # powersim.machine.jit), but each family below must stay one contiguous range:
 # the interpreter dispatches on ``FAM_LO <= op <= FAM_HI`` (a test checks that
@@ -247,6 +247,6 @@ FAMILIES = {
     "CACHE": "cache dcbz",
 }
 
-# name (as isa/power9.toml spells it) -> number
+# name (as powersim/data/power9.toml spells it) -> number
 OP = {k[3:].lower(): v for k, v in sorted(globals().items(), key=lambda kv: str(kv[0]))
       if k.startswith("OP_")}

@@ -1,6 +1,6 @@
-"""Plots of a sweep's stored points (issue #7 item 5): matplotlib on the Agg
-backend (no display, no pyplot state), one line per ``hue`` value, one panel
-per ``facet`` value.
+"""Plots of a sweep's stored points (``plot``) and of a compare
+(``compare_plot``): matplotlib on the Agg backend (no display, no pyplot
+state), one line per ``hue`` value, one panel per ``facet`` value.
 
     fig = plot(Store("results.sqlite").rows(), x="workload.memory", y="op_seconds",
                hue="kernel.method", out="out.png")
@@ -200,6 +200,55 @@ def plot(rows, x, y="op_seconds", hue=None, facet=None, out=None, title=None):
     if out:
         fig.savefig(out, dpi=110)
     return fig
+
+
+def compare_plot(results, out=None):
+    """``powersim compare --plot``: the measured operation's time per method, one
+    bar each (a log axis when they span two decades or more), each annotated
+    with the IPIs it sent and the tlbies it issued; saved to ``out`` when given."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    methods = [r.method for r in results]
+    unit, per_second = _time_unit(max(r.op_seconds for r in results))
+    times = [r.op_seconds * per_second for r in results]
+    fig = Figure(figsize=(1.6 * len(results) + 2.4, 4.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    bars = ax.bar(methods, times, color="tab:blue", alpha=0.8)
+    log = _spans_decades(times)
+    if log:
+        ax.set_yscale("log")
+    top = max(times) * (12 if log else 1.25)
+    ax.set_ylim(top=top)
+    for bar, r in zip(bars, results):
+        c = r.counters
+        ax.annotate(f"{_seconds_label(r.op_seconds)}\n{c['ipi_sent']:,} IPIs\n"
+                    f"{c['tlbie']:,} tlbies", (bar.get_x() + bar.get_width() / 2,
+                                               bar.get_height()),
+                    xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                    fontsize="small")
+    ax.set_xlabel("kernel.method")
+    ax.set_ylabel(f"op time ({unit})")
+    ax.grid(True, axis="y", which="major", alpha=0.3)
+    fig.suptitle(f"{results[0].scenario}: op time per method", fontsize="medium")
+    if out:
+        fig.savefig(out, dpi=110)
+    return fig
+
+
+def _time_unit(seconds: float) -> tuple:
+    """The largest unit ``seconds`` is at least one of, and its count per second."""
+    for unit, per_second in (("s", 1), ("ms", 1e3), ("us", 1e6)):
+        if seconds >= 1 / per_second:
+            return unit, per_second
+    return "ns", 1e9
+
+
+def _seconds_label(seconds: float) -> str:
+    """3.43 -> "3.43 s", 0.0002 -> "200 us"."""
+    unit, per_second = _time_unit(seconds)
+    return f"{seconds * per_second:.3g} {unit}"
 
 
 def default_axes(grid_keys):

@@ -5,9 +5,9 @@ The numba core has its own walker (it must be fast and cache translations);
 this module is the independent, readable one that tests compare it with, and
 the API tests use to build page tables in emulated memory.
 
-Facts: reference/power9.md sections 3.1-3.10 ([L-pgt], [L-mmu], [Q-rad],
+Facts: [ISA-radix], [P9-rc] ([L-pgt], [L-mmu], [Q-rad],
 [MW]).  Bit masks are LSB-style (``1 << (63 - ibm_bit)``).  Table entries are
-big-endian in memory whatever MSR[LE] says ([MW], section 3.8 step 6.3).
+big-endian in memory whatever MSR[LE] says ([MW], [ISA-radix]).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from powersim.errors import PowersimError
 
-# --- entry bits (section 3.4/3.5, [L-pgt], [Q-rad]) --------------------------
+# --- entry bits ([ISA-radix], [L-pgt], [Q-rad]) --------------------------
 V = 1 << 63              # valid / _PAGE_PRESENT
 LEAF = 1 << 62           # L / _PAGE_PTE
 SW0 = 1 << 61            # _PAGE_INVALID (Linux: hardware-invalid, software-present)
@@ -34,11 +34,11 @@ READ = 0x4
 RW = 0x2
 EXEC = 0x1
 
-# PATE doubleword 0 / PRTE doubleword 0 (section 3.2/3.3, [L-mmu])
+# PATE doubleword 0 / PRTE doubleword 0 ([ISA-radix], [L-mmu])
 PATE_HR = 1 << 63
 RTS_52 = (0x2 << 61) | (0x5 << 5)   # RTS = 21: a 52-bit tree ([L-radix.h])
 
-# --- faults (section 3.9, [L-reg]) -------------------------------------------
+# --- faults ([ISA-radix], [L-reg]) -------------------------------------------
 DSISR_NOPTE = 0x4000_0000
 DSISR_PROTFAULT = 0x0800_0000
 DSISR_ISSTORE = 0x0200_0000
@@ -57,7 +57,7 @@ ACCESS_NAMES = {"load": LOAD, "store": STORE, "fetch": FETCH}
 PAGE_SHIFTS = {"4K": 12, "64K": 16, "2M": 21, "1G": 30}
 AP = {12: 0, 16: 5, 21: 1, 30: 2}
 
-# Supported geometries (section 3.7, [L-r64k], [L-r4k], [L-kvm]): index bits
+# Supported geometries ([ISA-radix], [L-r64k], [L-r4k], [L-kvm]): index bits
 # per level from the root; the tree always covers 52 bits of EA.
 GEOMETRY = {"64K": (13, 9, 9, 5), "4K": (13, 9, 9, 9)}
 
@@ -94,7 +94,7 @@ def reference_translate(mem: np.ndarray, ea: int, access: int, *, ptcr: int,
                         amr: int = 0, iamr: int = 0) -> Translation | Fault:
     """Translate one effective address the way POWER9 does (no caches).
 
-    Follows reference/power9.md section 3.8 step by step; where the ISA leaves
+    Follows the walk of [ISA-radix] step by step; where the ISA leaves
     a choice, it does what QEMU's target/ppc/mmu-radix64.c does ([Q-rad]).
     """
     is_fetch = access == FETCH
@@ -108,7 +108,7 @@ def reference_translate(mem: np.ndarray, ea: int, access: int, *, ptcr: int,
         ra = ea & 0x0FFF_FFFF_FFFF_FFFF
         return Translation(ra, 12, 0, 0, ())
 
-    # Quadrant and segment check (section 3.6, step 5): EA bits 2:11 must be 0.
+    # Quadrant and segment check ([ISA-radix]): EA bits 2:11 must be 0.
     quadrant = ea >> 62
     if ea & 0x3FF0_0000_0000_0000 or (not msr_hv and quadrant in (1, 2)):
         return Fault(VEC_ISEG if is_fetch else VEC_DSEG, 0, None if is_fetch else ea)
@@ -146,7 +146,7 @@ def reference_translate(mem: np.ndarray, ea: int, access: int, *, ptcr: int,
         return si(leaf)
     pte = leaf.pte
 
-    # Permissions (section 3.5; [Q-rad] ppc_radix64_check_prot)
+    # Permissions ([ISA-radix]; [Q-rad] ppc_radix64_check_prot)
     if is_fetch and (pte & ATT_MASK) == ATT_NI_IO:
         return si(SRR1_ISI_N_G)
     if pte & PRIV and msr_pr:
@@ -164,7 +164,7 @@ def reference_translate(mem: np.ndarray, ea: int, access: int, *, ptcr: int,
     if not allowed & need:
         return si(SRR1_ISI_N_G if is_fetch else DSISR_PROTFAULT)
 
-    # POWER9 does not set R/C in hardware: it faults (section 3.10).
+    # POWER9 does not set R/C in hardware: it faults ([P9-rc]).
     if not pte & R or (access == STORE and not pte & C):
         return si(DSISR_SET_RC)
     return Translation(leaf.ra, leaf.page_shift, pte, leaf.pte_addr, tuple(accesses))

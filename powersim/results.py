@@ -10,7 +10,7 @@ checker's races (powersim.kernel.checker.Race as dicts), absent when none.
 Below the common rows, the summary and the compare table show each workload's
 own rows (``workload_rows``): the race checker's wherever there were lockless
 walks to check, then those the generator module declares with
-``summary_rows(results) -> [Row]`` next to its ``measure()``.
+``summary_rows(results) -> list of Row`` next to its ``measure()``.
 """
 
 import json

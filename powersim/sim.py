@@ -9,9 +9,12 @@ The measured operation is bracketed by trace-port records (docs/CONTRACTS.md
 from a 3-instruction ``mark`` routine written into the free space below the
 kernel data (workloads.bracket).
 
-The run goes in slices of simulated time (a progress bar over them) and ends
-when the measured CPU has finished its script: the other CPUs' commands last
-until ``until_tb``, far beyond the operation, and sleeping costs no host time.
+The run goes in slices of simulated time and ends when the measured CPU has
+finished its script: the other CPUs' commands last until ``until_tb``, far
+beyond the operation, and sleeping costs no host time.  Between slices a
+progress bar counts the work the workload's plan names against its known total
+(PMDs torn down, simulated time of a timed workload: ``workloads.Progress``),
+with tqdm's rate and time left, and the measured CPU's simulated time.
 """
 
 import time
@@ -65,7 +68,6 @@ class Simulation:
                               "workload.memory or raise machine.memory") from None
 
     def run(self, progress=True):
-        from powersim.machine.layout import TS_CLK
         from powersim.machine.exec import _results
         from powersim.results import Results
         sc = self.scenario
@@ -81,11 +83,13 @@ class Simulation:
         step = int(SLICE_SECONDS * hz)
         limit = -(-self.until_tb * sc.machine.freq_mhz // sc.machine.timebase_mhz) + 10**7
         m.watch = plan.measured     # stop when the measured CPU is done
-        bar = _bar(progress)
+        bar = _ProgressBar(m, plan, hz) if progress else None
         t0 = time.perf_counter()
         for _ in m.run_iter(limit, step):   # ends at X_WATCH: the measured CPU halted
-            bar(int(m.ts[plan.measured, TS_CLK]) / hz)
-        bar(None)
+            if bar:
+                bar.update()
+        if bar:
+            bar.close()
         wall = time.perf_counter() - t0
         res = _results(m, (), wall)
         if m.trace_dropped:     # the marks and round records must all be there
@@ -106,20 +110,56 @@ class Simulation:
                              round_cycles=serialize_cycles(tr), extra=extra)
 
 
-def _bar(progress):
-    """A callback: simulated seconds so far, None at the end."""
-    if not progress:
-        return lambda _s: None
-    from tqdm import tqdm
-    bar = tqdm(desc="simulating", unit="sim s", bar_format="{desc}: {n:.3f} sim s "
-               "[{elapsed}, {rate_fmt}]", mininterval=0.5)
+class _RecordCount:
+    """Trace-port records of one kind stored by one thread so far, counted
+    between run slices: each drained chunk of the log once, the live log anew."""
 
-    def update(s):
-        if s is None:
-            bar.close()
+    def __init__(self, machine, thread: int, kind: int):
+        self.machine, self.thread, self.kind = machine, thread, kind
+        self.chunks = self.counted = 0
+
+    def _count(self, rows) -> int:
+        from powersim.machine.layout import TR_KIND, TR_THREAD
+        return int(((rows[:, TR_KIND] == self.kind) & (rows[:, TR_THREAD] == self.thread)).sum())
+
+    def __call__(self) -> int:
+        *drained, live = self.machine.trace_chunks(self.chunks)
+        self.counted += sum(self._count(c) for c in drained)
+        self.chunks += len(drained)
+        return self.counted + self._count(live)
+
+
+class _ProgressBar:
+    """The tqdm bar of a run (on stderr): the plan's Progress against its total,
+    with the measured CPU's simulated time in the postfix; without a Progress,
+    simulated seconds and no total."""
+
+    def __init__(self, m, plan, hz: float):
+        from tqdm import tqdm
+
+        from powersim.machine.layout import TS_CLK
+        self.seconds = lambda: int(m.ts[plan.measured, TS_CLK]) / hz
+        p = plan.progress
+        self.total = None if p is None else p.total
+        if p is None:
+            self.done = self.seconds
+            self.bar = tqdm(desc="simulating", unit="sim s", mininterval=0.5,
+                            bar_format="{desc}: {n:.3f} sim s [{elapsed}, {rate_fmt}]")
         else:
-            bar.update(s - bar.n)
-    return update
+            self.done = (_RecordCount(m, plan.measured, p.kind) if p.kind is not None
+                         else lambda: int(self.seconds() * 1e6))
+            self.bar = tqdm(desc="simulating", total=p.total, unit=f" {p.unit}",
+                            mininterval=0.5)
+
+    def update(self):
+        done = self.done()
+        if self.total is not None:
+            self.bar.set_postfix_str(f"sim {self.seconds():.6f} s", refresh=False)
+            done = min(done, self.total)
+        self.bar.update(done - self.bar.n)
+
+    def close(self):
+        self.bar.close()
 
 
 def serialize_cycles(tr) -> list:
@@ -133,7 +173,7 @@ def serialize_cycles(tr) -> list:
     from powersim.kernel.trace import PMD_SET, PMD_SET_BE, SERIALIZED
     last, out = {}, []
     idx = np.flatnonzero(np.isin(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
-    for i in range(0, len(idx), 1 << 16):       # (issue #8: fast on 2 M rounds)
+    for i in range(0, len(idx), 1 << 16):       # (chunks: fast on 2 M rounds)
         c = tr[idx[i:i + (1 << 16)]]
         for kind, thread, cycle in zip(c["kind"].tolist(), c["thread"].tolist(),
                                        c["cycle"].tolist()):

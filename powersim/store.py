@@ -1,4 +1,4 @@
-"""The sweep results store: one SQLite database, one row per point (issue #7 item 3).
+"""The sweep results store: one SQLite database, one row per point.
 
     st = Store("results.sqlite")
     st.keys()                       # the points already stored (sweeps skip them)

@@ -1,4 +1,4 @@
-"""Parameter sweeps (issue #7): a grid of scenario overrides, run point by point
+"""Parameter sweeps: a grid of scenario overrides, run point by point
 on a local process pool or a Dask cluster, every finished point written at once
 to a results Store.
 

@@ -1,5 +1,5 @@
 """Run GNU binutils for ppc64le from tests: the reference assembler and
-disassembler ([OBJ] in reference/power9.md).  One tool run per call, so a
+disassembler ([OBJ]).  One tool run per call, so a
 whole corpus costs one process start, not one per instruction.
 
     gnu_assemble(source_text) -> bytes       the .text section

@@ -69,9 +69,9 @@ DONE_MAGIC = 0x600D_D0E5_0F_7E57
 # Bits set by the trampoline / the program (LSB numbering)
 HID0_POWER9_HILE = 1 << 59   # PPC_BIT(4): qemu/qemu target/ppc/cpu.h, skiboot include/processor.h
 LPCR_ILE = 0x0200_0000       # [L-reg]: non-HV interrupts set MSR[LE]
-LPCR_HVICE = 0x2             # [L-reg] (section 3.1)
-LPCR_UPRT = 0x0040_0000      # [L-reg] (section 3.1)
-LPCR_HR = 0x0010_0000        # [L-reg] (section 3.1)
+LPCR_HVICE = 0x2             # [L-reg], [ISA-radix]
+LPCR_UPRT = 0x0040_0000      # [L-reg], [ISA-radix]
+LPCR_HR = 0x0010_0000        # [L-reg], [ISA-radix]
 MSR_SF, MSR_HV, MSR_ME, MSR_DR, MSR_LE = 1 << 63, 1 << 60, 1 << 12, 1 << 4, 1
 START_MSR = MSR_SF | MSR_HV | MSR_ME | MSR_LE   # docs/CONTRACTS.md thread start state
 

@@ -73,7 +73,7 @@ def test_update_forms_with_ra_zero_or_rt_are_invalid():
         T.encode(T.lookup("ldu"), [3, 8, 3])
 
 
-# power9.md §7 examples [OBJ]
+# the example encodings of [OBJ]
 @pytest.mark.parametrize("mnemonic,values,word", [
     ("ld", [3, 8, 4], 0xE8640008),
     ("stdu", [1, -32, 1], 0xF821FFE1),

@@ -1,5 +1,5 @@
 """The instruction table against GNU binutils [OBJ]: every instruction and
-extended mnemonic of isa/power9.toml, with boundary operands, is assembled
+extended mnemonic of powersim/data/power9.toml, with boundary operands, is assembled
 by GNU as, by ``isa.encode`` and by ``powersim.asm``; the bytes must be equal,
 and objdump's disassembly of every word must equal ``isa.disasm``.
 
@@ -214,7 +214,7 @@ def _assert_agree_with_gnu(cases):
     as and isa.encode must accept the same lines and give the same words."""
     t = isa.table()
     ours = []
-    for k, (ins, values, text) in enumerate(cases):
+    for k, (ins, values, _txt) in enumerate(cases):
         try:
             ours.append(t.encode(ins, values, pc=BASE + 4 * k))
         except EncodeError:
@@ -234,7 +234,7 @@ def test_32bit_sign_extended_operands_like_gnu(corpus):
     entry is shifted by +-2^32, and its range ends just beyond are shifted
     likewise (rejected)."""
     first = {}
-    for ins, values, text, word in corpus:
+    for ins, values, _txt, _word in corpus:
         first.setdefault(ins.mnemonic, (ins, values))
     cases = []
     for ins, values in first.values():

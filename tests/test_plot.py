@@ -1,4 +1,4 @@
-"""Plots of a results database (issue #7 item 5): PNG written, labels, log axes
+"""Plots of a results database: PNG written, labels, log axes
 over decades, human sizes, facets, errors naming the option."""
 
 import functools
@@ -11,7 +11,7 @@ pytest.importorskip("matplotlib")
 
 from powersim import cli  # noqa: E402
 from powersim.config import ConfigError, load_scenario  # noqa: E402
-from powersim.plot import default_axes, human_size, plot  # noqa: E402
+from powersim.plot import compare_plot, default_axes, human_size, plot  # noqa: E402
 from powersim.store import Store, point_key  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,3 +110,38 @@ def test_default_axes_and_sizes():
     assert default_axes(["kernel.method"]) == ("kernel.method", "op_seconds", None, None)
     assert [human_size(n) for n in (65536, 3 << 29, 496 << 30, 100)] == \
         ["64KiB", "1.5GiB", "496GiB", "100B"]
+
+
+def _result(method, op_seconds, ipis, tlbies):
+    """What compare_plot reads of a Results."""
+    from types import SimpleNamespace
+    return SimpleNamespace(method=method, op_seconds=op_seconds, scenario="seed.toml",
+                           counters={"ipi_sent": ipis, "tlbie": tlbies})
+
+
+def test_compare_plot_is_logarithmic_over_decades_and_annotated(tmp_path):
+    out = tmp_path / "c.png"
+    fig = compare_plot([_result("ipi", 275.0, 32251904, 3), _result("count", 0.2, 0, 3),
+                        _result("robust", 1.465, 0, 761859)], str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "op time (s)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ipi", "count", "robust"]
+    notes = [t.get_text() for t in ax.texts]
+    assert notes[0] == "275 s\n32,251,904 IPIs\n3 tlbies"
+    assert notes[2] == "1.47 s\n0 IPIs\n761,859 tlbies"
+
+
+def test_compare_plot_is_linear_in_one_decade_in_the_largest_unit():
+    fig = compare_plot([_result("ipi", 238e-6, 28, 6), _result("count", 30e-6, 0, 6)])
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_ylabel() == "op time (us)"
+
+
+def test_compare_cli_plot(tmp_path, capsys):
+    out = tmp_path / "cmp.png"
+    assert cli.main(["compare", SCENARIO, "--methods", "ipi,count", "--quiet", "--set",
+                     "workload.memory=4MiB", "--plot", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    assert "op time per method" in capsys.readouterr().err
+

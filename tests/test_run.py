@@ -1,9 +1,10 @@
-"""`powersim run` for the munmap_thp workload (issue #6 item 2): IPI counts per
+"""`powersim run` for the munmap_thp workload: IPI counts per
 method, the measured operation's time, deterministic JSON, bad input."""
 
 import json
 import types
 
+import numpy as np
 import pytest
 from tables import table_rows
 
@@ -129,6 +130,33 @@ def test_bad_input_exits_2_naming_the_key_without_running(monkeypatch, capsys, a
     assert cli.main(["run", SCENARIO, *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("powersim: error:") and named in err
+
+
+def test_progress_bar_counts_pmds_against_the_region_and_shows_sim_time(capsys):
+    sim.Simulation(load_scenario(SCENARIO, SMALL), SCENARIO).run(progress=True)
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert "100%" in last and "4/4" in last and "PMD/s" in last and "sim 0.000" in last
+
+
+def test_record_count_reads_each_drained_chunk_once():
+    from powersim.machine.core import TR_KIND, TR_THREAD
+
+    def rows(*kt):
+        r = np.zeros((len(kt), 6), np.int64)
+        r[:, TR_KIND], r[:, TR_THREAD] = zip(*kt) if kt else ((), ())
+        return r
+
+    class Log:      # Machine.trace_chunks over a growing list of drained chunks
+        drained, live = [rows((4, 0), (4, 1))], rows((4, 0))
+
+        def trace_chunks(self, start=0):
+            return self.drained[start:] + [self.live]
+    log = Log()
+    count = sim._RecordCount(log, thread=0, kind=4)
+    assert count() == 2
+    log.drained.append(rows((4, 0), (5, 0), (4, 0)))
+    log.live = rows()
+    assert count() == 3 and count() == 3 and count.chunks == 2
 
 
 def test_a_full_trace_log_is_refused_naming_the_capacity(capsys):

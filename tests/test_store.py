@@ -1,4 +1,4 @@
-"""The sweep results store (issue #7 item 3): one row per point, keyed by the
+"""The sweep results store: one row per point, keyed by the
 resolved configuration; WAL; concurrent writers; CSV/JSON export."""
 
 import csv

@@ -1,4 +1,4 @@
-"""Sweeps (issue #7): grid checking before any point runs, a Dask LocalCluster
+"""Sweeps: grid checking before any point runs, a Dask LocalCluster
 over TCP storing the same results as the local pool, and a sweep killed with
 SIGKILL part-way then resumed, every point stored once."""
 
@@ -105,6 +105,7 @@ def test_a_failing_point_is_reported_not_stored(tmp_path):
 
 
 # --- Dask = local pool -----------------------------------------------------------------
+@pytest.mark.dask
 def test_dask_localcluster_over_tcp_stores_what_the_pool_stores(tmp_path):
     distributed = pytest.importorskip("distributed")
     pts = make_points(SCENARIO, parse_grid(GRID8, SCENARIO))
@@ -133,6 +134,7 @@ def test_dask_localcluster_over_tcp_stores_what_the_pool_stores(tmp_path):
 
 
 # --- SIGKILL part-way, then resume -----------------------------------------------------
+@pytest.mark.slow
 def test_sigkill_midway_then_rerun_stores_every_point_once(tmp_path):
     db = tmp_path / "k.sqlite"
     # 8 real points of about half a second each (mostly building the kernel), one worker

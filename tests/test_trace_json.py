@@ -1,4 +1,4 @@
-"""`powersim run --trace` (issue #6 item 7): the Chrome trace-event JSON of a
+"""`powersim run --trace`: the Chrome trace-event JSON of a
 small munmap -- per-CPU tracks, one IPI send per target and one IPI interrupt
 on each target per serialize round, guest entry/exit stalls, --trace-window,
 and tracing (machine.trace_events) not changing the simulated results."""

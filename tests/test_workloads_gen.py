@@ -1,6 +1,6 @@
-"""The gup_storm, thp_churn and vcpus workload generators (issue #6 item 2):
-what each model implies, checked on small runs of their scenario files, and
-the rows each one adds to the summary and to compare."""
+"""The gup_storm, thp_churn and vcpus workload generators: what each model
+implies, checked on small runs of their scenario files, and the rows each one
+adds to the summary and to compare."""
 
 import pytest
 from tables import table_rows

@@ -1,4 +1,4 @@
-"""The microbenchmark generators ipi_latency and tlb_flush (issue #6 item 2).
+"""The microbenchmark generators ipi_latency and tlb_flush.
 
 ipi_latency: the round trips come from executing the kernel's send/receive
 code, so they are ordered same core < same chip < other chip, and raising one

@@ -1,2 +1,2 @@
-"""The tiny kernel (issue #5, docs/KERNEL.md): layout, interrupt entry with
+"""The tiny kernel (docs/KERNEL.md): layout, interrupt entry with
 soft-masking, IPIs; built with the assembler's Builder and run on the machine."""

@@ -1,4 +1,4 @@
-"""The race checker (DESIGN principle 7, docs/KERNEL.md "Race checker").
+"""The race checker (docs/KERNEL.md "Race checker"): races are observations.
 
 Replays the trace-port records (powersim.kernel.trace) in their (cycle, seq)
 order with shadow state:
@@ -13,7 +13,7 @@ order with shadow state:
 
 At each ``WALK_DEREF`` (the walker uses the entry it loaded through a PTE
 pointer derived from the held PMD) it reports the hazards the serialization
-methods exist to prevent (linux-mm 3.6: a walker holds a PMD value it read
+methods exist to prevent ([LM-walk]: a walker holds a PMD value it read
 once; 3.3-3.5: what split, collapse and table freeing do under it):
 
 ``freed``       the table the walker dereferences was freed since it read the
@@ -72,7 +72,7 @@ _CHUNK = 1 << 16
 def _replay(trace):
     """(cycle, thread, kind, a, b) of the records check() looks at, in (cycle,
     seq) order: for a structured array, filtered and sorted by numpy and turned
-    into Python ints a chunk at a time (issue #8: millions of records)."""
+    into Python ints a chunk at a time (millions of records)."""
     if isinstance(trace, np.ndarray) and trace.dtype.names:
         idx = np.flatnonzero(np.isin(trace["kind"], _KINDS))     # (no copy of the
         idx = idx[np.lexsort((trace["seq"][idx], trace["cycle"][idx]))]   # records)

@@ -350,7 +350,7 @@ class Kernel:
             raise PowersimError(f"kernel data ends at {self.layout.end:#x}, beyond memory "
                                 f"= {self.params.memory:#x}: raise memory")
         self.image = image_cache.cached_build(build_image, self.layout, self.ipi,
-                                              self.kparams)   # (issue #8: start-up)
+                                              self.kparams)   # (start-up time)
         # the process's tables, built once here (so a region that does not fit fails
         # now) and copied into each machine by load()
         # (machine-sized but zero: the host allocates only the pages written, and
@@ -387,7 +387,7 @@ class Kernel:
         ``mm_users``: the process's threads (1: single-threaded, which v5.12's
         flush_type_needed trims on every flush).  ``take_tables``: the machine
         takes the kernel's built tables as its memory instead of a copy (no
-        second copy of the page tables: issue #8, 4 TiB runs); the Kernel
+        second copy of the page tables: 4 TiB runs); the Kernel
         cannot load another machine afterwards."""
         from powersim.machine.state import Machine
         if not isinstance(mm_users, int) or isinstance(mm_users, bool) or mm_users < 1:

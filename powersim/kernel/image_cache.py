@@ -1,4 +1,4 @@
-"""An on-disk cache of assembled kernel images (issue #8, start-up time).
+"""An on-disk cache of assembled kernel images (start-up time).
 
 Assembling the kernel (image.build_image) costs ~0.5-0.75 s of Python per
 run; the image depends only on the generator's inputs, so it is kept on disk:
@@ -31,7 +31,7 @@ FORMAT = b"powersim-kernel-image 1\n"
 MAX_FILES = 256
 _PKG = Path(__file__).resolve().parents[1]          # powersim/
 _SOURCES = ("asm.py", "asm_builder.py", "asm_expr.py", "isa.py", "ops.py", "radix.py",
-            "errors.py", "machine/layout.py", "machine/params.py", "../isa/power9.toml")
+            "errors.py", "machine/layout.py", "machine/params.py", "data/power9.toml")
 _src_digest = None
 
 

@@ -21,7 +21,7 @@ DATA_BASE = 0x100000    # kernel data starts at 1 MiB; the code image must end b
 STACK_SIZE = 16 << 10   # one 16 KiB stack per CPU (docs/KERNEL.md)
 
 # --- PACA field offsets (one line per CPU) -------------------------------------
-PACA_SOFT_MASK = 0      # u8 irq_soft_mask: 0 enabled, IRQS_DISABLED [linux-mm 3.8]
+PACA_SOFT_MASK = 0      # u8 irq_soft_mask: 0 enabled, IRQS_DISABLED [LM-softmask]
 PACA_IRQ_HAPPENED = 1   # u8 PACA_IRQ_* bits recorded while soft-masked
 PACA_HOST_IPI = 2       # u8 kvm_hstate.host_ipi: an IPI is on its way (doorbell senders set
                         # it, the doorbell handler clears it) [L-kvm-ipi]
@@ -41,18 +41,18 @@ PACA_KVM_RETRIES = 112  # u64 KVM faults returned to the guest (walk found no PT
 PACA_GUEST_EXIT = 120   # u64 cycles the next interrupt's guest exit costs (0: in host)
 
 IRQS_DISABLED = 1
-PACA_IRQ_HARD_DIS = 0x01    # [linux-mm 3.8] hw_irq.h
+PACA_IRQ_HARD_DIS = 0x01    # [LM-softmask] hw_irq.h
 PACA_IRQ_DBELL = 0x02
 PACA_IRQ_EE = 0x04
 PACA_IRQ_DEC = 0x08
 
 # --- call_single_data (one line per (sender, target)) --------------------------
 CSD_NEXT, CSD_FUNC, CSD_INFO, CSD_FLAGS = 0, 8, 16, 24
-CSD_FLAG_LOCK = 0x01        # kernel/smp.c [linux-mm 3.7]
+CSD_FLAG_LOCK = 0x01        # kernel/smp.c [LM-ipi]
 CSD_FLAG_SYNCHRONOUS = 0x02
 
 # --- ipi_message: the `messages` word, one byte per message (LE: byte n = bit 8n)
-PPC_MSG_CALL_FUNCTION = 0   # arch/powerpc/include/asm/smp.h [linux-mm 3.7]
+PPC_MSG_CALL_FUNCTION = 0   # arch/powerpc/include/asm/smp.h [LM-ipi]
 
 # --- mm_struct (line 0; the cpumask bitmap starts on the next line) ------------
 MM_PGD, MM_ACTIVE_CPUS, MM_WALKERS, MM_LOCK = 0, 8, 16, 24
@@ -64,7 +64,7 @@ POOL_LOCK, POOL_HEAD, POOL_FREE = 0, 8, 16     # spin lock word, first free tabl
 PTE_TABLE_BYTES = 256       # 64K geometry: 32 PTEs x 8 bytes per PTE table [L-r64k]
 PT_FRAME_SHIFT = 12         # mem_map: one u64 (pmd_huge_pte) per 4 KiB frame of tables
 PAGE_REFS = 4096            # page_ref: u64 refcount words for data frames, indexed by
-PAGE_REF_SHIFT = 16         # 64K pfn modulo PAGE_REFS (frames are numbers only, DESIGN 8)
+PAGE_REF_SHIFT = 16         # 64K pfn modulo PAGE_REFS (frames are numbers only, no data)
 
 # --- deferred page-table free (pgtable.py, RCU-like): a line, then the grace
 # period's snapshot of every CPU's PACA_QS, then the pending tables (u64 each)

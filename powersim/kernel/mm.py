@@ -1,4 +1,4 @@
-"""munmap / zap of THP-mapped memory (linux-mm 3.4) and the Python side that
+"""munmap / zap of THP-mapped memory [LM-zap] and the Python side that
 builds the process whose region they unmap.
 
 Routines:
@@ -36,7 +36,8 @@ Routines:
 2 MiB leaves (``_PAGE_PTE | _PAGE_PRESENT``, R and C set as Linux sets them for
 a THP it maps, user read/write), each with one PTE table from the pool
 deposited (pgtable_trans_huge_deposit); the rest of the pool on the free list.
-Data pages are frame numbers only (DESIGN principle 8).
+Data pages are frame numbers only: host memory grows with page tables, never
+with data.
 """
 
 import array
@@ -206,7 +207,7 @@ def _emit_base_pages(b, lay):
 
     ``change_protection(start, len)``: mprotect(PROT_READ) of [start, start +
     len) (v5.4 mm/mprotect.c change_protection_range -> change_pmd_range ->
-    change_pte_range, summarised; the flush as linux-mm 3.4): for each PMD
+    change_pte_range, summarised; the flush as [LM-zap]): for each PMD
     pointing to a PTE table, under the PTE lock (mm->page_table_lock), each
     present PTE of the range: ``ptep_modify_prot_start`` (radix: the atomic
     ``pte_update(clr _PAGE_PRESENT, set _PAGE_INVALID)``, i.e.
@@ -431,7 +432,7 @@ def _emit_pte_level(b, method):
 class Process:
     """What build_process wrote: every THP's PMD slot and deposited PTE table,
     the free tables (``array.array('q')``: indexing gives Python ints, 8 bytes
-    an entry where tuples of ints cost ~160 MB at 4 TiB, issue #8), and the
+    an entry where tuples of ints cost ~160 MB at 4 TiB), and the
     PTCR of the tables."""
     pmds: array.array
     deposited: array.array
@@ -465,7 +466,7 @@ def build_process(mem, lay, nbytes: int) -> Process:
     if pt.next_free > lay.pgtables - KERNELBASE + lay.pgtable_bytes:
         raise PowersimError(f"page tables need {pt.next_free - lay.pgtables:#x} bytes: "
                             f"raise pgtable_bytes = {lay.pgtable_bytes:#x}")
-    # (vectorized, issue #8: the Layout properties cost ~10 us a call at 2 M THPs)
+    # (vectorized: the Layout properties cost ~10 us a call at 2 M THPs)
     pool, mem_map, pgtables = lay.pte_pool, lay.mem_map, lay.pgtables
     tables = np.arange(lay.pte_tables, dtype=np.int64) * PTE_TABLE_BYTES + pool
     m64 = mem[:len(mem) // 8 * 8].view(np.int64)

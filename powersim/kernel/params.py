@@ -19,7 +19,7 @@ class KernelParamError(PowersimError):
 class KernelParams:
     method: str = param("ipi", "name", "serialization of THP PMD changes against lockless "
                         "walkers (one module in powersim/kernel/methods/)",
-                        "DESIGN.md 'Serialization methods'")
+                        "docs/KERNEL.md \"Methods\", one tag each")
     ipi: str = param("doorbell", "name", "how IPIs are sent: doorbell (a global msgsnd by "
                      "PIR, what v5.4 uses on PowerNV POWER9) or xive (an ESB trigger store, "
                      "only with doorbell=off)",

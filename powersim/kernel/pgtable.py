@@ -1,4 +1,4 @@
-"""Page-table pages and THP PMD operations (linux-mm 3.3, docs/KERNEL.md
+"""Page-table pages and THP PMD operations ([LM-pmd], docs/KERNEL.md
 "mm operations"), as assembled routines.
 
 Radix table entries are big-endian in memory [MW] while the kernel runs
@@ -98,7 +98,7 @@ def bswap64(b, dst, src):
 def spin_lock(b, lock, tmp):
     """``arch_spin_lock`` of the 32-bit word at ``lock``: lwarx (EH hint),
     stwcx. of this CPU's token, isync (acquire); while taken, a store-free
-    spin the machine sleeps through (DESIGN principle 5) [L-bar].  Clobbers
+    spin the machine sleeps through (waiting costs nothing) [L-bar].  Clobbers
     r0 and cr0."""
     top, busy, got = b.local("lock"), b.local("busy"), b.local("locked")
     b.ld(tmp, f"{PACA_CPU}(r13)")

@@ -1,4 +1,4 @@
-"""THP split and khugepaged collapse (linux-mm 3.5, docs/KERNEL.md "mm
+"""THP split and khugepaged collapse ([LM-thp], docs/KERNEL.md "mm
 operations"), as assembled routines.
 
 ``split_huge_pmd(mm, addr)`` -> 1 split / 0 no huge PMD there

@@ -1,7 +1,7 @@
-"""TLB flush routines and the mmu_gather (linux-mm 3.4, power9.md 4.2-4.3),
+"""TLB flush routines and the mmu_gather ([LM-zap], [L-tlb], [L-ftrs]),
 as assembled routines; the v5.4 forms of radix_tlb.c [L-tlb].
 
-Sequences (power9.md 4.2), each a routine:
+Sequences ([L-tlb]), each a routine:
 
 * ``_tlbie_va_range(start, end, pid, shift, also_pwc)`` (A, per page):
   ``ptesync; [tlbie PID RIC=1]; tlbie va ... ; fixups(last va); eieio; tlbsync;
@@ -15,7 +15,7 @@ Sequences (power9.md 4.2), each a routine:
 * ``_tlbiel_va_range(start, end, pid, shift, also_pwc)`` (local single pages):
   ``ptesync; [tlbiel PID RIC=1]; tlbiel va ...; ptesync``.
 
-Errata fixups (power9.md 4.3, KernelParams), once per sequence, in this order
+Errata fixups ([L-ftrs], KernelParams), once per sequence, in this order
 (fixup_tlbie_pid / fixup_tlbie_va_range [L-tlb]): ERAT bug: ``ptesync; tlbie``
 of all of PID 0; STQ bug: ``ptesync; tlbie`` with the PID again (of the last
 page for a range, of VA (1 << 52) - 1 with the 64K AP for a PID flush).
@@ -26,13 +26,13 @@ every flush routine; its form is the method's ``flush_type_v512`` hook:
 * v5.4 (all but ``trim``): ``mm_is_thread_local(mm)``: ``active_cpus <= 1``
   and this CPU in ``mm_cpumask`` -> LOCAL (tlbiel), else GLOBAL (tlbie).
   The single-threaded trim is v5.12 only (v4.17's form is not modelled).
-* v5.12 (``trim``, linux-mm 3.4): ``active_cpus`` 0 -> NONE; 1 and this CPU
+* v5.12 (``trim``, [LM-zap]): ``active_cpus`` 0 -> NONE; 1 and this CPU
   in the mask -> LOCAL (if current->mm != mm, on the trim clock: this CPU
   trims itself, NONE); fullmm -> GLOBAL; ``mm_users <= 1`` and running
   the mm -> ``exit_flush_lazy_tlbs`` then LOCAL; on the trim clock (every 1073rd
   flush on this CPU) ``exit_flush_lazy_tlbs`` then LOCAL (running the mm) or
   NONE; else GLOBAL.
-* ``switch_mm(next)`` / ``switch_mm_irqs_off(next)`` (linux-mm 3.9): the
+* ``switch_mm(next)`` / ``switch_mm_irqs_off(next)`` [LM-cpumask]: the
   other half, which grows mm_cpumask (the SWITCH_MM command).
 * ``radix__flush_tlb_range_psize(mm, start, end, shift, also_pwc)``: smp_mb,
   then ``(end - start) >> shift`` pages (pages of the flushed size, as Linux
@@ -178,7 +178,7 @@ def _emit_va_ranges(b, kp):
 
 def _emit_flush_type_v512(b):
     """``flush_type_needed(mm, fullmm)``, v5.12 (54bb503345b8, 9393544842d6
-    [linux-mm 3.4]), with the trim method's routines.  Not modelled: copros
+    [LM-zap]), with the trim method's routines.  Not modelled: copros
     (no nest MMU)."""
     b.label("flush_type_needed")
     epilogue = prologue(b, 48, ["r31", "r30"])
@@ -297,7 +297,7 @@ def _emit_decisions(b, lay, kp, method):
     b.mr("r28", "r6")
     b.mr("r27", "r7")
     b.ld("r26", f"{MM_PID}(r3)")
-    b.sync()                            # smp_mb: pairs with switch_mm's [linux-mm 3.9]
+    b.sync()                            # smp_mb: pairs with switch_mm's [LM-cpumask]
     b.li("r4", 0)
     b.bl("flush_type_needed")
     b.subf("r4", "r30", "r29")
@@ -463,7 +463,7 @@ def _emit_gather(b):
 
 def _emit_switch_mm(b):
     """``switch_mm(next)`` (irq save / restore around) and
-    ``switch_mm_irqs_off(next)`` (mmu_context.c [linux-mm 3.9]): first run of
+    ``switch_mm_irqs_off(next)`` (mmu_context.c [LM-cpumask]): first run of
     ``next`` on this CPU: ``inc_mm_active_cpus``, set the CPU's mm_cpumask bit
     (both atomic), ``smp_mb`` (the mask store before the PID load; pairs with
     the flusher's smp_mb before reading the mask).  Then, unless ``next`` is
@@ -496,7 +496,7 @@ def _emit_switch_mm(b):
     b.emit("or r9,r9,r7")
     b.stdcx_rc("r9", 0, "r6")
     b.emit(f"bne- {set_}")
-    b.sync()                            # smp_mb [linux-mm 3.9]
+    b.sync()                            # smp_mb [LM-cpumask]
     b.label(used)
     b.ld("r4", f"{MM_PID}(r3)")
     b.label(switch)

@@ -1,4 +1,4 @@
-"""Lockless page-table walkers (linux-mm 3.6), as assembled routines; each is
+"""Lockless page-table walkers [LM-walk], as assembled routines; each is
 bracketed by the method's ``walker_begin``/``walker_end`` hooks (irq
 soft-disable, Bras v5/v6 counting, ...; see powersim.kernel.methods).
 
@@ -44,7 +44,7 @@ until)``                               ``gup_fast_loop`` (each reference put bac
 =====================================  ==========================================
 
 ``__find_linux_pte`` reads each level once (``ldbrx``: entries are big-endian
-[MW]) and takes every decision on that one value [linux-mm 3.6 rule 1].  A
+[MW]) and takes every decision on that one value [LM-walk] rule 1.  A
 huge PMD is returned as the PTE pointer (the pmd-as-pte cast).  GUP-fast reads
 the PTE once through the returned pointer, checks present and ``_PAGE_PTE``
 (rule 3), then takes the reference with a fully ordered atomic on the frame's

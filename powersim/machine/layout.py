@@ -148,7 +148,7 @@ NSTAT = len(STAT_NAMES)
 LINE_SHIFT = 7
 L_VER = 0           # bumped by every store: a cached copy is valid while its version matches
 L_WCORE = 1         # core of the last writer + 1 (0: none; zero-initialised lines stay
-                    # untouched host pages until used, issue #8)
+                    # untouched host pages until used)
 L_SEEN = 2          # bit mask of chips whose L3 has held the line
 L_WATCH = 3         # number of spin sleepers watching the line
 L_RSV = 4           # number of reservations on the line
@@ -366,7 +366,7 @@ KIND_NAMES = {
 }
 RA_MASK = 0x0FFF_FFFF_FFFF_FFFF
 
-# --- radix MMU (reference/power9.md sections 3-4; [L-pgt], [Q-rad], [MW]) ---------
+# --- radix MMU ([L-pgt], [Q-rad], [MW]) ----------------------------------------
 PTE_V = -(1 << 63)          # valid
 PTE_LEAF = 1 << 62
 RPN_MASK = 0x01FF_FFFF_FFFF_F000

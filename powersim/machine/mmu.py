@@ -2,8 +2,8 @@
 walk and translation with its faults, tlbie/tlbiel over the fabric, and
 the entry of the powersim.mmu test API (``mmu_call``).
 
-Radix MMU (reference/power9.md sections 3-4)
----------------------------------------------
+Radix MMU ([L-pgt], [Q-rad], [L-tlb])
+-------------------------------------
 MSR[IR]/[DR] with LPCR[HR] select radix translation: PTCR -> PATE -> PRTE
 (through the partition-scoped tree) -> tree, with the checks and faults of
 powersim.radix.reference_translate.  Per core: a TLB (1024 entries, 4-way,

@@ -1,6 +1,6 @@
 """Machine parameters, each declared once (gem5 style): name, type, default,
-unit, one-line description and the source tag of reference/power9.md section 2
-(or a rationale where the value is UNVERIFIED).
+unit, one-line description and its source tag (docs/REFERENCES.md), or a
+rationale where the value is UNVERIFIED.
 
 ``MachineParams.validate()`` runs in Python before anything is compiled;
 ``to_array()`` converts everything to cycles for the numba core.
@@ -77,27 +77,27 @@ class MachineParams:
     lat_l3: int = param(30, "cycles", "L3 hit, local region", "[AT-P8] proxy, UNVERIFIED",
                         1, 1000)
     lat_remote: int = param(80, "cycles", "cache-to-cache transfer, other core pair, "
-                            "same chip", "UNVERIFIED estimate (section 2: 50-100)", 1, 10000)
+                            "same chip", "UNVERIFIED estimate ([EST]: 50-100)", 1, 10000)
     lat_xchip: int = param(250, "cycles", "cache-to-cache transfer from another chip",
                            "UNVERIFIED: about 100 ns of fabric hops", 1, 100000)
     lat_dram_ns: int = param(90, "ns", "DRAM access", "[AT-P8] proxy 89-91 ns, UNVERIFIED",
                              1, 10000)
     # --- barriers -------------------------------------------------------------
     cost_hwsync: int = param(50, "cycles", "sync (hwsync) with an empty store queue",
-                             "UNVERIFIED (section 2: 20-150)", 0, 100000)
-    cost_lwsync: int = param(10, "cycles", "lwsync", "UNVERIFIED (section 2: 5-30)", 0,
+                             "UNVERIFIED ([EST]: 20-150)", 0, 100000)
+    cost_lwsync: int = param(10, "cycles", "lwsync", "UNVERIFIED ([EST]: 5-30)", 0,
                              100000)
     cost_ptesync: int = param(60, "cycles", "ptesync", "UNVERIFIED: hwsync plus table-walk "
                               "drain", 0, 100000)
-    cost_isync: int = param(15, "cycles", "isync (refetch)", "UNVERIFIED (section 2: 10-20)",
+    cost_isync: int = param(15, "cycles", "isync (refetch)", "UNVERIFIED ([EST]: 10-20)",
                             0, 100000)
     cost_eieio: int = param(5, "cycles", "eieio", "UNVERIFIED", 0, 100000)
     cost_msgsync: int = param(20, "cycles", "msgsync", "UNVERIFIED", 0, 100000)
     # --- interrupts -----------------------------------------------------------
     cost_intr: int = param(40, "cycles", "interrupt entry (flush + redirect)",
-                           "UNVERIFIED (section 2: 20-60)", 0, 100000)
+                           "UNVERIFIED ([EST]: 20-60)", 0, 100000)
     cost_rfid: int = param(40, "cycles", "rfid / hrfid (context synchronising)",
-                           "UNVERIFIED (section 2: 20-60)", 0, 100000)
+                           "UNVERIFIED ([EST]: 20-60)", 0, 100000)
     db_core: int = param(100, "cycles", "doorbell delivery to a thread of the same core",
                          "UNVERIFIED estimate", 1, 1 << 30)
     db_chip: int = param(600, "cycles", "doorbell delivery to another core of the chip",
@@ -105,9 +105,9 @@ class MachineParams:
     db_xchip: int = param(1500, "cycles", "doorbell delivery to another chip",
                           "UNVERIFIED (section 2: 0.3-1.5 us end to end)", 1, 1 << 30)
     xive_chip: int = param(1000, "cycles", "XIVE trigger store to IPB update, same chip",
-                           "UNVERIFIED (section 2: 0.5-2 us end to end)", 1, 1 << 30)
+                           "UNVERIFIED ([EST]: 0.5-2 us end to end)", 1, 1 << 30)
     xive_xchip: int = param(2000, "cycles", "XIVE trigger to IPB update, other chip",
-                            "UNVERIFIED (section 2: 0.5-2 us end to end)", 1, 1 << 30)
+                            "UNVERIFIED ([EST]: 0.5-2 us end to end)", 1, 1 << 30)
     xive_interval: int = param(20, "cycles", "per-chip XIVE throughput: minimum cycles "
                                "between two event deliveries", "UNVERIFIED", 0, 1 << 30)
     esb_load_ns: int = param(100, "ns", "a load from an XIVE ESB page (e.g. the PQ=00 "
@@ -135,9 +135,9 @@ class MachineParams:
                            "[SK-slw] estimates (2 ms, 10 ms), not measured")
     wait_ns: int = param(0, "ns", "wake-up from `wait`", "rationale: no power state entered",
                          0, 1 << 40)
-    # --- radix MMU (reference/power9.md sections 2-4) ---------------------------
+    # --- radix MMU ([ISA-radix], [ISA-tlbie], [L-tlb]) --------------------------
     rc_hw_update: bool = param(False, "flag", "set R/C in hardware instead of raising the "
-                               "DSI/ISI with DSISR 0x00040000", "POWER9 faults: section 3.10 "
+                               "DSI/ISI with DSISR 0x00040000", "POWER9 faults: [P9-rc] "
                                "[Q-rad]; True is QEMU 7.2's behaviour")
     pwc_entries: int = param(256, "entries", "page walk cache (PDEs of the 3 upper levels) "
                              "per core", "[MW] (the POWER9 size is not public)", 1, 1 << 16)
@@ -149,18 +149,18 @@ class MachineParams:
     cost_tlbsync: int = param(20, "cycles", "tlbsync with nothing outstanding",
                               "UNVERIFIED estimate", 0, 1 << 20)
     tlbie_occupancy: int = param(480, "cycles", "per-chip tlbie engine busy time per tlbie "
-                                 "(concurrent tlbies queue)", "UNVERIFIED: section 4.2 "
+                                 "(concurrent tlbies queue)", "UNVERIFIED: [EST] "
                                  "suggests a few hundred ns; 200 ns", 0, 1 << 20)
     tlbie_chip: int = param(300, "cycles", "tlbie delivery to a core of the issuing chip",
-                            "UNVERIFIED: section 2 puts the whole global sequence at "
+                            "UNVERIFIED: [EST] puts the whole global sequence at "
                             "0.5-3 us", 0, 1 << 20)
     tlbie_xchip: int = param(1200, "cycles", "tlbie delivery to a core of another chip",
-                             "UNVERIFIED: section 2, 0.5-3 us on 2 sockets", 0, 1 << 20)
+                             "UNVERIFIED: [EST], 0.5-3 us on 2 sockets", 0, 1 << 20)
     tlbie_apply: int = param(20, "cycles", "a core applying a tlbie and sending its "
-                             "acknowledgement (after its stores drained, section 9.3)",
+                             "acknowledgement (after its stores drained, [EST])",
                              "UNVERIFIED estimate", 0, 1 << 20)
     erat_entries: int = param(0, "entries", "per-thread ERAT in front of the TLB (0: not "
-                              "modelled, a TLB hit costs nothing)", "UNVERIFIED: section 2 "
+                              "modelled, a TLB hit costs nothing)", "UNVERIFIED: [EST] "
                               "suggests 64, fully associative (POWER8 had 48/64)", 0, 64)
     erat_miss: int = param(10, "cycles", "ERAT miss that hits the TLB (with erat_entries > 0)",
                            "UNVERIFIED estimate", 0, 1 << 20)
@@ -176,7 +176,7 @@ class MachineParams:
                                "simulator instrumentation, not hardware (docs/CONTRACTS.md "
                                "\"Trace port\")")
     # POWER9 errata: the core models the fixed hardware; kernel code generators
-    # read these flags and emit (and pay for) the work-arounds of section 4.3.
+    # read these flags and emit (and pay for) the work-arounds of [L-ftrs].
     erratum_tlbie_erat: bool = param(True, "flag", "CPU_FTR_P9_TLBIE_ERAT_BUG: after each "
                                      "tlbie add `ptesync; tlbie` with PID 0 (all POWER9)",
                                      "[L-ftrs] commit 047e6575aec7")
@@ -219,7 +219,7 @@ class MachineParams:
 
     def tlbie_fixups(self) -> tuple:
         """The extra tlbies a kernel issues after each tlbie, in the order
-        Linux's fixup_tlbie_va does them (section 4.3): "erat" (same VA, PID 0)
+        Linux's fixup_tlbie_va does them ([L-ftrs]): "erat" (same VA, PID 0)
         then "stq" (the same tlbie again), each preceded by a ptesync."""
         return tuple(n for n, on in (("erat", self.erratum_tlbie_erat),
                                      ("stq", self.erratum_tlbie_stq)) if on)

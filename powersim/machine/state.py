@@ -73,7 +73,7 @@ class Machine:
         self.stats = np.zeros((n, NSTAT), np.int64)
         self.snap = np.zeros((n, 36), np.int64)
         # all-zero (no writer yet: L_WCORE/L_WTHR hold writer + 1), so the pages of
-        # lines the run never touches are never allocated by the host (issue #8)
+        # lines the run never touches are never allocated by the host
         self.lines = np.zeros((p.memory >> LINE_SHIFT, NL), np.int64)
         self.l1 = np.full((self.ncores * L1_SETS, 2), -1, np.int64)
         self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS, 2), -1, np.int64)
@@ -257,13 +257,13 @@ class Machine:
         with int64 fields cycle, seq, thread (index in PIR order), kind and
         uint64 fields a (the stored register) and b (r0), sorted by (cycle,
         thread, program order) -- the (cycle, thread id) order in which exact
-        mode executes and fast mode performs shared-memory accesses (DESIGN
-        principle 6).  seq numbers the records in that order, so it is the same
+        mode executes and fast mode performs shared-memory accesses (runs are
+        deterministic).  seq numbers the records in that order, so it is the same
         in both modes whenever the cycles are."""
         n = int(self.ctl[CTL_TRACE_N])
         parts = self._drained + [self.tlog[:n]]
 
-        def column(col):    # one column of all records, host order (issue #8: built a
+        def column(col):    # one column of all records, host order (built a
             return np.concatenate([p[:, col] for p in parts])  # column at a time)
         seq = column(TR_SEQ)
         seq[len(seq) - n:] += self._drained_n
@@ -276,6 +276,12 @@ class Machine:
         del order
         out["seq"] = np.arange(len(out))    # the log's own seq is host order
         return out
+
+    def trace_chunks(self, start: int = 0) -> list:
+        """The trace-port records so far as raw int64 rows (TR_* columns, host
+        order, no sort, no copy): the drained chunks from index ``start`` on,
+        then the live log last.  Cheap enough to read between run slices."""
+        return self._drained[start:] + [self.tlog[:int(self.ctl[CTL_TRACE_N])]]
 
     @property
     def trace_dropped(self) -> int:
@@ -309,7 +315,9 @@ def _core_cached() -> bool:
     exists (in the folder named by their digest, powersim.machine.jit) and
     carries core.py's stamp."""
     try:
-        return bool(core.run._cache._cache_file._load_index())    # numba's own check
+        # private numba API (Dispatcher._cache, _CacheFile._load_index; numba < 0.69 in
+        # pyproject.toml): the index numba itself checks before loading a cached core
+        return bool(core.run._cache._cache_file._load_index())
     except Exception:   # another numba version: any index in the digest's folder
         return any(Path(core.run._cache._cache_path).glob("core.run-*.nbi"))
 

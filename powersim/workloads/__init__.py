@@ -1,4 +1,4 @@
-"""Workload generators (issue #6 item 2): one module per ``workload.generator``
+"""Workload generators: one module per ``workload.generator``
 value, each with
 
 ``plan(sim) -> Plan``
@@ -23,6 +23,22 @@ MARK_KIND = K_MARK          # the bracket marks' trace kind (layout.py's registr
 MARK_ADDR_FROM_DATA = 64    # the mark routine sits this far below the kernel data
 
 
+@attrs.frozen
+class Progress:
+    """What the run's progress bar counts against its known ``total``: trace-port
+    records of ``kind`` stored by the measured CPU (one per ``unit`` of work,
+    e.g. a PMD torn down), or, with ``kind`` None, microseconds of the measured
+    CPU's simulated clock (a workload that lasts a known time)."""
+    total: int
+    unit: str = "sim us"
+    kind: int = None
+
+
+def lasting(sim, end_tb: int) -> Progress:
+    """The Progress of a workload whose measured CPU halts at timebase ``end_tb``."""
+    return Progress(total=end_tb // sim.scenario.machine.timebase_mhz)
+
+
 @attrs.define
 class Plan:
     scripts: dict                   # {cpu: [commands]}
@@ -31,6 +47,7 @@ class Plan:
     mm_users: int = 2               # the process's threads
     measured: int = 0               # CPU whose script brackets the measured operation
     until_tb: int = 0               # timebase the listeners' commands last until
+    progress: Progress = None       # None: the bar counts simulated seconds, no total
 
 
 @attrs.frozen

@@ -27,7 +27,7 @@ import numpy as np
 
 from powersim.config import ConfigError
 from powersim.results import Row, spread_ns, spread_rows
-from powersim.workloads import Plan, bracket
+from powersim.workloads import Plan, bracket, lasting
 
 MUNMAP_AT = 4               # CPU 0 starts the munmap at duration / MUNMAP_AT
 
@@ -57,9 +57,11 @@ def plan(sim) -> Plan:
     end = start + _tb(sim, wl.duration_us)
     scripts = {c: [wait_until(start), call("gup_fast_paced", THP_EA, wl.memory, period, end),
                    wait_until(sim.until_tb)] for c in cpus}     # then answer IPIs only
+    stop = end + _tb(sim, 1)
     scripts[0] = ([wait_until(start + _tb(sim, wl.duration_us) // MUNMAP_AT)]
-                  + bracket(call("munmap", THP_EA, wl.memory)) + [wait_until(end + _tb(sim, 1))])
-    return Plan(scripts=scripts, mm_cpus=(0, *cpus), mm_users=len(cpus) + 1, measured=0)
+                  + bracket(call("munmap", THP_EA, wl.memory)) + [wait_until(stop)])
+    return Plan(scripts=scripts, mm_cpus=(0, *cpus), mm_users=len(cpus) + 1, measured=0,
+                progress=lasting(sim, stop))
 
 
 def call_cycles(trace, cpus) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from powersim.config import ConfigError
 from powersim.results import spread_ns
-from powersim.workloads import Plan, bracket, ipi_latency
+from powersim.workloads import Plan, Progress, bracket, ipi_latency
 
 TARGET = "thread 0 of core 1"
 
@@ -45,6 +45,7 @@ def interval_tb(sim) -> int:
 def plan(sim) -> Plan:
     from powersim.kernel.idle_states import psscr
     from powersim.kernel.image import call, idle, wait_until
+    from powersim.kernel.smp import IPI_WAKE_KIND
     mp, wl = sim.scenario.machine, sim.scenario.workload
     cpu = target_cpu(mp)
     if wl.target_state == "busy":
@@ -53,7 +54,8 @@ def plan(sim) -> Plan:
         target = [idle(psscr(wl.target_state), wl.rounds)]
     scripts = {cpu: target,
                0: bracket(call("ipi_wake_rounds", {cpu}, wl.rounds, interval_tb(sim)))}
-    return Plan(scripts=scripts, mm_cpus=(0, cpu), mm_users=2, measured=0)
+    return Plan(scripts=scripts, mm_cpus=(0, cpu), mm_users=2, measured=0,
+                progress=Progress(wl.rounds, "round", IPI_WAKE_KIND))   # one sent a round
 
 
 def wakeups(trace) -> np.ndarray:

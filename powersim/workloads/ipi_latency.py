@@ -1,4 +1,4 @@
-"""ipi_latency: IPI round trips between CPU pairs (issue #6 item 2 microbenchmark).
+"""ipi_latency: IPI round trips between CPU pairs (a microbenchmark).
 
 CPU 0 sends ``workload.rounds`` synchronous IPIs to one target of each pair
 kind the machine has, in this order:
@@ -9,7 +9,7 @@ other_chip  thread 0 of core 0 of chip 1 (needs machine.chips >= 2)
 
 Each round is the kernel's ``ipi_round_trips`` (powersim/kernel/smp.py): a
 synchronous ``smp_call_function_many(one-CPU mask, do_nothing, NULL, wait=1)``
-(linux-mm 3.7) between two trace-port records, so the round trip is the real
+[LM-ipi] between two trace-port records, so the round trip is the real
 send path (csd lock and llist_add, ``smp_mb``, message byte, ``sync``,
 ``msgsnd`` or the XIVE ESB trigger store per ``kernel.ipi``), the delivery
 latency the machine charges (db_core / db_chip / db_xchip, or xive_* and

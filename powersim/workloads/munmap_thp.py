@@ -7,19 +7,23 @@ run the idle task (current->mm is none) but stay in mm_cpumask, as after the
 threads ran there.  The measured operation is the munmap call from its entry
 to its return."""
 
-from powersim.workloads import Plan, bracket, vcpu
+from powersim.config import THP_SIZE
+from powersim.workloads import Plan, Progress, bracket, vcpu
 
 
 def plan(sim) -> Plan:
     from powersim.kernel.image import call
     from powersim.kernel.mm import THP_EA
+    from powersim.kernel.trace import PMD_SET_BE
     wl = sim.scenario.workload
     op = call("exit_mmap" if wl.fullmm else "munmap", THP_EA, wl.memory)
     scripts = {c: vcpu.script(sim, c, sim.until_tb) for c in range(1, wl.vcpus)}
     scripts[0] = bracket(op)
     running = (0,) if wl.vcpu_state == "idle" else None
+    # every THP PMD the teardown clears logs one PMD_SET_BE (pmd_hugepage_update)
     return Plan(scripts=scripts, mm_cpus=tuple(range(wl.vcpus)), running=running,
-                mm_users=max(2, wl.vcpus), measured=0)
+                mm_users=max(2, wl.vcpus), measured=0,
+                progress=Progress(wl.memory // THP_SIZE, "PMD", PMD_SET_BE))
 
 
 def measure(sim, run) -> dict:

@@ -24,7 +24,7 @@ its last).  Extra counters: ``splits``, ``collapses`` (planned events).
 
 from powersim.config import THP_SIZE, ConfigError
 from powersim.results import Row
-from powersim.workloads import Plan, bracket
+from powersim.workloads import Plan, bracket, lasting
 
 WINDOWS = 24                # walker_window slots per window CPU
 WINDOW_FILL = 2             # a window lasts about 1/WINDOW_FILL of its slot
@@ -107,7 +107,8 @@ def plan(sim) -> Plan:
         scripts[c] = [wait_until(start), call("gup_fast_paced", THP_EA, wl.memory, 0, end)]
     for c in walkers:
         scripts[c].append(wait_until(sim.until_tb))     # then answer IPIs only
-    return Plan(scripts=scripts, mm_cpus=tuple(range(n)), mm_users=n, measured=0)
+    return Plan(scripts=scripts, mm_cpus=tuple(range(n)), mm_users=n, measured=0,
+                progress=lasting(sim, end + tb))
 
 
 def measure(sim, run) -> dict:

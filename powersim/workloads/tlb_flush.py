@@ -1,6 +1,6 @@
 """tlb_flush: munmap or mprotect of ``workload.pages`` base pages of a
-multi-threaded process (issue #6 item 2 microbenchmark), showing the range
-flush decisions (linux-mm 3.4, powersim/kernel/tlbflush.py):
+multi-threaded process (a microbenchmark), showing the range
+flush decisions ([LM-zap], powersim/kernel/tlbflush.py):
 
 * other CPUs in mm_cpumask (``workload.vcpus`` >= 2): GLOBAL, ``tlbie`` per
   page up to kernel.tlb_single_page_flush_ceiling (33 [N7]), beyond it one
@@ -9,7 +9,7 @@ flush decisions (linux-mm 3.4, powersim/kernel/tlbflush.py):
   kernel.tlb_local_single_page_flush_ceiling (256 [N8]), beyond it the
   128-set ``tlbiel`` PID flush [N9].
 
-Plus the POWER9 errata repeats the kernel parameters ask for (power9.md 4.3),
+Plus the POWER9 errata repeats the kernel parameters ask for [L-ftrs],
 once per sequence.
 
 Setup (before the measured window, no TLB flush): CPU 0 write-faults the pages

@@ -36,7 +36,7 @@ import random
 import numpy as np
 
 from powersim.config import THP_SIZE, ConfigError
-from powersim.workloads import Plan, bracket
+from powersim.workloads import Plan, bracket, lasting
 from powersim.results import Row, spread_ns, spread_rows
 from powersim.workloads.gup_storm import call_cycles
 
@@ -134,9 +134,10 @@ def plan(sim) -> Plan:
             scripts[c].append(wait_until(sim.until_tb))     # then answer IPIs only
     # the run stops when CPU 0 halts: it waits until every vCPU has left its last
     # period (the guest exit on the final timer costs ~2 us) before it does
-    scripts[0] = bracket(*scripts[0]) + [wait_until(end + TAIL_US * mp.timebase_mhz)]
+    stop = end + TAIL_US * mp.timebase_mhz
+    scripts[0] = bracket(*scripts[0]) + [wait_until(stop)]
     return Plan(scripts=scripts, mm_cpus=tuple(sorted(mm_cpus)), running=tuple(sorted(mm_cpus)),
-                mm_users=max(1, len(mm_cpus)), measured=0)
+                mm_users=max(1, len(mm_cpus)), measured=0, progress=lasting(sim, stop))
 
 
 def mm_cpumask_weight(run) -> int:

@@ -1,4 +1,4 @@
-"""The on-disk kernel image cache (powersim/kernel/image_cache.py, issue #8)."""
+"""The on-disk kernel image cache (powersim/kernel/image_cache.py)."""
 
 import attrs
 import pytest

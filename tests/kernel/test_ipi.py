@@ -89,7 +89,7 @@ def test_synchronous_csd_unlocked_after_func_returns(wait):
 
 @pytest.mark.parametrize("ipi", ["doorbell", "xive"])
 def test_ipi_in_irq_off_window_is_recorded_then_replayed(ipi):
-    """THE soft-masking sequence (linux-mm 3.8): the IPI reaches a target inside
+    """THE soft-masking sequence [LM-softmask]: the IPI reaches a target inside
     local_irq_save .. local_irq_restore; it is recorded, not handled; it runs
     right after the restore; the sender's wait ends after that."""
     k = Kernel(ipi=ipi, cores_per_chip=2)

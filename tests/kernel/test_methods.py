@@ -1,4 +1,5 @@
-"""The serialization methods (DESIGN.md table, linux-mm 3.1-3.4, 3.9): IPI
+"""The serialization methods (docs/KERNEL.md "Methods"; [LM-serialize], [LM-bras],
+[LM-pmd], [LM-zap], [LM-cpumask]): IPI
 accounting of a munmap of K THPs with C CPUs in mm_cpumask, the percpu mask
 of walking CPUs, robust's per-PMD flushes, trim's mm_cpumask trimming, and a
 walker inside its window holding the sender's serialize (marks: timebase
@@ -85,7 +86,7 @@ def set_u64(addr, value):
 @pytest.mark.parametrize("k_thps,topo,ncpus", [(1, None, 4), (3, EIGHT, 8)])
 def test_ipi_and_trim_send_k_rounds_of_c_minus_1(method, k_thps, topo, ncpus):
     """trim with every CPU of the mask running the mm: do_serialize keeps them
-    all, so it counts exactly as ipi (linux-mm 3.1)."""
+    all, so it counts exactly as ipi [LM-serialize]."""
     k = kernel(method, k_thps, topo)
     run = on_cpu0(k, [munmap(0, k_thps)], mm_cpus=range(ncpus))
     assert run.stat(0, "doorbells_sent") == run.sent() == k_thps * (ncpus - 1)
@@ -140,7 +141,7 @@ def test_robust_flushes_each_pmd_of_a_non_fullmm_zap(k_thps):
                                                         ("count", 0, 0)])
 def test_invalidate_and_collapse_call_sites(method, invalidate, collapse):
     """robust models v5.8: pmdp_invalidate sends nothing, pmdp_collapse_flush
-    keeps its IPI round (dropped only in v6.1, linux-mm 3.3)."""
+    keeps its IPI round (dropped only in v6.1, [LM-pmd])."""
     k = kernel(method, 2)
     mm, pmds = k.layout.mm, k.process.pmds
     run = on_cpu0(k, [call("pmdp_invalidate", mm, THP_EA, pmds[0])], mm_cpus=range(4))

@@ -1,5 +1,5 @@
 """The kernel's mm operations: page-table pool, THP PMD operations, TLB flush
-sequences, mmu_gather, zap/munmap (linux-mm 3.3-3.4, power9.md 4.2-4.3).
+sequences, mmu_gather, zap/munmap ([LM-pmd], [LM-zap], [L-tlb], [L-ftrs]).
 
 Counts come from the machine's per-thread stats (doorbells_sent, tlbie,
 tlbiel) and from the page tables and pool in emulated memory after the run."""
@@ -119,7 +119,7 @@ def test_munmap_of_part_of_the_region_leaves_the_rest():
 @pytest.mark.parametrize("topo,ncpus", [(dict(), 4), (dict(cores_per_chip=2), 8)])
 @pytest.mark.parametrize("k_thps", [1, 3])
 def test_ipi_method_sends_one_round_per_thp(topo, ncpus, k_thps):
-    """linux-mm 3.1/3.4: K THPs, C CPUs in mm_cpumask -> K rounds of C - 1 IPIs."""
+    """[LM-serialize], [LM-zap]: K THPs, C CPUs in mm_cpumask -> K rounds of C - 1 IPIs."""
     k = kernel(k_thps, "ipi", topo)
     run = run_on_cpu0(k, [munmap(0, k_thps)], mm_cpus=range(ncpus))
     assert run.stats(0)["doorbells_sent"] == k_thps * (ncpus - 1)
@@ -148,7 +148,7 @@ def test_none_method_sends_no_ipi():
 @pytest.mark.parametrize("k_thps,per_page", [(1, True), (33, True), (34, False)])
 def test_global_flush_range_or_pid_with_errata(k_thps, per_page, erat, stq):
     """Global (4 CPUs in the mask): up to 33 2M pages one tlbie each, above that one
-    PID tlbie; each sequence adds one tlbie per errata flag (power9.md 4.2-4.3)."""
+    PID tlbie; each sequence adds one tlbie per errata flag ([L-tlb], [L-ftrs])."""
     k = kernel(k_thps, "none", tlbie_erat_bug=erat, tlbie_stq_bug=stq)
     run = run_on_cpu0(k, [munmap(0, k_thps)], mm_cpus=range(4))
     assert tlbies(run) == (k_thps if per_page else 1) + erat + stq

@@ -1,5 +1,5 @@
 """The race checker (powersim/kernel/checker.py) on hand-made traces, and the
-racing workload of issue #5 "Done when / Safety": walkers on seven CPUs
+racing workload for safety: walkers on seven CPUs
 hammer a THP region while CPU 0 splits and collapses its THPs; with method
 ``none`` the checker reports races (the same count on a second run), with each
 safe method none over more than 100,000 walks."""
@@ -164,7 +164,7 @@ def test_none_races_and_the_count_is_deterministic():
     print("none:", len(races), Counter(r.kind for r in races), "walks", walks)
 
 
-# --- soft-masking from cycle stamps (issue #5 "Done when / Soft-masking") ------------------
+# --- soft-masking from cycle stamps ---------------------------------------------------
 @pytest.mark.parametrize("method", ["ipi", "trim"])
 def test_ipi_in_a_walker_window_is_recorded_then_replayed_at_restore(method):
     """CPU 5 sits in walker_window (irq soft-disabled) when CPU 0's serialize IPI

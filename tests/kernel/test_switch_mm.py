@@ -1,5 +1,5 @@
-"""SWITCH_MM (switch_mm_irqs_off, linux-mm 3.9) growing mm_cpumask, and the
-v5.12 flush_type_needed of ``trim`` (linux-mm 3.4): NONE when active_cpus is
+"""SWITCH_MM (switch_mm_irqs_off, [LM-cpumask]) growing mm_cpumask, and the
+v5.12 flush_type_needed of ``trim`` [LM-zap]: NONE when active_cpus is
 0, the trim clock's exit_flush_lazy_tlbs on the 1073rd flush of a CPU.
 Counts come from the machine's per-thread stats."""
 

@@ -1,4 +1,4 @@
-"""Kernel.load(take_tables=True) and Machine(mem=...) (issue #8: no second copy
+"""Kernel.load(take_tables=True) and Machine(mem=...) (no second copy
 of the page tables in a scenario run)."""
 
 import numpy as np

@@ -1,5 +1,5 @@
 """THP split and collapse, zap of split PMDs, page-table freeing through the
-mmu_gather, and the RCU-like deferred free (linux-mm 3.3-3.5; powersim/kernel/
+mmu_gather, and the RCU-like deferred free ([LM-pmd], [LM-zap], [LM-thp]; powersim/kernel/
 thp.py, mm.py, pgtable.py).
 
 The page tables are read back from emulated memory after the run and

@@ -1,4 +1,4 @@
-"""Lockless walkers (linux-mm 3.6): __find_linux_pte, gup_fast and the KVM
+"""Lockless walkers [LM-walk]: __find_linux_pte, gup_fast and the KVM
 fault walk, run as kernel code on PMDs set up in Python (huge, table, none,
 serializing), with the expected slots computed from the tables in Python."""
 

@@ -1,5 +1,5 @@
-"""Issue #8 (first compile): a core helper called from jitted code with
-constant arguments compiles one version, not one per constant (machine.jit)."""
+"""First compile: a core helper called from jitted code with constant
+arguments compiles one version, not one per constant (machine.jit)."""
 
 import subprocess
 import sys
@@ -42,6 +42,7 @@ def test_core_functions_stay_lazy_and_cached():
     disp = [f for m in mods for f in vars(m).values()
             if hasattr(f, "py_func") and f.py_func.__module__ == m.__name__]
     assert len(disp) > 50
+    # Dispatcher._cache is private numba API (pinned below 0.69 in pyproject.toml)
     assert all(type(f._cache).__name__ == "FunctionCache" for f in disp)
     assert core.run._cache._cache_path.startswith(jit_cache_dir())
     code = ("import importlib\n"

@@ -1,5 +1,5 @@
 """The constants the core reads are plain definitions with one source each:
-op families are contiguous ranges, SPR numbers agree with isa/power9.toml,
+op families are contiguous ranges, SPR numbers agree with powersim/data/power9.toml,
 the parameter slots are the ones MachineParams declares, trace kinds come
 from one registry, and layout.py imports no numba."""
 
@@ -34,7 +34,7 @@ def test_every_op_of_the_isa_table_exists():
     assert used <= set(ops.OP) and len(used) > 100
 
 
-# layout name -> isa/power9.toml [spr] name where they differ
+# layout name -> powersim/data/power9.toml [spr] name where they differ
 SPR_ALIASES = {
     "AMR": "uamr",      # the core keeps AMR at 13, the problem-state number
     "TBL": "tb",        # mftb reads 268 (284 is the write-only TBL of mttbl)

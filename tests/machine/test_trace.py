@@ -1,4 +1,4 @@
-"""The trace port, the SIMCYC cycle counter SPR and MMUTest.attach (issue #5
+"""The trace port, the SIMCYC cycle counter SPR and MMUTest.attach (the race
 support; docs/CONTRACTS.md "powersim.machine" and "powersim.mmu")."""
 
 import numpy as np

@@ -33,6 +33,7 @@ from qemu_ref import (BODY_ADDR, CODE_ADDR, DATA_ADDR, MISSING_TOOLS, SKIP_REASO
                       run_qemu)
 
 needs_tools = pytest.mark.skipif(bool(MISSING_TOOLS), reason=SKIP_REASON)
+pytestmark = pytest.mark.qemu
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -834,7 +835,7 @@ OPTIONAL_MNEMONICS = {"larx-1": ("lbarx", "stbcx."), "larx-2": ("lharx", "sthcx.
 def test_directed_vs_qemu(name):
     missing = [m for m in OPTIONAL_MNEMONICS.get(name, ()) if isa.table().lookup(m) is None]
     if missing:
-        pytest.skip(f"{', '.join(missing)} not in powersim's ISA subset (isa/power9.toml)")
+        pytest.skip(f"{', '.join(missing)} not in powersim's ISA subset (the ISA table)")
     case = DIRECTED[name]()
     size = 8 * len(case.slots)
     q = run_qemu(case.body, case.data, size=size)

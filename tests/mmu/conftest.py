@@ -3,7 +3,7 @@
 Every translation made through ``World.translate`` is also run through the
 independent pure-Python walker ``powersim.radix.reference_translate`` on the
 same emulated memory, and the two must agree; each test then asserts the
-architected result itself (reference/power9.md sections 3-4), so a test
+architected result itself ([ISA-radix], [ISA-tlbie]), so a test
 fails if the MMU or the reference walker strays from the facts.
 
 Machines are small (1 chip x 2 cores x SMT4, 16 MiB) so building one is cheap;
@@ -28,8 +28,8 @@ class World:
     """An MMUTest plus what each thread runs with, so the reference walker
     can be asked the same question; also the expected-outcome helpers."""
 
-    KERNEL = 0xC000_0000_0000_0000   # quadrant 3: PID 0 (section 3.6)
-    # RB IS field and RIC of tlbie (section 4.1, [L-tlb])
+    KERNEL = 0xC000_0000_0000_0000   # quadrant 3: PID 0 ([ISA-radix])
+    # RB IS field and RIC of tlbie ([ISA-tlbie], [L-tlb])
     IS_VA, IS_PID, IS_LPID, IS_ALL = 0x000, 0x400, 0x800, 0xC00
     RIC_TLB, RIC_PWC, RIC_ALL = 0, 1, 2
 
@@ -71,7 +71,7 @@ class World:
         return r.ra
 
     def invalidate(self, t, rb, rs, ric=0, local=False):
-        """A complete invalidation as Linux issues it (section 4.2 A/C):
+        """A complete invalidation as Linux issues it ([L-tlb] _tlbie_va, _tlbiel_pid):
         ptesync; tlbie[l]; [eieio;] tlbsync; ptesync."""
         self.m.ptesync(t)
         self.m.tlbie(t, rb, rs, ric=ric, prs=1, r=1, local=local)
@@ -105,7 +105,7 @@ class World:
 
     @staticmethod
     def dsi(cause, ea, store=False):
-        """The architected DSI (section 3.9): vector 0x300, DSISR, DAR = EA."""
+        """The architected DSI ([ISA-radix]): vector 0x300, DSISR, DAR = EA."""
         return ("fault", rx.VEC_DSI, cause | (rx.DSISR_ISSTORE if store else 0), ea)
 
     @staticmethod
@@ -120,7 +120,7 @@ class World:
 
     @staticmethod
     def rb_va(ea: int, page_shift: int) -> int:
-        """RB of a single-VA tlbie: EPN | AP << 5 (IS = 0, section 4.1)."""
+        """RB of a single-VA tlbie: EPN | AP << 5 (IS = 0, [ISA-tlbie])."""
         return (ea & ~0xFFF & U64) | rx.AP[page_shift] << 5
 
     @staticmethod

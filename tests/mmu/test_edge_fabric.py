@@ -1,8 +1,8 @@
 """The tlbie fabric: tlbsync waits for the slowest core's acknowledgement,
 the per-chip tlbie engine serialises concurrent tlbies, and the POWER9
-errata work-arounds cost their extra tlbies (reference/power9.md sections
-4.2, 4.3; parameters in MachineParams: tlbie_occupancy, tlbie_chip,
-tlbie_xchip, tlbie_apply, cost_tlbie, cost_tlbsync, erratum_*).
+errata work-arounds cost their extra tlbies ([L-tlb], [L-ftrs]; parameters in
+MachineParams: tlbie_occupancy, tlbie_chip, tlbie_xchip, tlbie_apply, cost_tlbie,
+cost_tlbsync, erratum_*).
 
 Expected cycle counts are derived from those parameters; the fabric model
 they describe (powersim/machine/core.py ``tlbi``): a tlbie issued at cycle T
@@ -83,7 +83,7 @@ def test_concurrent_tlbies_queue_in_the_chip_engine(w):
 
 
 def _global_flush(w, t, params):
-    """Linux's _tlbie_va (section 4.2 A) with the fixups params asks for,
+    """Linux's _tlbie_va ([L-tlb]) with the fixups params asks for,
     in fixup_tlbie_va's order; returns its cycles on thread t."""
     before = clock(w, t)
     w.m.ptesync(t)

@@ -1,6 +1,6 @@
 """Invalidation edge cases: tlbiel vs tlbie, IS = VA/PID/LPID/all, AP
 matching, RIC = 0/1/2, stale entries and the freed-page-table hazard
-(reference/power9.md sections 4.1, 4.2).
+([ISA-tlbie], [L-tlb]).
 
 Each test changes a PTE in memory so that a stale cached translation is
 visible as a different real address, then checks who still sees it."""
@@ -115,7 +115,7 @@ def test_tlbie_for_another_lpid_leaves_lpid0(w):
     assert w.translate(CORE0, EA).tlb_hit is True
 
 
-# --- RIC: TLB vs page walk cache (section 4.1) ---------------------------------------
+# --- RIC: TLB vs page walk cache ([ISA-tlbie]) ---------------------------------------
 def _pte_table_swap(w, ea_a, ea_b):
     """Free the PTE table holding ``ea_a`` and ``ea_b`` the way munmap + reuse
     does: the PMD now points at a fresh table (B -> RA_NEW), and the old table
@@ -170,7 +170,7 @@ def test_ric2_flushes_tlb_and_walk_cache(w):
 
 def test_ric2_drops_a_cached_process_table_entry(w):
     """Moving a PID's tree: the PRTE changes in memory, and only RIC = 2
-    forgets the cached copy (section 3.8 step 4)."""
+    forgets the cached copy ([ISA-radix])."""
     w.pt.map(1, EA, RA_OLD, "64K", rx.READ | rx.RW)
     warm(w, [CORE0])
     old_root = w.pt.roots.pop(1)
@@ -196,7 +196,7 @@ def test_tlbie_va_of_a_kernel_quadrant_page(w):
 def test_tlbiel_by_pid_touches_only_the_congruence_class_in_rb(w):
     """tlbiel with IS != 0 invalidates one of the 128 radix congruence classes
     given by RB SET (bits 40:51, ``set << 12``); Linux loops over all 128
-    ([L-tlb] _tlbiel_pid, section 4.2 C)."""
+    ([L-tlb] _tlbiel_pid)."""
     sets = 128                                    # POWER9_TLB_SETS_RADIX [L-hash.h]
     eas = [EA, EA + 0x1_0000]                     # consecutive pages: classes s, s + 1
     for i, ea in enumerate(eas):

@@ -1,5 +1,5 @@
 """Permission and R/C edge cases: EAA bits, privileged pages, ATT, and the
-POWER9 R/C interrupt (reference/power9.md sections 3.5, 3.8 steps 7-8, 3.10)."""
+POWER9 R/C interrupt ([ISA-radix], [P9-rc])."""
 
 import attrs
 import pytest
@@ -15,8 +15,8 @@ def expect(w, ea, access, allowed, fail_cause):
     return ("ra", RA + (ea - EA), 16) if allowed else w.si(fail_cause, ea, access)
 
 
-# --- EAA (section 3.5; [Q-rad] ppc_radix64_check_prot) ------------------------------
-# perms -> the accesses they allow (RW implies read, section 3.5)
+# --- EAA ([ISA-radix]; [Q-rad] ppc_radix64_check_prot) ------------------------------
+# perms -> the accesses they allow (RW implies read, [ISA-radix])
 EAA_CASES = [
     (0, ()),
     (rx.READ, ("load",)),
@@ -67,7 +67,7 @@ def test_fetch_from_no_execute_page(w):
                                                              0x1000_0000, None)
 
 
-# --- AMR/IAMR key 0 (section 3.5: privileged access to a user page; Linux KUAP/KUEP) ---
+# --- AMR/IAMR key 0 ([ISA-radix]: privileged access to a user page; Linux KUAP/KUEP) ---
 AMR_NO_WRITE, AMR_NO_READ, IAMR_NO_EXEC = 1 << 63, 1 << 62, 1 << 62
 
 
@@ -89,7 +89,7 @@ def test_amr_does_not_restrict_privileged_pages(w):
     assert [w.ra(0, EA, a) for a in ALL] == [RA] * 3
 
 
-# --- ATT (section 3.5: fetch from non-idempotent I/O fails with SRR1 0x10000000) ------
+# --- ATT ([ISA-radix]: fetch from non-idempotent I/O fails with SRR1 0x10000000) ------
 def test_fetch_from_guarded_io_page_even_with_execute(w):
     w.pt.map(1, EA, RA, "64K", rx.READ | rx.RW | rx.EXEC, att=rx.ATT_NI_IO)
     assert w.outcome(w.translate(0, EA, "fetch")) == w.isi(rx.SRR1_ISI_N_G)
@@ -111,7 +111,7 @@ def test_guarded_check_precedes_missing_execute(w):
     assert w.outcome(w.translate(0, EA, "fetch")) == w.isi(0x1000_0000)
 
 
-# --- R/C (section 3.10: POWER9 raises DSI/ISI 0x00040000 rather than updating) -------
+# --- R/C ([P9-rc]: POWER9 raises DSI/ISI 0x00040000 rather than updating) -------
 @pytest.mark.parametrize("access", ALL)
 def test_reference_bit_clear_faults_every_access(w, access):
     w.pt.map(1, EA, RA, "64K", rx.READ | rx.RW | rx.EXEC, rc=False)
@@ -145,7 +145,7 @@ def test_setting_rc_after_the_fault_lets_the_access_complete(w):
 
 
 def test_hardware_rc_update_parameter_sets_rc_instead_of_faulting(world):
-    """The ISA's other choice (section 3.10), behind a parameter: the access
+    """The ISA's other choice ([P9-rc]), behind a parameter: the access
     completes and R (and C for a store) are set in the PTE in memory."""
     from powersim.machine.params import MachineParams
     fields = attrs.fields_dict(MachineParams)

@@ -1,6 +1,6 @@
 """TLB and page-walk-cache edge cases: hits after a walk, sharing between SMT
-siblings, tagging, set conflicts (reference/power9.md section 2: 1024 entries,
-4-way, per core; section 3.8 step 9)."""
+siblings, tagging, set conflicts ([SK-dt]: 1024 entries,
+4-way, per core; [ISA-radix])."""
 
 import pytest
 

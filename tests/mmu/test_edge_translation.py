@@ -1,5 +1,5 @@
 """Translation edge cases: leaf sizes, quadrants, real mode, segment faults,
-PID range, bad trees (reference/power9.md sections 3.1-3.9)."""
+PID range, bad trees ([ISA-radix])."""
 
 import pytest
 
@@ -9,7 +9,7 @@ EA = 0x1234_0000_0000        # quadrant 0, 1G-aligned, inside 52 bits
 RA = 0x40_0000               # 4 MiB: 1G pages below are mapped with RA 0
 
 
-# --- every leaf size for both base page sizes (sections 3.7, 3.8 step 6.5) ----------
+# --- every leaf size for both base page sizes ([ISA-radix]) ----------
 @pytest.mark.parametrize("base,size", [("64K", "64K"), ("64K", "2M"), ("64K", "1G"),
                                        ("4K", "4K"), ("4K", "2M"), ("4K", "1G")])
 def test_every_leaf_size_translates_offset_within_page(world, base, size):
@@ -38,7 +38,7 @@ def test_cold_walk_reads_pate_prte_and_each_level(world, base):
     assert r.tlb_hit is False
 
 
-# --- quadrants (section 3.6) --------------------------------------------------------
+# --- quadrants ([ISA-radix]) --------------------------------------------------------
 def test_quadrant3_uses_pid0_whatever_pidr_holds(w):
     w.pt.map(1, RA, 2 * RA, "64K", rx.READ)     # PID 1 maps the same low 52 bits elsewhere
     assert w.ra(0, RA + 0x10) == 2 * RA + 0x10
@@ -60,7 +60,7 @@ def test_quadrant1_in_hypervisor_mode_uses_pidr(w):
 @pytest.mark.parametrize("quadrant", [0, 1, 2, 3])
 @pytest.mark.parametrize("access", ["load", "store", "fetch"])
 def test_ea_beyond_52_bits_is_a_segment_interrupt_in_each_quadrant(w, quadrant, access):
-    """EA bits between the quadrant and bit 52 must be zero (section 3.8 step 5):
+    """EA bits between the quadrant and bit 52 must be zero ([ISA-radix]):
     DSeg 0x380 with DAR = EA, or ISeg 0x480."""
     w.pt.map(1, 0, RA, "2M", rx.READ | rx.RW | rx.EXEC)
     for bit in (52, 61):
@@ -71,7 +71,7 @@ def test_ea_beyond_52_bits_is_a_segment_interrupt_in_each_quadrant(w, quadrant, 
 
 
 def test_pid_beyond_process_table_is_no_translation(w):
-    """16 * PID >= 2^(12 + PRTS) (section 3.8 step 4): DSI/ISI 0x40000000."""
+    """16 * PID >= 2^(12 + PRTS) ([ISA-radix]): DSI/ISI 0x40000000."""
     prts = rx.be64(w.mem, w.pt.patb + 8) & 0x1F
     pid = (1 << (12 + prts)) // 16              # the first PID past the table
     w.set_thread(0, pid=pid)
@@ -90,7 +90,7 @@ def test_last_pid_inside_process_table_walks_its_tree(w):
     assert w.ra(0, EA + 8) == RA + 8
 
 
-# --- real mode (section 3.8 step 1) -------------------------------------------------
+# --- real mode ([ISA-radix]) -------------------------------------------------
 @pytest.mark.parametrize("access", ["load", "store", "fetch"])
 def test_real_mode_bypasses_translation(w, access):
     w.set_thread(0, dr=False, ir=False)
@@ -107,7 +107,7 @@ def test_data_translation_on_instruction_translation_off(w):
     assert w.ra(0, 0x2000, "fetch") == 0x2000
 
 
-# --- invalid entry at each of the four levels (section 3.8 step 6.4) ------------------
+# --- invalid entry at each of the four levels ([ISA-radix]) ------------------
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
 @pytest.mark.parametrize("access", ["load", "store", "fetch"])
 def test_invalid_entry_at_each_level(w, level, access):
@@ -128,7 +128,7 @@ def test_sw_invalid_bit_alone_does_not_make_an_entry_valid(w):
     assert w.outcome(w.translate(0, EA)) == w.dsi(rx.DSISR_NOPTE, EA)
 
 
-# --- badly formed trees (section 3.7, 3.8 step 6.1) -----------------------------------
+# --- badly formed trees ([ISA-radix]) -----------------------------------
 def _set_nls(w, addr, nls):
     rx.put_be64(w.mem, addr, (rx.be64(w.mem, addr) & ~rx.NLS_MASK) | nls)
 
@@ -155,7 +155,7 @@ def test_tree_size_other_than_52_bits_is_a_bad_tree(w):
 
 
 def test_leaf_at_the_root_is_a_bad_tree(w):
-    """A 512G leaf at the PGD level is no POWER9 page size (section 3.7)."""
+    """A 512G leaf at the PGD level is no POWER9 page size ([ISA-radix])."""
     addr = w.level_entries(1, EA)[0]
     rx.put_be64(w.mem, addr, rx.V | rx.LEAF | rx.R | rx.C | rx.READ)
     assert w.outcome(w.translate(0, EA)) == w.dsi(rx.DSISR_BADTREE, EA)
@@ -164,7 +164,7 @@ def test_leaf_at_the_root_is_a_bad_tree(w):
 @pytest.mark.parametrize("pate0_change", ["clear_hr", "rpds_4"])
 def test_malformed_partition_table_entry_is_an_hdsi(w, pate0_change):
     """PATE dword 0 must have HR = 1 and RPDS >= 5 ([Q-rad]); otherwise HDSI
-    0xE00 with 0x00080000 (section 3.9)."""
+    0xE00 with 0x00080000 ([ISA-radix])."""
     w.pt.map(1, EA, RA, "64K", rx.READ)
     pate0 = rx.be64(w.mem, w.pt.patb)
     bad = pate0 & ~rx.PATE_HR if pate0_change == "clear_hr" else (pate0 & ~rx.NLS_MASK) | 4

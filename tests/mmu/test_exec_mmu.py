@@ -18,7 +18,7 @@ RA = 0x40_0000
 RA2 = 0x50_0000                  # both below MMUTest's tables (memory // 2)
 MSR_IR, MSR_DR = 1 << 5, 1 << 4
 MSR_START = (1 << 63) | (1 << 60) | (1 << 12) | 1   # SF|HV|ME|LE (docs/CONTRACTS.md)
-RB_EA_64K = EA | rx.AP[16] << 5  # tlbie RB for EA's 64K page (section 4.1)
+RB_EA_64K = EA | rx.AP[16] << 5  # tlbie RB for EA's 64K page ([ISA-tlbie])
 
 # A DSI handler recording DSISR, DAR, SRR0 at r31 (post-incremented), then
 # running the fix-up code at label `fixup` (which ends with rfid).
@@ -138,7 +138,7 @@ fixup:
 
 def test_rc_faults_handler_sets_r_then_c(w):
     """POWER9 raises DSI 0x00040000 for R, 0x02040000 for C on a store
-    (section 3.10); the handler sets what the access needs, like Linux."""
+    ([P9-rc]); the handler sets what the access needs, like Linux."""
     pte_addr = w.pt.map(1, EA, RA, "64K", rx.READ | rx.RW, rc=False)
     src, sym = prog(w, DR_ON + """
 load1:
@@ -171,7 +171,7 @@ fixup:
 def test_stale_tlb_entry_until_tlbie_tlbsync_ptesync(w):
     """The program edits its PTE through the kernel linear map (quadrant 3)
     with DR on: the old translation stays in use until the global
-    invalidation sequence of section 4.2 A."""
+    invalidation sequence of [L-tlb] _tlbie_va."""
     pte_addr = w.pt.map(1, EA, RA, "64K", rx.READ | rx.RW)
     put_le(w, RA, 0x1111)
     put_le(w, RA2, 0x2222)
@@ -257,7 +257,7 @@ user:
     assert t.gpr[10] == 0x77                                     # translated fetch ran
     assert t.gpr[21] == EA + 0x1_0000
     srr1 = t.gpr[22]
-    assert srr1 & 0x580C_0000 == rx.SRR1_ISI_N_G                 # cause bits (section 3.9)
+    assert srr1 & 0x580C_0000 == rx.SRR1_ISI_N_G                 # cause bits ([ISA-radix])
     assert srr1 & 0xFFFF == (MSR_START | MSR_IR | MSR_DR) & 0xFFFF
 
 
@@ -341,7 +341,7 @@ fixup:
 
 
 def test_hardware_rc_update_parameter_in_running_code(world):
-    """With rc_hw_update (not POWER9's behaviour, section 3.10) the same
+    """With rc_hw_update (not POWER9's behaviour, [P9-rc]) the same
     accesses complete without a DSI and leave R and C set in the PTE."""
     from powersim.machine.params import MachineParams
     w = world(params=MachineParams(rc_hw_update=True))

@@ -3,7 +3,7 @@ cache-less reference walker (powersim.radix.reference_translate).
 
 Random trees of mixed page sizes for two PIDs, random translations on eight
 threads of two cores, and random edits of leaf entries, each followed by a
-correct invalidation (section 4.2: ptesync; tlbie (VA with its AP, the PID,
+correct invalidation ([L-tlb]: ptesync; tlbie (VA with its AP, the PID,
 or all); eieio; tlbsync; ptesync, or the IPI-style tlbiel on every core).
 After every completed invalidation no cached entry may disagree with memory
 (``invariant_violations() == []``) and every translation must agree with the
@@ -67,7 +67,7 @@ def scenario(draw):
 def move_table(w, pid, ea, new_base):
     """Move the table holding ``ea``'s leaf to ``new_base``: copy it, repoint
     its directory entry, clear the old page.  To the caches this is Linux
-    freeing a page-table page and allocating another (section 4.2 B: RIC = 2)."""
+    freeing a page-table page and allocating another ([L-tlb] _tlbie_pid: RIC = 2)."""
     pde_addr = w.level_entries(pid, ea)[-2]
     pde = rx.be64(w.mem, pde_addr)
     old, size = pde & rx.NLB_MASK, 8 << (pde & rx.NLS_MASK)

@@ -1,5 +1,5 @@
 """Smoke tests of the radix MMU hardware model and its test API (the edge
-cases live in test_edge_*.py).  Facts: reference/power9.md sections 3-4."""
+cases live in test_edge_*.py).  Facts: [ISA-radix], [ISA-tlbie]."""
 
 import attrs
 import pytest

@@ -1,4 +1,4 @@
-"""The pure-Python reference walker on hand-built trees (reference/power9.md s3)."""
+"""The pure-Python reference walker on hand-built trees ([ISA-radix])."""
 
 import numpy as np
 import pytest

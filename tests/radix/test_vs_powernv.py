@@ -8,8 +8,8 @@ outcome of each access (the loaded value, or the interrupt with DSISR, DAR,
 SRR0 and SRR1) must equal what the reference walker predicts, and the
 scenario's own expectation (so both cannot be wrong the same way).
 
-QEMU 7.2 sets R/C in hardware where POWER9 raises a DSI (reference/power9.md
-section 3.10), so every page here is mapped with R and C set.
+QEMU 7.2 sets R/C in hardware where POWER9 raises a DSI
+[P9-rc], so every page here is mapped with R and C set.
 
 The ``run`` fixture runs each scenario on both machines: QEMU boots the image
 through its big-endian trampoline, ``run_scenario_on_powersim`` loads the same
@@ -84,7 +84,8 @@ def parse_results(results: bytes, accesses) -> list:
     out = []
     for i, a in enumerate(accesses):
         slot = SLOTS_OFF + pnv.SLOT * i
-        word = lambda off: struct.unpack_from("<Q", results, slot + off)[0]  # noqa: E731
+        def word(off, slot=slot):
+            return struct.unpack_from("<Q", results, slot + off)[0]
         vector = word(pnv.S_VECTOR)
         if vector == 0:
             out.append(Outcome(value=word(pnv.S_VALUE) if a.kind == "load" else None))
@@ -120,7 +121,7 @@ def run_scenario_on_powersim(image: bytes, accesses) -> list:
 RUNNERS = {"powernv9": run_scenario_on_qemu, "powersim": run_scenario_on_powersim}
 
 
-@pytest.fixture(params=sorted(RUNNERS))
+@pytest.fixture(params=[pytest.param("powernv9", marks=pytest.mark.qemu), "powersim"])
 def run(request):
     return RUNNERS[request.param]
 
@@ -199,7 +200,7 @@ def test_store_to_read_only_page_is_a_protection_fault(run):
     scn.put(RA_64K + 0x40, 0x5EAD_0000_0000_0040)
     scn.store(EA_USER + 0x40, 0xDEAD).load(EA_USER + 0x40)
     got = check(scn, run)
-    # PROTFAULT | ISSTORE = 0x0A000000 [L-reg] (reference/power9.md section 3.9)
+    # PROTFAULT | ISSTORE = 0x0A000000 [L-reg] ([ISA-radix])
     assert got[0] == fault(rx.VEC_DSI, 0x0A00_0000, EA_USER + 0x40, scn, 0)
     assert got[1] == Outcome(value=0x5EAD_0000_0000_0040)  # the store did not happen
 
@@ -304,6 +305,7 @@ def start_state_program() -> str:
     return b.text()
 
 
+@pytest.mark.qemu
 @pytest.mark.skipif(pnv.MISSING, reason=pnv.SKIP_REASON)
 def test_trampoline_reaches_powersims_start_state():
     """_start sees on QEMU the r3, MSR, HID0[HILE] and LPCR[ILE|HVICE] that
@@ -316,6 +318,7 @@ def test_trampoline_reaches_powersims_start_state():
         0, pnv.START_MSR, pnv.HID0_POWER9_HILE, pnv.LPCR_ILE | pnv.LPCR_HVICE)
 
 
+@pytest.mark.qemu
 @pytest.mark.skipif(pnv.MISSING, reason=pnv.SKIP_REASON)
 def test_program_that_never_finishes_is_reported():
     img = assemble(f".org {pnv.START:#x}\n_start: b _start\n")
@@ -324,6 +327,7 @@ def test_program_that_never_finishes_is_reported():
         pnv.run_powernv(image, pnv.RESULTS_ADDR, 8, timeout=1.5)
 
 
+@pytest.mark.qemu
 @pytest.mark.skipif(pnv.MISSING, reason=pnv.SKIP_REASON)
 def test_qemu_refusing_the_image_is_reported_with_its_stderr():
     with pytest.raises(pnv.HarnessError, match="QEMU stderr: .*Could not load OPAL firmware"):

@@ -1,4 +1,4 @@
-"""Serialization methods (DESIGN.md table, docs/KERNEL.md "Methods"), one
+"""Serialization methods (docs/KERNEL.md "Methods"), one
 module each, all exposing the same Builder hooks so that the mm routines and
 the walkers are the same code for every method and only the hook bodies differ:
 
@@ -6,21 +6,21 @@ the walkers are the same code for every method and only the hook bodies differ:
     the ``kernel.method`` value.
 ``zap_flush_per_pmd``
     True when ``pmdp_huge_get_and_clear_full`` must flush the 2M TLB entry at
-    once for a non-fullmm zap (v5.8+, linux-mm 3.3).
+    once for a non-fullmm zap (v5.8+, [LM-pmd]).
 ``walker_recheck``
     True when GUP-fast re-reads the PMD and PTE after taking its page
-    reference and backs off if either changed (``robust``, linux-mm 3.6).
+    reference and backs off if either changed (``robust``, [LM-walk]).
 ``emit(b, lay)``
     the method's own routines (called once per image).
 ``serialize(b, collapse=False)``
-    code at each call site of linux-mm 3.3 (PMD clear, invalidate, and with
+    code at each call site of [LM-pmd] (PMD clear, invalidate, and with
     ``collapse=True`` the collapse flush) for that method; r3 = the mm;
     clobbers the volatile registers.
 ``free_pgtable(b)``
     free the page-table page in r3 (immediate, or deferred past a grace
     period); clobbers the volatile registers.
 ``walker_begin(b, mm, flags)`` / ``walker_end(b, mm, flags)``
-    the bracket of a lockless page-table walk (linux-mm 3.2, 3.6): ``mm`` and
+    the bracket of a lockless page-table walk [LM-bras], [LM-walk]: ``mm`` and
     ``flags`` are callee-saved registers holding the mm and receiving (begin)
     / giving back (end) the saved irq state; clobber r0, r3-r12, LR, CTR, cr0.
 """

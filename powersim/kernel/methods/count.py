@@ -1,4 +1,4 @@
-"""``count``: Leonardo Bras's v5 series (2019-10, linux-mm 3.2).  Walkers
+"""``count``: Leonardo Bras's v5 series (2019-10, [LM-bras]).  Walkers
 count themselves in ``mm->lockless_pgtbl_walkers``:
 
     begin: atomic_inc(walkers); local_irq_save; smp_mb

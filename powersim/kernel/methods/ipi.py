@@ -2,8 +2,8 @@
 flush is followed by ``serialize_against_pte_lookup``: ``smp_mb()`` then a
 synchronous ``smp_call_function_many(mm_cpumask, do_nothing)`` round, which
 cannot complete while any CPU of the mask is inside an irq-off lockless walk
-(linux-mm 3.1, 3.8).  Walkers only soft-disable interrupts around the walk
-(linux-mm 3.6, v5.4 GUP-fast).  Page-table pages are freed at once.
+[LM-serialize], [LM-softmask].  Walkers only soft-disable interrupts around the walk
+([LM-walk], v5.4 GUP-fast).  Page-table pages are freed at once.
 
 The helpers here (the irq bracket, the IPI round) are shared by the methods
 built on the same mechanism (``none``, ``count``, ``robust``, ``trim``)."""
@@ -17,7 +17,7 @@ walker_recheck = False          # v6.1 GUP-fast re-check (robust only)
 
 
 def emit_serialize(b, func="do_nothing", gate=None, info_is_mm=False):
-    """``serialize_against_pte_lookup(r3 = mm)`` [linux-mm 3.1]: ``smp_mb``, then
+    """``serialize_against_pte_lookup(r3 = mm)`` [LM-serialize]: ``smp_mb``, then
     ``gate(skip)`` (r31 = mm; may branch to ``skip`` to send nothing), then a
     synchronous round of ``func`` to mm_cpumask (info = mm or NULL)."""
     b.label("serialize_against_pte_lookup")
@@ -52,7 +52,7 @@ def free_pgtable(b):
 
 
 def walker_begin(b, mm, flags):
-    """``local_irq_save(flags)`` [linux-mm 3.6]: an IPI that arrives now waits in
+    """``local_irq_save(flags)`` [LM-walk]: an IPI that arrives now waits in
     irq_happened until walker_end."""
     local_irq_save(b, flags, "r4")
 

@@ -1,4 +1,4 @@
-"""``percpu``: Leonardo Bras's v6 series (2020-02, linux-mm 3.2).  Each CPU
+"""``percpu``: Leonardo Bras's v6 series (2020-02, [LM-bras]).  Each CPU
 counts its own lockless walks in its PACA (``lockless_pgtbl_walk_counter``,
 plain increment/decrement, no atomics):
 

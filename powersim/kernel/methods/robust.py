@@ -1,4 +1,4 @@
-"""``robust``: the v5.8 state (Aneesh Kumar's series, linux-mm 3.3, 3.6).
+"""``robust``: the v5.8 state (Aneesh Kumar's series, [LM-pmd], [LM-walk]).
 
 * No serialize at PMD clear (``pmdp_huge_get_and_clear``) or
   ``pmdp_invalidate``: walkers follow the 2020 rules (read each level once,

@@ -1,4 +1,4 @@
-"""``trim``: v5.12 (Nicholas Piggin, Dec 2020; linux-mm 3.1, 3.4, 3.9).  The
+"""``trim``: v5.12 (Nicholas Piggin, Dec 2020; [LM-serialize], [LM-zap], [LM-cpumask]).  The
 call sites and IPI round of ``ipi``, but the round runs ``do_serialize(mm)``
 on each target, which trims mm_cpumask: a CPU not currently using the mm
 (``current->mm != mm``, PACA_CURRENT_MM) leaves the mask, decrements
@@ -21,7 +21,7 @@ from powersim.kernel.smp import test_this_cpu_in_mask
 NAME = "trim"
 zap_flush_per_pmd = False
 walker_recheck = False
-flush_type_v512 = True      # tlbflush.flush_type_needed in its v5.12 form [linux-mm 3.4]
+flush_type_v512 = True      # tlbflush.flush_type_needed in its v5.12 form [LM-zap]
 serialize, free_pgtable = ipi.serialize, ipi.free_pgtable
 walker_begin, walker_end = ipi.walker_begin, ipi.walker_end
 TRIM_CLOCK_MAX = 1073       # mm_cpumask_trim_clock_max [L-tlb] (v5.12 radix_tlb.c)
