@@ -14,9 +14,10 @@ time:
   events on the sender naming the target, with a flow arrow to the target's
   interrupt that takes it; hwsync/ptesync/tlbsync waits past their base cost;
   stop/wait sleeps until the wake-up; SIMSTALL stalls, which the kernel uses
-  for the guest entry (cmd_guest) and the guest exit (the interrupt entry,
-  irq.py), and the "guest" periods in between (guest entry to the next
-  interrupt);
+  for the guest entry (cmd_guest), the guest exit (the interrupt entry,
+  irq.py) and Linux's IPI receive work (the IPI handlers,
+  kernel.ipi_receive_cycles), and the "guest" periods between a guest entry
+  and the next interrupt;
 * kernel records (powersim.kernel.trace): walker irq-off windows
   (WALK_BEGIN..WALK_END) and serialize rounds (the PMD clear's record to
   SERIALIZED, as sim.serialize_cycles measures them);
@@ -86,6 +87,17 @@ def _msgsnd_targets(t, rb, msgsndp, ts):
     return out
 
 
+IPI_HANDLERS = ("doorbell_exception", "xive_ipi_interrupt")   # their stall: Linux's work
+
+
+def _routine_of(symbols):
+    """pc -> the name of the kernel routine that contains it."""
+    import bisect
+    named = sorted((a, n) for n, a in symbols.items() if not n.startswith("."))
+    addrs = [a for a, _ in named]
+    return lambda pc: named[bisect.bisect_right(addrs, pc) - 1][1] if pc >= addrs[0] else ""
+
+
 def chrome_trace(run, window=None) -> dict:
     """The trace-event JSON document (a dict) of the finished ``run``."""
     from powersim.kernel import trace as kt
@@ -104,6 +116,8 @@ def chrome_trace(run, window=None) -> dict:
 
     def us(c):
         return round(c / mhz, 6)
+
+    routine = _routine_of(run.kernel.image.symbols)
 
     ev = []
 
@@ -146,7 +160,9 @@ def chrome_trace(run, window=None) -> dict:
         elif k == layout.EV_WAIT:
             dur(t, WAIT_NAMES.get(b, f"wait {b}"), "wait", c, a)
         elif k == layout.EV_STALL:
-            if intr[t]:
+            if routine(b) in IPI_HANDLERS:
+                dur(t, "IPI receive work", "interrupt", c, c + a, cycles=a, pc=hex(b))
+            elif intr[t]:
                 dur(t, "guest exit", "guest", c, c + a, cycles=a, pc=hex(b))
             else:
                 dur(t, "guest entry", "guest", c, c + a, cycles=a, pc=hex(b))

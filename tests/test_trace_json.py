@@ -113,11 +113,15 @@ def test_guest_entry_and_exit_stalls():
     res, run = simulate(["workload.vcpu_state=guest"])
     doc = chrome_trace(run)
     exits = spans(doc, "guest", "guest exit")
-    ipis = spans(doc, "interrupt", "IPI (XIVE 0xEA0)")
+    ipis = spans(doc, "interrupt", "doorbell 0xE80")
+    work = spans(doc, "interrupt", "IPI receive work")
     # no timer in the guest: each of the 2 IPI rounds forces one exit per vCPU
     assert Counter(e["tid"] for e in exits) == {u: 2 for u in TARGETS}
     assert res.counters["guest_exits"] == len(exits)
     assert all(any(i["tid"] == x["tid"] and within(x, i) for i in ipis) for x in exits)
+    assert Counter(e["tid"] for e in work) == {u: 2 for u in TARGETS}
+    assert all(w["dur"] > 0 and any(i["tid"] == w["tid"] and within(w, i) for i in ipis)
+               for w in work)
     assert {e["tid"] for e in spans(doc, "guest", "guest entry")} == set(TARGETS)
     periods = spans(doc, "guest", "guest")
     assert periods and all(p["dur"] > 0 for p in periods)
@@ -174,4 +178,4 @@ def test_cli_writes_the_trace(tmp_path):
     doc = json.loads(out.read_text())
     ev = [e for e in doc["traceEvents"] if e["ph"] in "Xi"]
     assert ev and all(e["ts"] <= 20 and e["ts"] + e.get("dur", 0) >= 0 for e in ev)
-    assert any(e["name"] == "IPI (XIVE 0xEA0)" for e in ev)
+    assert any(e["name"] == "doorbell 0xE80" for e in ev)
