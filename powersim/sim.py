@@ -51,6 +51,7 @@ class Simulation:
         """The Kernel for the scenario, or ConfigError when its page tables do not
         fit the machine memory."""
         from powersim.errors import PowersimError
+        from powersim.kernel.cmethod import CMethodError
         from powersim.kernel.image import Kernel
         sc = self.scenario
         mp = sc.machine
@@ -58,6 +59,8 @@ class Simulation:
             return Kernel(chips=mp.chips, cores_per_chip=mp.cores_per_chip, smt=mp.smt,
                           ipi=sc.kernel.ipi, params=mp, kparams=sc.kernel,
                           thp_bytes=sc.workload.memory)
+        except CMethodError:        # the C method's own message (compiler output, ...)
+            raise
         except PowersimError as e:
             raise ConfigError(f"workload.memory = {format_size(sc.workload.memory)}: its page "
                               f"tables do not fit machine.memory = {format_size(mp.memory)} "
