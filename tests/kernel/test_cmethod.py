@@ -128,6 +128,19 @@ def test_a_c_path_is_checked_without_numba(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_a_sweep_point_of_an_edited_c_method_is_a_new_point(tmp_path):
+    from powersim.sweep import make_points, parse_grid
+    path = c_file(tmp_path, "void serialize_against_pte_lookup(struct mm_struct *mm) {}\n")
+
+    def keys():
+        grid = parse_grid([f"kernel.method=count,{path}"])
+        return [p["key"] for p in make_points(SCENARIO, grid, base=SMALL)]
+    before = keys()
+    Path(path).write_text(Path(path).read_text() + "/* edited */\n")
+    after = keys()
+    assert before[0] == after[0] and before[1] != after[1]
+
+
 def test_missing_compiler_names_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     cmethod._tool_ids.clear()
