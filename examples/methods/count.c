@@ -1,6 +1,7 @@
 /*
- * count: Leonardo Bras's v5 series (2019-10) [Bras-v5], in C as the patches
- * wrote it (linux-mm 3.2): every lockless page-table walk counts itself in
+ * count: Leonardo Bras's v5 series (2019-10) [Bras-v5] in C: the functions of
+ * the patches, as linux-mm 3.2 gives them (the comments are ours, not quotes
+ * of the patches).  Every lockless page-table walk counts itself in
  * mm->lockless_pgtbl_walkers, and serialize_against_pte_lookup sends its IPI
  * round to mm_cpumask only while the count is non-zero.  There is no
  * spin-until-zero: a walk that starts after the smp_mb() below sees the PMD

@@ -1,6 +1,7 @@
 /*
- * percpu: Leonardo Bras's v6 series (2020-02) [Bras-v6], in C as the patches
- * wrote it (linux-mm 3.2): each CPU counts its own lockless page-table walks
+ * percpu: Leonardo Bras's v6 series (2020-02) [Bras-v6] in C: the functions
+ * of the patches, as linux-mm 3.2 gives them (the comments are ours, not quotes
+ * of the patches).  Each CPU counts its own lockless page-table walks
  * in a per-CPU counter (a plain increment: no atomic, no shared line), and
  * serialize_against_pte_lookup sends its IPI round only to the CPUs of
  * mm_cpumask whose counter is non-zero.  The Builder twin is

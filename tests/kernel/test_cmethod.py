@@ -1,6 +1,6 @@
 """Serialization methods written in C (powersim/kernel/cmethod.py): the C
-versions of ``count`` and ``percpu`` in examples/methods/ (Bras v5 and v6 as
-the patches wrote them) and of ``ipi`` (v5.4) against their Builder twins, the calling convention
+versions of ``count`` and ``percpu`` in examples/methods/ (Bras v5 and v6,
+the patches' functions) and of ``ipi`` (v5.4) against their Builder twins, the calling convention
 between the Builder kernel and GCC's code, and the errors a C method can meet.
 
 Why the twins' figures differ (example-small, 8 MiB: four serialize rounds,
