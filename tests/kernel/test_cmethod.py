@@ -334,6 +334,21 @@ def test_flag_methods_build_with_their_call_sites(tmp_path):
                for line in text.splitlines())
 
 
+@needs_cc
+def test_a_c_robust_with_its_flags_matches_robust(tmp_path):
+    """v5.8 in C (no serialize at the clear, a 2M flush per PMD, the walker
+    re-check, pgtable_free_tlb deferring the free): robust's munmap exactly, the
+    same op time and tlbies."""
+    path = c_file(tmp_path, "METHOD_FLAG(serialize_at_clear, 0);\n"
+                  "METHOD_FLAG(zap_flush_per_pmd, 1);\nMETHOD_FLAG(walker_recheck, 1);\n"
+                  "static void do_nothing(void *unused) {}\n"
+                  "void serialize_against_pte_lookup(struct mm_struct *mm)\n"
+                  "{ smp_mb(); smp_call_function_many(mm_cpumask(mm), do_nothing, NULL, 1); }\n"
+                  "void pgtable_free_tlb(pgtable_t t) { tlb_remove_table_deferred(t); }\n")
+    c, b = simulate(path), simulate("robust")
+    assert c.op_seconds == b.op_seconds and c.counters["tlbie"] == b.counters["tlbie"] == 18
+
+
 # --- the command line ---------------------------------------------------------------------
 @needs_cc
 def test_compare_prints_the_builder_and_the_c_count_side_by_side(capsys):
