@@ -349,6 +349,20 @@ def test_a_c_robust_with_its_flags_matches_robust(tmp_path):
     assert c.op_seconds == b.op_seconds and c.counters["tlbie"] == b.counters["tlbie"] == 18
 
 
+@needs_cc
+@pytest.mark.parametrize("body,needle", [
+    ("WRITE_ONCE(*(long *)0x7000000000UL, 1);",
+     "CPU 0 stopped in the munmap_thp operation (checkstop; interrupts taken: int_200 x1"),
+    ("for (;;) cpu_relax();", "check that the C method"),
+])
+def test_a_c_method_that_crashes_or_hangs_is_named(tmp_path, body, needle):
+    path = c_file(tmp_path, f"void serialize_against_pte_lookup(struct mm_struct *mm) "
+                  f"{{ {body} }}\n")
+    with pytest.raises(ConfigError) as e:
+        simulate(path)
+    assert needle in str(e.value) and path in str(e.value)
+
+
 # --- the command line ---------------------------------------------------------------------
 @needs_cc
 def test_compare_prints_the_builder_and_the_c_count_side_by_side(capsys):
