@@ -184,8 +184,8 @@ def header(lay) -> str:
     lines += _asserts("struct paca_struct", L.PACA_FIELDS, L.LINE)
     lines += _asserts("struct mm_struct", L.MM_FIELDS, L.LINE)
     lines += ["_Static_assert(sizeof(struct paca_struct) == L1_CACHE_BYTES, \"paca\");",
-              f"_Static_assert(offsetof(struct mm_struct, cpu_bitmap) == {L.LINE}, "
-              "\"mm_cpumask\");", "", "#endif", ""]
+              (f"_Static_assert(offsetof(struct mm_struct, cpu_bitmap) == {L.LINE}, "
+               "\"mm_cpumask\");"), "", "#endif", ""]
     return "\n".join(lines)
 
 
@@ -214,7 +214,7 @@ def compiler_id(path="") -> str:
 
 
 def _run(argv, path, what, cwd=None) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd,
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, check=False,
                           env={**os.environ, "LC_ALL": "C"})     # plain quotes
     if proc.returncode != 0:
         out = (proc.stderr + proc.stdout).strip()
@@ -323,8 +323,8 @@ class Elf:
         raw = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
                for i in range(shnum)]
         names = raw[shstrndx]
-        self.sections = [dict(name=self._str(names[4], s[0]), type=s[1], flags=s[2],
-                              addr=s[3], offset=s[4], size=s[5], link=s[6])
+        self.sections = [{"name": self._str(names[4], s[0]), "type": s[1], "flags": s[2],
+                          "addr": s[3], "offset": s[4], "size": s[5], "link": s[6]}
                          for s in raw]
         self.symbols = []
         for sec in self.sections:
@@ -333,9 +333,9 @@ class Elf:
             strtab = self.sections[sec["link"]]["offset"]
             for at in range(sec["offset"] + 24, sec["offset"] + sec["size"], 24):
                 name, info, other, shndx, value, size = struct.unpack_from("<IBBHQQ", data, at)
-                self.symbols.append(dict(name=self._str(strtab, name), bind=info >> 4,
-                                         type=info & 15, other=other, shndx=shndx,
-                                         value=value, size=size))
+                self.symbols.append({"name": self._str(strtab, name), "bind": info >> 4,
+                                     "type": info & 15, "other": other, "shndx": shndx,
+                                     "value": value, "size": size})
 
     def _str(self, table_off, at) -> str:
         end = self.data.index(b"\0", table_off + at)
@@ -511,8 +511,8 @@ def _objdump_word(word: int) -> str:
             f = Path(d) / "w.bin"
             f.write_bytes(struct.pack("<I", word))
             proc = subprocess.run([exe, "-D", "-b", "binary", "-m", "powerpc:common64", "-EL",
-                                   "-M", "power9", str(f)], capture_output=True, text=True)
-            m = re.search(r"^\s*0:\s+(?:[0-9a-f]{2} ){4}\s*(.*)$", proc.stdout, re.M)
+                                   "-M", "power9", str(f)], capture_output=True, text=True, check=False)
+            m = re.search(r"^\s*0:\s+(?:[0-9a-f]{2} ){4}\s*(.*)$", proc.stdout, re.MULTILINE)
             if m:
                 return " ".join(m.group(1).split())
     return f".long {word:#010x}"
