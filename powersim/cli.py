@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "serialization method, and print its symbols or its "
                                    "disassembly (every routine under its symbol name).")
     k.add_argument("--method", default="ipi", metavar="M",
-                   help="serialization method (default ipi)")
+                   help="serialization method, or the path of a C method file "
+                        "(default ipi)")
     k.add_argument("--ipi", default="doorbell", choices=("doorbell", "xive"),
                    help="how IPIs are sent (default doorbell)")
     k.add_argument("--chips", type=_int, default=1, metavar="C", help="chips (default 1)")
@@ -94,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "run its workload on the emulated machine and print a "
                                    "summary table; --json writes the full results.")
     u.add_argument("scenario", metavar="SCENARIO.toml")
-    u.add_argument("--method", metavar="M", help="serialization method (kernel.method)")
+    u.add_argument("--method", metavar="M", help="serialization method (kernel.method): "
+                   "a method's name or the path of a C method file (.c)")
     u.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="SECTION.KEY=VALUE", help="override a scenario key (repeatable)")
     u.add_argument("--seed", type=_int, metavar="N", help="workload seed (workload.seed)")
@@ -165,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "ratio to the first method's.")
     c.add_argument("scenario", metavar="SCENARIO.toml")
     c.add_argument("--methods", default="ipi,count,percpu,robust,trim", metavar="M,M,...",
-                   help="comma-separated kernel.method values (default: the five safe "
-                        "methods ipi,count,percpu,robust,trim)")
+                   help="comma-separated kernel.method values, names or C method files "
+                        "(default: the five safe methods ipi,count,percpu,robust,trim)")
     c.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="SECTION.KEY=VALUE", help="override a scenario key (repeatable)")
     c.add_argument("--seed", type=_int, metavar="N", help="workload seed (workload.seed)")

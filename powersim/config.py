@@ -162,6 +162,25 @@ def method_names() -> tuple:
     return tuple(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations))
 
 
+def check_method(method):
+    """kernel.method: a method module's name or the path of a C method file (the
+    message of kernel.methods.get, without its imports; a C file is compiled
+    only when its kernel is built)."""
+    from powersim.kernel.cmethod import check_path, is_c_method
+    allowed = method_names()
+    if method in allowed:
+        return
+    c_files = "or the path of a C method file ending in .c (e.g. examples/methods/count.c)"
+    if is_c_method(method):
+        why = check_path(method)
+        if why is None:
+            return
+        raise ConfigError(f"kernel.method = {method!r}: {why} (allowed "
+                          f"{', '.join(allowed)}, {c_files})")
+    raise ConfigError(f"kernel.method = {method!r}: allowed {', '.join(allowed)}, {c_files}"
+                      f"{_did_you_mean(method, allowed)}")
+
+
 def _convert(key, f, v):
     """v (from TOML) as the declared type of field f, else ConfigError."""
     md = f.metadata
@@ -227,10 +246,7 @@ def scenario_from_dict(data: dict) -> Scenario:
     except ParamError as e:
         raise ConfigError(f"machine.{e}") from None
     method = kw["kernel"].get("method", KernelParams().method)
-    allowed = method_names()
-    if method not in allowed:   # the message of kernel.methods.get, without its imports
-        raise ConfigError(f"kernel.method = {method!r}: allowed {', '.join(allowed)}"
-                          f"{_did_you_mean(method, allowed)}")
+    check_method(method)
     kp = KernelParams.for_machine(mp, **kw["kernel"])
     try:
         kp.validate(check_method=False)     # method_names() checked it above

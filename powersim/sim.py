@@ -54,6 +54,7 @@ class Simulation:
         """The Kernel for the scenario, or ConfigError when its page tables do not
         fit the machine memory."""
         from powersim.errors import PowersimError
+        from powersim.kernel.cmethod import CMethodError
         from powersim.kernel.image import Kernel
         sc = self.scenario
         mp = sc.machine
@@ -61,6 +62,8 @@ class Simulation:
             return Kernel(chips=mp.chips, cores_per_chip=mp.cores_per_chip, smt=mp.smt,
                           ipi=sc.kernel.ipi, params=mp, kparams=sc.kernel,
                           thp_bytes=sc.workload.memory)
+        except CMethodError:        # the C method's own message (compiler output, ...)
+            raise
         except PowersimError as e:
             raise ConfigError(f"workload.memory = {format_size(sc.workload.memory)}: its page "
                               f"tables do not fit machine.memory = {format_size(mp.memory)} "
@@ -99,15 +102,31 @@ class Simulation:
         tr = res.trace
         marks = tr[(tr["kind"] == MARK_KIND) & (tr["thread"] == plan.measured)]["cycle"]
         if len(marks) != 4 or not res.threads[plan.measured].halted:
-            raise ConfigError(f"CPU {plan.measured} did not finish the {sc.workload.generator} "
-                              f"operation within {self.until_tb} timebase ticks: lower "
-                              "workload.memory")
+            raise ConfigError(_unfinished(sc, plan.measured, res.threads[plan.measured],
+                                          self.until_tb))
         run = Run(machine=m, kernel=self.kernel, result=res, trace=tr, plan=plan)
         self.last_run = run
         extra = gen.measure(self, run) if hasattr(gen, "measure") else {}
         return Results.build(self, res, op_cycles=int((marks[3] - marks[2])
                                                       - (marks[1] - marks[0])),
                              round_cycles=serialize_cycles(tr), extra=extra)
+
+
+def _unfinished(sc, cpu, thread, until_tb) -> str:
+    """Why the measured CPU did not end its operation: a checkstop (an interrupt
+    whose vector holds no handler) or time out."""
+    from powersim.kernel.cmethod import is_c_method
+    gen, method = sc.workload.generator, sc.kernel.method
+    if thread.stats.get("checkstop"):
+        took = ", ".join(f"{k} x{v}" for k, v in thread.stats.items()
+                         if k.startswith("int_") and v)
+        return (f"CPU {cpu} stopped in the {gen} operation (checkstop; interrupts taken: "
+                f"{took}): the kernel has no handler for one of them"
+                + (f"; look for a wild access in the C method {method}"
+                   if is_c_method(method) else ""))
+    return (f"CPU {cpu} did not finish the {gen} operation within {until_tb} timebase "
+            "ticks: lower workload.memory"
+            + (f", or check that the C method {method} returns" if is_c_method(method) else ""))
 
 
 class _RecordCount:

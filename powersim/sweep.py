@@ -138,7 +138,7 @@ def make_points(scenario, grid, seeds=None, base=()) -> list:
                 shown = " ".join(f"{k}={v}" for k, v in zip(keys, combo))
                 raise ConfigError(f"grid point {shown}: {e}") from None
             cfg = sc.to_dict()
-            key = point_key(cfg)
+            key = point_key(_identity(cfg))
             if key in seen:
                 continue
             seen.add(key)
@@ -146,6 +146,19 @@ def make_points(scenario, grid, seeds=None, base=()) -> list:
                            "seed": sc.workload.seed, "method": sc.kernel.method,
                            "config": cfg})
     return points
+
+
+def _identity(cfg: dict) -> dict:
+    """What a point's key hashes: its configuration and, for a method written in
+    C, the file's contents (an edited method is a new point, not a stored one)."""
+    import hashlib
+
+    from powersim.kernel.cmethod import is_c_method
+    path = cfg["kernel"]["method"]
+    if not is_c_method(path):
+        return cfg
+    with open(path, "rb") as f:
+        return {**cfg, "kernel.method source sha256": hashlib.sha256(f.read()).hexdigest()}
 
 
 # --- one point (runs in a worker: pool process or Dask worker) ------------------------

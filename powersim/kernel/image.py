@@ -41,8 +41,8 @@ import numpy as np
 
 from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
-from powersim.kernel import (cpuidle, image_cache, irq, methods, mm, pgtable, smp, thp,
-                             tlbflush, walkers)
+from powersim.kernel import (cmethod, cpuidle, image_cache, irq, methods, mm, pgtable, smp,
+                             thp, tlbflush, walkers)
 from powersim.kernel.layout import (CI_INTERVAL_COUNT, CI_INTERVALS, CMD_CALL, CMD_END,
                                     CMD_GUEST, CMD_IDLE, CMD_IDLE_GOV, CMD_SIZE,
                                     CMD_WAIT_UNTIL, DATA_BASE, KERNELBASE,
@@ -120,7 +120,7 @@ def switch_mm(mm: int):
 
 
 # --- the image ------------------------------------------------------------------------
-def _emit_boot(b, lay, kp):
+def _emit_boot(b, lay, kp, method):
     b.label("_start")
     b.li64("r4", lay.pir_table)
     b.sldi("r5", "r3", 3)
@@ -135,6 +135,8 @@ def _emit_boot(b, lay, kp):
     b.ld("r1", f"{PACA_KSTACK}(r13)")
     b.li("r0", 0)
     b.std("r0", "0(r1)")                # null back chain
+    if hasattr(method, "boot"):         # a C method: r2 = its TOC pointer (cmethod.py)
+        method.boot(b)
     irq.hard_irq(b, "r4", enable=True)
     b.ld("r14", f"{PACA_SCRIPT}(r13)")
 
@@ -258,18 +260,25 @@ def _emit_guest(b, kp):
 def build_image(lay: Layout, ipi: str, kp: KernelParams):
     """Assemble the kernel for ``lay``: vectors, boot and command loop, interrupt
     entry, IPIs, test hooks, the mm operations of method ``kp.method``.  Linked
-    at KERNELBASE."""
+    at KERNELBASE.  A method in C (a ``.c`` path) is compiled, linked after the
+    Builder code and called from it (cmethod.py)."""
+    if cmethod.is_c_method(kp.method):
+        return cmethod.build_image(lambda hooks: _assemble(lay, ipi, kp, hooks),
+                                   kp.method, lay)
+    return _assemble(lay, ipi, kp, methods.get(kp.method))
+
+
+def _assemble(lay, ipi, kp, method):
     b = Builder()
     cpuidle.emit_vector(b, lay)
     irq.emit_vectors(b)
     b.emit(".org 0x1000")
-    _emit_boot(b, lay, kp)
+    _emit_boot(b, lay, kp, method)
     irq.emit_entries(b, kp)
     cpuidle.emit(b, lay)
     smp.emit_smp_call_function_many(b, lay, smp.check_ipi(ipi))
     smp.emit_receive(b, lay, kp)
     smp.emit_funcs(b)
-    method = methods.get(kp.method)
     method.emit(b, lay)
     pgtable.emit(b, lay, method)
     tlbflush.emit(b, lay, kp, method)

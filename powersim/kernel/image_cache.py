@@ -8,7 +8,10 @@ run; the image depends only on the generator's inputs, so it is kept on disk:
 Key: a SHA-256 of the format version, the Layout fields, the ipi name, the
 KernelParams fields and the text of every source the generator reads (the
 kernel package, the assembler, the ISA table, and the modules whose constants
-the kernel imports).  Any edit of those sources therefore misses.
+the kernel imports).  Any edit of those sources therefore misses.  With a
+method in C, also its source, the C headers, the flags and the compiler
+(cmethod.digest); cmethod.py keeps its compiled objects next to the images
+(``c-methods/``, through ``store_bytes``).
 
 Location: ``$POWERSIM_CACHE/kernel-images`` or ``~/.cache/powersim/kernel-images``;
 ``POWERSIM_CACHE=off`` disables the cache.  A file is written to a temporary
@@ -67,10 +70,13 @@ def _fields(obj) -> str:
 
 
 def key(layout, ipi: str, kparams) -> str:
+    from powersim.kernel import cmethod
     h = hashlib.sha256(FORMAT)
     h.update(_sources_digest())
     for part in (_fields(layout), repr(ipi), _fields(kparams)):
         h.update(b"\0" + part.encode())
+    if cmethod.is_c_method(kparams.method):     # its source, headers, flags, compiler
+        h.update(b"\0" + cmethod.digest(kparams.method))
     return h.hexdigest()
 
 
@@ -100,12 +106,18 @@ def _decode(blob: bytes):
 
 
 def _store(path: Path, img):
+    store_bytes(path, _encode(img))
+
+
+def store_bytes(path: Path, blob: bytes):
+    """Write ``blob`` to ``path`` atomically (temporary name, then rename), then
+    keep at most MAX_FILES files of its kind there; errors only cost a rebuild."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".img")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(_encode(img))
+                fh.write(blob)
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -113,13 +125,13 @@ def _store(path: Path, img):
             except OSError:
                 pass
             raise
-        _prune(path.parent)
+        _prune(path.parent, path.suffix)
     except OSError:
         pass        # a read-only or full cache only costs the rebuild
 
 
-def _prune(d: Path):
-    files = list(d.glob("*.img"))
+def _prune(d: Path, suffix=".img"):
+    files = list(d.glob(f"*{suffix}"))
     if len(files) <= MAX_FILES:
         return
     def mtime(f):

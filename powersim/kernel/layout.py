@@ -18,6 +18,9 @@ KERNELBASE = 0          # real mode; 0xc000_0000_0000_0000 once the MMU is on
 LINE = 128              # [SK-dt] cache-line / reservation granule
 LINE_SHIFT = 7
 DATA_BASE = 0x100000    # kernel data starts at 1 MiB; the code image must end below it
+C_LIMIT = DATA_BASE - 4096  # a C method's text, data and per-CPU areas end below this (the
+                            # last page below the data holds the workloads' mark routine)
+PERCPU_STRIDE = 512     # a C method's DEFINE_PER_CPU area: one copy per CPU, this far apart
 STACK_SIZE = 16 << 10   # one 16 KiB stack per CPU (docs/KERNEL.md)
 
 # --- PACA field offsets (one line per CPU) -------------------------------------
@@ -40,6 +43,26 @@ PACA_CURRENT_MM = 104   # u64 current->mm: the mm this CPU runs (0: none; trim)
 PACA_KVM_RETRIES = 112  # u64 KVM faults returned to the guest (walk found no PTE)
 PACA_GUEST_EXIT = 120   # u64 cycles the next interrupt's guest exit costs (0: in host)
 
+# The same fields as C sees them (struct paca_struct of a C method's generated header,
+# powersim/kernel/cmethod.py): offset, C type, name (Linux's where Linux has the field;
+# a dotted name is a member of a nested struct, as kvm_hstate.host_ipi).
+PACA_FIELDS = ((PACA_SOFT_MASK, "u8", "irq_soft_mask"),
+               (PACA_IRQ_HAPPENED, "u8", "irq_happened"),
+               (PACA_HOST_IPI, "u8", "kvm_hstate.host_ipi"),
+               (PACA_GUEST_EXITS, "u32", "guest_exits"),
+               (PACA_CPU, "u64", "paca_index"),
+               (PACA_PERCPU, "u64", "lockless_pgtbl_walk_count"),
+               (PACA_TRIM, "u64", "mm_cpumask_trim_clock"),
+               (PACA_KSTACK, "u64", "kstack"),
+               (PACA_SCRIPT, "u64", "script"),
+               (PACA_EX, "u64[4]", "exgen"),
+               (PACA_PIR, "u64", "hw_cpu_id"),
+               (PACA_MARKS, "u64", "marks"),
+               (PACA_QS, "u64", "rcu_qs"),
+               (PACA_CURRENT_MM, "struct mm_struct *", "current_mm"),
+               (PACA_KVM_RETRIES, "u64", "kvm_retries"),
+               (PACA_GUEST_EXIT, "u64", "guest_exit_cycles"))
+
 IRQS_DISABLED = 1
 PACA_IRQ_HARD_DIS = 0x01    # [LM-softmask] hw_irq.h
 PACA_IRQ_DBELL = 0x02
@@ -58,6 +81,15 @@ PPC_MSG_CALL_FUNCTION = 0   # arch/powerpc/include/asm/smp.h [LM-ipi]
 MM_PGD, MM_ACTIVE_CPUS, MM_WALKERS, MM_LOCK = 0, 8, 16, 24
 MM_PID = 32                 # mm->context.id, the PID its translations are tagged with
 MM_USERS = 40               # mm->mm_users: threads of the process (flush_type_needed)
+# As C sees them (struct mm_struct, like PACA_FIELDS): each counter is a Linux atomic_t
+# (32-bit, lwarx/stwcx.) in the low half of its u64 slot, whose upper half stays 0;
+# the lock is the 32-bit word spin_lock takes; mm_cpumask(mm) is at mm + LINE.
+MM_FIELDS = ((MM_PGD, "pgd_t *", "pgd"),
+             (MM_ACTIVE_CPUS, "atomic_t", "context.active_cpus"),
+             (MM_WALKERS, "atomic_t", "lockless_pgtbl_walkers"),
+             (MM_LOCK, "spinlock_t", "page_table_lock"),
+             (MM_PID, "unsigned long", "context.id"),
+             (MM_USERS, "atomic_t", "mm_users"))
 
 # --- page-table page pool (docs/KERNEL.md): one line, the free list of PTE tables
 POOL_LOCK, POOL_HEAD, POOL_FREE = 0, 8, 16     # spin lock word, first free table, count

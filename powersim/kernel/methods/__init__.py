@@ -23,6 +23,10 @@ the walkers are the same code for every method and only the hook bodies differ:
     the bracket of a lockless page-table walk [LM-bras], [LM-walk]: ``mm`` and
     ``flags`` are callee-saved registers holding the mm and receiving (begin)
     / giving back (end) the saved irq state; clobber r0, r3-r12, LR, CTR, cr0.
+
+A method may also be a C file (``kernel.method = "path/to/method.c"``): its
+hooks are C functions (``powersim/kernel/include/powersim/method.h``), which
+``powersim.kernel.cmethod`` compiles, links and wraps in this interface.
 """
 
 from powersim.errors import PowersimError
@@ -32,7 +36,16 @@ METHODS = {m.NAME: m for m in (ipi, count, percpu, robust, trim, none)}
 
 
 def get(name):
-    """The method module called ``name``."""
+    """The method module called ``name``; for the path of a C method (``.c``),
+    the path itself once it is checked: its hooks exist only once it is
+    compiled for a layout (powersim.kernel.cmethod, image.build_image)."""
+    from powersim.kernel import cmethod
+    if cmethod.is_c_method(name):
+        why = cmethod.check_path(name)
+        if why:
+            raise PowersimError(f"kernel.method = {name!r}: {why}")
+        return name
     if name not in METHODS:
-        raise PowersimError(f"kernel.method = {name!r}: allowed {', '.join(METHODS)}")
+        raise PowersimError(f"kernel.method = {name!r}: allowed {', '.join(METHODS)}, or the "
+                            "path of a C method file (.c)")
     return METHODS[name]
