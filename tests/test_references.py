@@ -17,7 +17,7 @@ SCANNED = ("powersim/**/*.py", "powersim/data/*.toml", "docs/*.md", "README.md",
 
 # [L-tlb], [SK-dt], [N16], [GCC], [linux-mm 3.8]: not after a name (MSR[EE]), a
 # slash (MSR[IR]/[DR]) or inside a regular expression ([A-Za-z]+)
-TAG = re.compile(r"(?<![\w\])/%@\\(])\[([A-Z][\w.+]*(?:-[\w.+]+)*|linux-mm [^\]]+)\](?![+*?{])")
+TAG = re.compile(r"(?<![\w\])/%@\\(])\[([A-Z][\w.+]*(?:-[\w.+]+)*|linux-mm [^\]]+)\](?![+*?{\[])")
 LINUX_MM = re.compile(r"linux-mm (N\d+|\d+\.\d+)")
 SECTION = re.compile(r"\b(?:power9\.md,? )?(?:sections?\s|§)(\d+(?:\.\d+)?)"
                      r"(?:\s*[-–]\s*§?(\d+(?:\.\d+)?))?")
