@@ -18,13 +18,12 @@ uses.  Handlers run hard-disabled (MSR[EE] = 0), so (H)SRR0/1 need no saving.
 """
 
 from powersim.kernel.layout import (IRQS_DISABLED, PACA_EX, PACA_GUEST_EXIT, PACA_HOST_IPI,
-                                    PACA_IRQ_DBELL,
-                                    PACA_IRQ_DEC, PACA_IRQ_EE, PACA_IRQ_HARD_DIS, PACA_IRQ_HAPPENED,
-                                    PACA_SOFT_MASK)
+                                    PACA_IRQ_DBELL, PACA_IRQ_DEC, PACA_IRQ_EE,
+                                    PACA_IRQ_HARD_DIS, PACA_IRQ_HAPPENED, PACA_SOFT_MASK)
+from powersim.machine.layout import SPR_SIMSTALL    # a modelled cost, at no host cost
 
 HSRR1, SRR1 = 315, 27
 MSR_EE, MSR_RI = 0x8000, 0x2
-SPR_SIMSTALL = 1007     # powersim.machine.core: a modelled cost, charged at no host cost
 DEC_MAX = 0x7FFFFFFF    # what a masked/handled decrementer is reset to [linux-mm 3.8]
 
 # (vector, kind, HSRR?) of each interrupt the kernel takes [L-exc]
