@@ -14,6 +14,8 @@ doorbell_exception: ``msgsync; lwsync``, ``host_ipi = 0; smp_mb``):
 unlocked (store-release) only after ``func`` returns.
 """
 
+from powersim.asm_builder import (R0, R3, R4, R5, R6, R12, R24, R25, R26, R27, R28, R29, R30,
+                                   R31)
 from powersim.errors import PowersimError
 from powersim.kernel.irq import ipi_receive_cost, local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (CSD_FLAG_LOCK, CSD_FLAG_SYNCHRONOUS, CSD_FLAGS,
@@ -134,39 +136,41 @@ def _csd_lock_wait(b, csd):
 def emit_smp_call_function_many(b, lay, ipi):
     """``smp_call_function_many(r3 = cpumask, r4 = func, r5 = info, r6 = wait)``."""
     n = lay.ncpus
+    mask, func, info, flags, cpu = R31, R30, R29, R28, R27     # flags: of our csds
+    csds, ipi_mask, target = R26, R25, R24   # this sender's csd row, cfd->cpumask_ipi
     b.label("smp_call_function_many")
     epilogue = prologue(b, 96, [f"r{r}" for r in range(24, 32)])
-    b.mr("r31", "r3")                   # mask
-    b.mr("r30", "r4")                   # func
-    b.mr("r29", "r5")                   # info
-    b.li("r28", CSD_FLAG_LOCK)          # flags of our csds
+    b.mr(mask, R3)
+    b.mr(func, R4)
+    b.mr(info, R5)
+    b.li(flags, CSD_FLAG_LOCK)
     b.cmpdi("r6", 0)
     b.beq(sync_done := b.local("async"))
-    b.li("r28", CSD_FLAG_LOCK | CSD_FLAG_SYNCHRONOUS)
+    b.li(flags, CSD_FLAG_LOCK | CSD_FLAG_SYNCHRONOUS)
     b.label(sync_done)
-    b.ld("r27", f"{PACA_CPU}(r13)")     # this CPU
-    b.mulli("r25", "r27", lay.cfd_stride)
-    b.li64("r0", lay.cfd_base)
-    b.add("r25", "r25", "r0")           # cfd->cpumask_ipi
-    b.li("r0", 0)
+    b.ld(cpu, f"{PACA_CPU}(r13)")
+    b.mulli(ipi_mask, cpu, lay.cfd_stride)
+    b.li64(R0, lay.cfd_base)
+    b.add(ipi_mask, ipi_mask, R0)
+    b.li(R0, 0)
     for w in range(lay.mask_bytes // 8):
-        b.std("r0", f"{8 * w}(r25)")
-    b.mulli("r26", "r27", n * LINE)
-    b.li64("r0", lay.csd_base)
-    b.add("r26", "r26", "r0")           # this sender's csd row
+        b.std(R0, f"{8 * w}({ipi_mask})")
+    b.mulli(csds, cpu, n * LINE)
+    b.li64(R0, lay.csd_base)
+    b.add(csds, csds, R0)
 
-    def csd_of_target():                # r3 = &csd[self][r24]
-        b.sldi("r3", "r24", LINE_SHIFT)
-        b.add("r3", "r3", "r26")
+    def csd_of_target():                # r3 = &csd[self][target]
+        b.sldi(R3, target, LINE_SHIFT)
+        b.add(R3, R3, csds)
 
     def queue():
         csd_of_target()
         _csd_lock_wait(b, "r3")         # csd_lock: wait for the previous use ...
-        b.std("r28", f"{CSD_FLAGS}(r3)")    # ... then LOCK (| SYNCHRONOUS if wait)
-        b.std("r30", f"{CSD_FUNC}(r3)")
-        b.std("r29", f"{CSD_INFO}(r3)")
+        b.std(flags, f"{CSD_FLAGS}(r3)")    # ... then LOCK (| SYNCHRONOUS if wait)
+        b.std(func, f"{CSD_FUNC}(r3)")
+        b.std(info, f"{CSD_INFO}(r3)")
         b.lwsync()                      # smp_wmb: csd filled before it is published
-        _per_cpu(b, "r5", lay.csq_base, "r24")
+        _per_cpu(b, "r5", lay.csq_base, target)
         # llist_add: first = READ_ONCE(head); do new->next = first;
         # while (!try_cmpxchg(head, &first, new))  (cmpxchg: sync ... sync [L-bar])
         retry, cas, fail, added = (b.local(h) for h in ("lladd", "cas", "casf", "added"))
@@ -188,21 +192,21 @@ def emit_smp_call_function_many(b, lay, ipi):
         b.label(added)
         b.cmpdi("r6", 0)                # queue was empty: this target needs a kick
         b.bne(kicked := b.local("nokick"))
-        cpumask_set_cpu(b, "r25", "r24", ("r4", "r5", "r6", "r7"))
+        cpumask_set_cpu(b, ipi_mask, target, ("r4", "r5", "r6", "r7"))
         b.label(kicked)
 
     def kick():
         # smp_muxed_ipi_message_pass: smp_mb(); message byte = 1; cause_ipi
-        _per_cpu(b, "r4", lay.ipi_message_base, "r24")
+        _per_cpu(b, "r4", lay.ipi_message_base, target)
         b.sync()
         b.li("r5", 1)
         b.stb("r5", f"{PPC_MSG_CALL_FUNCTION}(r4)")
         if ipi == "doorbell":           # doorbell_global_ipi [L-dbell]
             # kvmppc_set_host_ipi: smp_mb(); paca_ptrs[cpu]->host_ipi = 1 [L-kvm-ipi]
-            _per_cpu(b, "r4", lay.paca_base, "r24")
+            _per_cpu(b, "r4", lay.paca_base, target)
             b.sync()
             b.stb("r5", f"{PACA_HOST_IPI}(r4)")
-        b.sldi("r6", "r24", 3)
+        b.sldi("r6", target, 3)
         b.li64("r0", lay.cpu_pir)
         b.ldx("r6", "r6", "r0")         # target PIR
         b.sync()                        # msgsnd is "treated as a store"; out_be64 syncs too
@@ -220,11 +224,11 @@ def emit_smp_call_function_many(b, lay, ipi):
         csd_of_target()
         _csd_lock_wait(b, "r3")
 
-    _for_each_cpu(b, n, "r24", "r31", queue, skip_reg="r27")
-    _for_each_cpu(b, n, "r24", "r25", kick)
-    b.andi_rc("r0", "r28", CSD_FLAG_SYNCHRONOUS)
+    _for_each_cpu(b, n, target, mask, queue, skip_reg=cpu)
+    _for_each_cpu(b, n, target, ipi_mask, kick)
+    b.andi_rc(R0, flags, CSD_FLAG_SYNCHRONOUS)
     b.beq(nowait := b.local("nowait"))
-    _for_each_cpu(b, n, "r24", "r31", wait, skip_reg="r27")
+    _for_each_cpu(b, n, target, mask, wait, skip_reg=cpu)
     b.label(nowait)
     epilogue()
 
@@ -235,56 +239,58 @@ def emit_receive(b, lay, kp):
     b.label("smp_ipi_demux")
     b.sync()                            # mb() [linux-mm 3.7]
     b.label("smp_ipi_demux_relaxed")
-    epilogue = prologue(b, 48, ["r31"])
-    _this_cpu(b, "r31", lay.ipi_message_base)
+    messages = R31
+    epilogue = prologue(b, 48, [messages])
+    _this_cpu(b, messages, lay.ipi_message_base)
     again = b.local("demux")
     b.label(again)
-    _xchg_zero(b, "r4", "r31", "r5")
-    b.andi_rc("r4", "r4", 1 << (8 * PPC_MSG_CALL_FUNCTION))   # LE: byte n is bits 8n..
+    _xchg_zero(b, R4, messages, R5)
+    b.andi_rc(R4, R4, 1 << (8 * PPC_MSG_CALL_FUNCTION))   # LE: byte n is bits 8n..
     b.beq(none := b.local("nocall"))
     b.bl("flush_smp_call_function_queue")
     b.label(none)
-    b.ld("r4", "0(r31)")                # while (info->messages)
-    b.cmpdi("r4", 0)
+    b.ld(R4, f"0({messages})")          # while (info->messages)
+    b.cmpdi(R4, 0)
     b.bne(again)
     epilogue()
 
     b.label("flush_smp_call_function_queue")
-    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
-    _this_cpu(b, "r3", lay.csq_base)
-    _xchg_zero(b, "r4", "r3", "r5")     # llist_del_all
-    b.li("r30", 0)                      # llist_reverse_order: run in queueing order
+    csd, nxt, flags = R31, R30, R29     # nxt: the list reversed, then the _safe next
+    epilogue = prologue(b, 64, [csd, nxt, flags])
+    _this_cpu(b, R3, lay.csq_base)
+    _xchg_zero(b, R4, R3, R5)           # llist_del_all
+    b.li(nxt, 0)                        # llist_reverse_order: run in queueing order
     rev, revdone = b.local("rev"), b.local("revd")
     b.label(rev)
-    b.cmpdi("r4", 0)
+    b.cmpdi(R4, 0)
     b.beq(revdone)
-    b.ld("r5", f"{CSD_NEXT}(r4)")
-    b.std("r30", f"{CSD_NEXT}(r4)")
-    b.mr("r30", "r4")
-    b.mr("r4", "r5")
+    b.ld(R5, f"{CSD_NEXT}({R4})")
+    b.std(nxt, f"{CSD_NEXT}({R4})")
+    b.mr(nxt, R4)
+    b.mr(R4, R5)
     b.b(rev)
     b.label(revdone)
     run, done, sync = b.local("run"), b.local("rund"), b.local("sync")
     b.label(run)
-    b.mr_rc("r31", "r30")
+    b.mr_rc(csd, nxt)
     b.beq(done)
-    b.ld("r30", f"{CSD_NEXT}(r31)")     # _safe iteration: csd may be reused after unlock
-    b.ld("r29", f"{CSD_FLAGS}(r31)")
-    b.ld("r12", f"{CSD_FUNC}(r31)")
-    b.ld("r3", f"{CSD_INFO}(r31)")
-    b.mtctr("r12")
-    b.andi_rc("r0", "r29", CSD_FLAG_SYNCHRONOUS)
+    b.ld(nxt, f"{CSD_NEXT}({csd})")     # _safe iteration: csd may be reused after unlock
+    b.ld(flags, f"{CSD_FLAGS}({csd})")
+    b.ld(R12, f"{CSD_FUNC}({csd})")
+    b.ld(R3, f"{CSD_INFO}({csd})")
+    b.mtctr(R12)
+    b.andi_rc(R0, flags, CSD_FLAG_SYNCHRONOUS)
     b.bne(sync)
     b.lwsync()                          # async: csd_unlock (store-release) before func
-    b.li("r0", 0)
-    b.std("r0", f"{CSD_FLAGS}(r31)")
+    b.li(R0, 0)
+    b.std(R0, f"{CSD_FLAGS}({csd})")
     b.bctrl()
     b.b(run)
     b.label(sync)
     b.bctrl()                           # synchronous: func, then csd_unlock
     b.lwsync()
-    b.li("r0", 0)
-    b.std("r0", f"{CSD_FLAGS}(r31)")
+    b.li(R0, 0)
+    b.std(R0, f"{CSD_FLAGS}({csd})")
     b.b(run)
     b.label(done)
     epilogue()
@@ -374,25 +380,26 @@ def emit_ipi_round_trips(b):
     the real send path, the target's interrupt entry and receive path, and the
     csd_unlock the sender's csd_lock_wait sees."""
     b.label("ipi_round_trips")
-    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.li("r29", 0)
+    mask, n, rnd = R31, R30, R29
+    epilogue = prologue(b, 64, [mask, n, rnd])
+    b.mr(mask, R3)
+    b.mr(n, R4)
+    b.li(rnd, 0)
     b.label(loop := b.local("rtt"))
-    b.cmpd("r29", "r30")
+    b.cmpd(rnd, n)
     b.bge(done := b.local("rttd"))
-    b.li64("r5", TRACE_BASE)
-    b.li("r0", 0)
-    b.std("r29", f"{8 * IPI_RTT_KIND}(r5)")
-    b.mr("r3", "r31")
-    b.load_addr("r4", "do_nothing")
-    b.li("r5", 0)
-    b.li("r6", 1)                       # wait
+    b.li64(R5, TRACE_BASE)
+    b.li(R0, 0)
+    b.std(rnd, f"{8 * IPI_RTT_KIND}({R5})")
+    b.mr(R3, mask)
+    b.load_addr(R4, "do_nothing")
+    b.li(R5, 0)
+    b.li(R6, 1)                         # wait
     b.bl("smp_call_function_many")
-    b.li64("r5", TRACE_BASE)
-    b.li("r0", 1)
-    b.std("r29", f"{8 * IPI_RTT_KIND}(r5)")
-    b.addi("r29", "r29", 1)
+    b.li64(R5, TRACE_BASE)
+    b.li(R0, 1)
+    b.std(rnd, f"{8 * IPI_RTT_KIND}({R5})")
+    b.addi(rnd, rnd, 1)
     b.b(loop)
     b.label(done)
     epilogue()
@@ -411,7 +418,7 @@ def emit_ipi_wake_rounds(b):
     b.blr()
 
     b.label("ipi_wake_rounds")
-    mask, n, rnd, interval, slot = "r31", "r30", "r29", "r28", "r27"
+    mask, n, rnd, interval, slot = R31, R30, R29, R28, R27
     epilogue = prologue(b, 80, [mask, n, rnd, interval, slot])
     b.mr(mask, "r3")
     b.mr(n, "r4")
