@@ -46,14 +46,14 @@ import attrs
 import numpy as np
 
 from powersim.errors import PowersimError
-from powersim.kernel import pgtable
+from powersim.kernel import page, pgtable
 from powersim.kernel.irq import prologue
-from powersim.kernel.layout import (KERNELBASE, MM_PGD, MM_PID, POOL_FREE, POOL_HEAD,
-                                    PT_FRAME_SHIFT, PTE_TABLE_BYTES)
+from powersim.kernel.layout import (FRAMES_PER_THP, KERNELBASE, MM_PGD, MM_PID, MM_RSS_ANON,
+                                    POOL_FREE, POOL_HEAD, PT_FRAME_SHIFT, PTE_TABLE_BYTES)
 from powersim.kernel.tlbflush import (TLB_FREED_TABLES, TLB_FULLMM, TLB_MM, TLB_NR_TABLES,
                                       TLB_SIZE, TLB_TABLES)
 from powersim.kernel.trace import PMD_SET, trace
-from powersim.radix import LEAF, PAGE_SHIFTS, READ, RW, C, PageTables, R, V
+from powersim.radix import LEAF, PAGE_SHIFTS, READ, RPN_MASK, RW, C, PageTables, R, V
 
 PMD_SIZE = 1 << pgtable.PMD_SHIFT
 THP_EA = 0x7000_0000_0000       # an mmap-area user address, 1 GiB aligned
@@ -99,6 +99,18 @@ def _pmd_loop_tail(b, loop, nxt, done):
     b.b(loop)
     b.label(done)
 
+def pmd_page(b, dst, pmd, lay):
+    """``dst = pmd_page(pmd)``: the struct page of the leaf's first frame
+    (``pfn_to_page``: the vmemmap from THP_FRAMES's pfn on)."""
+    b.li64("r0", RPN_MASK)
+    b.and_(dst, pmd, "r0")
+    b.li64("r0", THP_FRAMES)
+    b.subf(dst, "r0", dst)
+    b.srdi(dst, dst, PAGE_SHIFT - 6)    # (pfn - first pfn) * sizeof(struct page)
+    b.li64("r0", lay.vmemmap)
+    b.add(dst, dst, "r0")
+
+
 def emit(b, lay, method):
     """munmap, exit_mmap, unmap_vmas, zap_huge_pmd, zap_deposited_table."""
     b.label("zap_deposited_table")      # (mm, pmdp)
@@ -108,7 +120,7 @@ def emit(b, lay, method):
     epilogue()
 
     b.label("zap_huge_pmd")             # (tlb, pmdp, addr) -> 1 zapped / 0 not huge
-    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28", "r27"])
     b.mr("r31", "r3")
     b.mr("r30", "r4")
     b.mr("r29", "r5")
@@ -117,6 +129,7 @@ def emit(b, lay, method):
     b.ld("r28", f"{TLB_MM}(r31)")
     pgtable.pmd_lock_addr(b, "r3", "r28")
     pgtable.spin_lock(b, "r3", "r4")
+    b.li("r27", 0)                      # the page, once zapped
     b.ldbrx("r4", 0, "r30")             # still huge under the lock?
     b.rldicl("r4", "r4", 2, 63)         # _PAGE_PTE
     b.cmpdi("r4", 0)
@@ -126,18 +139,33 @@ def emit(b, lay, method):
     b.mr("r5", "r30")
     b.ld("r6", f"{TLB_FULLMM}(r31)")
     b.bl("pmdp_huge_get_and_clear_full")
+    pmd_page(b, "r27", "r3", lay)
     b.mr("r3", "r31")
     b.mr("r4", "r30")
     b.mr("r5", "r29")
     b.bl("tlb_remove_pmd_tlb_entry")
+    b.mr("r3", "r27")
+    b.bl("page_remove_rmap_thp")        # page_remove_rmap(page, true)
+    b.ld("r4", f"{page.SP_MAPPING}(r27)")   # PageAnon
+    b.andi_rc("r4", "r4", page.PAGE_MAPPING_ANON)
+    b.beq(unlock)
     b.mr("r3", "r28")
     b.mr("r4", "r30")
     b.bl("zap_deposited_table")
-    b.li("r4", 1)
+    b.addi("r3", "r28", MM_RSS_ANON)    # add_mm_counter(mm, MM_ANONPAGES, -HPAGE_PMD_NR)
+    b.li("r4", -FRAMES_PER_THP)
+    page.atomic_rmw(b, "r3", "add", "r4", "r5")
     b.label(unlock)
     pgtable.pmd_lock_addr(b, "r3", "r28")
     pgtable.spin_unlock(b, "r3")
-    b.mr("r3", "r4")
+    b.li("r3", 0)
+    b.cmpdi("r27", 0)
+    b.beq(out := b.local("out"))        # not huge under the lock: nothing zapped
+    b.mr("r3", "r31")
+    b.mr("r4", "r27")
+    b.bl("tlb_remove_page_size")
+    b.li("r3", 1)
+    b.label(out)
     epilogue()
 
     _emit_pte_level(b, method)
