@@ -46,7 +46,7 @@ from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (FRAMES_PER_THP, KERNELBASE, LINE, MAX_ORDER, MM_RSS_ANON,
                                     PACA_CPU, STRUCT_PAGE)
 from powersim.kernel.pgtable import spin_lock, spin_unlock
-from powersim.kernel.trace import PAGE_FREE, trace
+from powersim.kernel.trace import PAGE_FREE, PAGES_FLUSH, trace
 
 # struct page (64-bit) [L-mmtypes]
 SP_FLAGS = 0
@@ -791,10 +791,12 @@ def _emit_gather(b, lay, tlb_active, tlb_batch_count, tlb_local):
     b.ld("r6", f"{PCP_GATHER_FLUSHES}(r5)")
     b.addi("r6", "r6", 1)
     b.std("r6", f"{PCP_GATHER_FLUSHES}(r5)")
+    b.li("r6", 0)
+    trace(b, PAGES_FLUSH, "r6", scratch="r5")
     b.label(loop := b.local("batch"))
     b.lwz("r4", f"{BATCH_NR}(r30)")
     b.cmpwi("r4", 0)
-    b.beq(reset)
+    b.beq(freed := b.local("freed"))
     b.addi("r3", "r30", BATCH_PAGES)
     b.bl("free_pages_and_swap_cache")
     b.li("r0", 0)
@@ -802,6 +804,9 @@ def _emit_gather(b, lay, tlb_active, tlb_batch_count, tlb_local):
     b.ld("r30", f"{BATCH_NEXT}(r30)")
     b.cmpdi("r30", 0)
     b.bne(loop)
+    b.label(freed)
+    b.li("r6", 1)
+    trace(b, PAGES_FLUSH, "r6", scratch="r5")
     b.label(reset)
     b.addi("r4", "r31", tlb_local)      # tlb->active = &tlb->local
     b.std("r4", f"{tlb_active}(r31)")
