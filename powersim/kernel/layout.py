@@ -64,11 +64,11 @@ MM_RSS_ANON = 48            # mm->rss_stat.count[MM_ANONPAGES] (atomic_long, pag
 POOL_LOCK, POOL_HEAD, POOL_FREE = 0, 8, 16     # spin lock word, first free table, count
 PTE_TABLE_BYTES = 256       # 64K geometry: 32 PTEs x 8 bytes per PTE table [L-r64k]
 PT_FRAME_SHIFT = 12         # mem_map: one u64 (pmd_huge_pte) per 4 KiB frame of tables
-PAGE_REFS = 4096            # page_ref: u64 refcount words for data frames, indexed by
-PAGE_REF_SHIFT = 16         # 64K pfn modulo PAGE_REFS (frames are numbers only, no data)
 
 # --- struct pages, zone, node, memcg, per-CPU stats (powersim/kernel/page.py)
 STRUCT_PAGE = 64            # sizeof(struct page), 64-bit [L-mmtypes]
+THP_FRAMES = 1 << 40        # RA of the first data frame (no memory behind it): the
+                            # vmemmap's first struct page is its pfn's
 FRAMES_PER_THP = 32         # HPAGE_PMD_NR with 64K pages: 2 MiB / 64 KiB [L-r64k]
 MAX_ORDER = 9               # FORCE_MAX_ZONEORDER for ppc64 with 64K pages [L-ppc-kconfig]
 ZONE_BYTES = 3 * LINE       # a line of lock and counters, then free_area[MAX_ORDER]
@@ -168,7 +168,6 @@ class Layout:
                 ("mem_map", 8 * (self.pgtable_bytes >> PT_FRAME_SHIFT)),
                 ("pte_pool", self.pte_tables * PTE_TABLE_BYTES),
                 ("pgtables", self.pgtable_bytes),
-                ("page_ref", 8 * PAGE_REFS),
                 ("vmemmap", STRUCT_PAGE * self.vmemmap_frames),
                 ("zone", ZONE_BYTES), ("pgdat", PGDAT_BYTES),
                 ("memcg", MEMCG_MAX_DEPTH * LINE), ("pcp", n * LINE),
@@ -318,12 +317,6 @@ class Layout:
         """u64 per 4 KiB frame of the pgtables region: for a PMD table's frame,
         ``pmd_huge_pte`` (the head of its deposited PTE tables) [L-pgt]."""
         return self._base("mem_map")
-
-    @property
-    def page_ref(self):
-        """u64 per 64K data frame (pfn mod PAGE_REFS): the struct page refcount
-        gup_fast takes a reference on."""
-        return self._base("page_ref")
 
     @property
     def vmemmap(self):

@@ -49,15 +49,15 @@ from powersim.errors import PowersimError
 from powersim.kernel import page, pgtable
 from powersim.kernel.irq import prologue
 from powersim.kernel.layout import (FRAMES_PER_THP, KERNELBASE, MM_PGD, MM_PID, MM_RSS_ANON,
-                                    POOL_FREE, POOL_HEAD, PT_FRAME_SHIFT, PTE_TABLE_BYTES)
+                                    POOL_FREE, POOL_HEAD, PT_FRAME_SHIFT, PTE_TABLE_BYTES,
+                                    THP_FRAMES)
 from powersim.kernel.tlbflush import (TLB_FREED_TABLES, TLB_FULLMM, TLB_MM, TLB_NR_TABLES,
                                       TLB_SIZE, TLB_TABLES)
 from powersim.kernel.trace import PMD_SET, trace
-from powersim.radix import LEAF, PAGE_SHIFTS, READ, RPN_MASK, RW, C, PageTables, R, V
+from powersim.radix import LEAF, PAGE_SHIFTS, READ, RW, C, PageTables, R, V
 
 PMD_SIZE = 1 << pgtable.PMD_SHIFT
 THP_EA = 0x7000_0000_0000       # an mmap-area user address, 1 GiB aligned
-THP_FRAMES = 1 << 40            # RA of the first data frame: no memory behind it
 PROCESS_PID = 1
 PAGE_SHIFT = PAGE_SHIFTS["64K"]     # base pages (64K geometry) [L-r64k]
 BASE_EA = THP_EA + (512 << 20)  # the base-page region (fault_in_base_pages), in the THP
@@ -99,18 +99,6 @@ def _pmd_loop_tail(b, loop, nxt, done):
     b.b(loop)
     b.label(done)
 
-def pmd_page(b, dst, pmd, lay):
-    """``dst = pmd_page(pmd)``: the struct page of the leaf's first frame
-    (``pfn_to_page``: the vmemmap from THP_FRAMES's pfn on)."""
-    b.li64("r0", RPN_MASK)
-    b.and_(dst, pmd, "r0")
-    b.li64("r0", THP_FRAMES)
-    b.subf(dst, "r0", dst)
-    b.srdi(dst, dst, PAGE_SHIFT - 6)    # (pfn - first pfn) * sizeof(struct page)
-    b.li64("r0", lay.vmemmap)
-    b.add(dst, dst, "r0")
-
-
 def emit(b, lay, method):
     """munmap, exit_mmap, unmap_vmas, zap_huge_pmd, zap_deposited_table."""
     b.label("zap_deposited_table")      # (mm, pmdp)
@@ -139,7 +127,8 @@ def emit(b, lay, method):
     b.mr("r5", "r30")
     b.ld("r6", f"{TLB_FULLMM}(r31)")
     b.bl("pmdp_huge_get_and_clear_full")
-    pmd_page(b, "r27", "r3", lay)
+    page.frame_index(b, "r27", "r3")    # pmd_page
+    page.index_to_page(b, "r27", "r27", lay)
     b.mr("r3", "r31")
     b.mr("r4", "r30")
     b.mr("r5", "r29")

@@ -44,9 +44,10 @@ import numpy as np
 
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (FRAMES_PER_THP, KERNELBASE, LINE, MAX_ORDER, MM_RSS_ANON,
-                                    PACA_CPU, STRUCT_PAGE)
+                                    PACA_CPU, STRUCT_PAGE, THP_FRAMES)
 from powersim.kernel.pgtable import spin_lock, spin_unlock
 from powersim.kernel.trace import PAGE_FREE, PAGES_FLUSH, trace
+from powersim.radix import RPN_MASK
 
 # struct page (64-bit) [L-mmtypes]
 SP_FLAGS = 0
@@ -225,6 +226,23 @@ def _flag_test(b, dst, page, bit, off=SP_FLAGS):
     b.rldicl_rc(dst, dst, 64 - bit, 63)
 
 
+def frame_index(b, dst, entry):
+    """``dst`` = the vmemmap index of a PTE's (or huge PMD's) frame: its pfn less
+    THP_FRAMES's (CPU byte order; unsigned: frames below come out huge)."""
+    b.li64("r0", RPN_MASK)
+    b.and_(dst, entry, "r0")
+    b.li64("r0", THP_FRAMES)
+    b.subf(dst, "r0", dst)
+    b.srdi(dst, dst, 16)
+
+
+def index_to_page(b, dst, index, lay):
+    """``dst = pfn_to_page``: the struct page of a vmemmap index."""
+    b.sldi(dst, index, 6)
+    b.li64("r0", lay.vmemmap)
+    b.add(dst, dst, "r0")
+
+
 # --- rmap and counters ----------------------------------------------------------------
 def _emit_rmap(b, lay):
     b.label("page_remove_rmap_thp")     # (page): page_remove_anon_compound_rmap
@@ -311,7 +329,7 @@ def _vmstat_dec_node(b, lay, diff_off, counter):
 
 
 # --- the free path ----------------------------------------------------------------------
-def _compound_head(b, dst, page, tmp):
+def compound_head(b, dst, page, tmp):
     """``dst = compound_head(page)``: a tail's compound_head has bit 0 set."""
     b.ld(tmp, f"{SP_COMPOUND_HEAD}({page})")
     b.mr(dst, page)
@@ -333,7 +351,7 @@ def _put_page_testzero(b, page, tmp):
 def _emit_release(b, lay):
     b.label("put_page")                 # (page): a reference dropped
     epilogue = prologue(b, 48, ["r31"])
-    _compound_head(b, "r31", "r3", "r4")
+    compound_head(b, "r31", "r3", "r4")
     _put_page_testzero(b, "r31", "r4")
     b.bne(out := b.local("out"))
     b.mr("r3", "r31")
@@ -356,7 +374,7 @@ def _emit_release(b, lay):
     b.ld("r4", "0(r4)")
     b.cmpd("r4", page)
     b.beq(loop)
-    _compound_head(b, page, page, "r4")
+    compound_head(b, page, page, "r4")
     _put_page_testzero(b, page, "r4")
     b.bne(loop)
     b.mr("r3", page)                    # PageCompound: __put_compound_page
@@ -593,11 +611,11 @@ def _free_pages_check(b, page, bad):
     b.lwa("r7", f"{SP_MAPCOUNT}({page})")
     b.addi("r7", "r7", 1)
     b.ld("r8", f"{SP_MAPPING}({page})")
-    b.emit(f"or r7,r7,r8")
+    b.emit("or r7,r7,r8")
     b.lwz("r8", f"{SP_REFCOUNT}({page})")
-    b.emit(f"or r7,r7,r8")
+    b.emit("or r7,r7,r8")
     b.ld("r8", f"{SP_MEM_CGROUP}({page})")
-    b.emit(f"or r8,r7,r8")
+    b.emit("or r8,r7,r8")
     b.ld("r7", f"{SP_FLAGS}({page})")
     b.and_("r11", "r7", "r9")
     b.emit("or. r8,r8,r11")

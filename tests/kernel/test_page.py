@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from powersim.kernel import page as P
-from powersim.kernel.image import Kernel, call
-from powersim.kernel.layout import FRAMES_PER_THP, LINE, MAX_ORDER, MM_RSS_ANON
+from powersim.kernel.checker import check
+from powersim.kernel.image import Kernel, KernelRun, call, wait_until
+from powersim.kernel.layout import FRAMES_PER_THP, LINE, MARK_FREE, MAX_ORDER, MM_RSS_ANON
 from powersim.kernel.mm import PMD_SIZE, THP_EA
 from powersim.kernel.params import KernelParams
 
@@ -111,3 +112,59 @@ def test_a_zap_past_one_gather_flushes_twice():
     lay, run = munmapped(thps)
     assert run.u64(lay.pcp + P.PCP_GATHER_FLUSHES) == P.gather_flushes(thps, 64 << 10) == 2
     assert P.zone_free_pages(run.u64, u8(run), lay) == thps * FRAMES_PER_THP
+
+
+# --- a walker's reference on the struct page ---------------------------------------------
+S = MARK_FREE
+
+
+def free_blocks(run, lay):
+    return {o: free_area(run, lay, o)[1] for o in range(MAX_ORDER) if free_area(run, lay, o)[1]}
+
+
+def test_a_reference_held_across_the_zap_keeps_the_page_until_put_back():
+    """CPU 1 takes a GUP-fast reference on THP 0 and holds it while CPU 0
+    unmaps the 8 THPs; the zap's put leaves the page to the walker, which frees
+    it when it puts it back (put_page), merging the whole 16 MiB block."""
+    k = Kernel(thp_bytes=8 * PMD_SIZE, kparams=KernelParams(method="ipi"))
+    lay = k.layout
+    m = k.load({0: [wait_until(2_000), call("munmap", THP_EA, 8 * PMD_SIZE)],
+                1: [call("call_mark", S, "gup_fast", lay.mm, THP_EA + 0x1234),
+                    wait_until(200_000), call("put_page", lay.vmemmap + 5 * P.STRUCT_PAGE)]},
+               mm_cpus=(0, 1))
+    m.prepare()
+    m.run(150_000 * 2400 // 512)            # munmap done, the reference still held
+    run = KernelRun(machine=m, layout=lay, result=None)
+    assert run.marks(1)[S] == 1
+    head = struct_pages(lay, run)[0]
+    assert head[P.SP_REFCOUNT // 4] == 1 and head[P.SP_MAPCOUNT // 4] == -1
+    assert free_blocks(run, lay) == {5: 1, 6: 1, 7: 1}      # THPs 1, 2-3, 4-7
+    assert P.zone_free_pages(run.u64, u8(run), lay) == 7 * FRAMES_PER_THP
+    m.run(10**8)
+    assert free_blocks(run, lay) == {MAX_ORDER - 1: 1}
+    assert P.zone_free_pages(run.u64, u8(run), lay) == 8 * FRAMES_PER_THP
+    assert struct_pages(lay, run)[0][P.SP_REFCOUNT // 4] == 0
+
+
+def uaf_run(method):
+    """CPU 1's GUP-fast walk of THP 0 reads the PMD, then spends ~60 us before
+    taking its reference while CPU 0 unmaps the region: (the races the checker
+    finds, THP 0's refcount at the end: the walker's reference, or 0 freed)."""
+    k = Kernel(thp_bytes=8 * PMD_SIZE, kparams=KernelParams(method=method))
+    lay = k.layout
+    run = k.run({0: [wait_until(2_000), call("munmap", THP_EA, 8 * PMD_SIZE)],
+                 1: [call("gup_fast_window", lay.mm, THP_EA, 150_000),
+                     wait_until(300_000)]},             # then takes the IPIs
+                mm_cpus=(0, 1))
+    return check(run.result.trace), struct_pages(lay, run)[0][P.SP_REFCOUNT // 4]
+
+
+def test_none_lets_the_walker_get_a_page_already_freed():
+    races, ref = uaf_run("none")
+    assert [r.kind for r in races] == ["use_after_free"] and ref == 0
+
+
+@pytest.mark.parametrize("method", ["ipi", "count", "percpu", "robust", "trim"])
+def test_safe_methods_never_hand_a_walker_a_freed_page(method):
+    races, ref = uaf_run(method)
+    assert races == [] and ref == (0 if method == "robust" else 1)
