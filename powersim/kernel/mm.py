@@ -13,14 +13,17 @@ Routines:
 * ``zap_huge_pmd(tlb, pmdp, addr)``: ``tlb_change_page_size(2M)``, PMD lock,
   re-check it is still huge (``__pmd_trans_huge_lock``),
   ``pmdp_huge_get_and_clear_full(.., tlb->fullmm)`` (the method's serialize
-  happens in there), ``tlb_remove_pmd_tlb_entry``, ``zap_deposited_table``,
-  unlock.
+  happens in there), ``tlb_remove_pmd_tlb_entry``, ``page_remove_rmap(page,
+  true)``, ``zap_deposited_table``, ``add_mm_counter(MM_ANONPAGES, -32)``,
+  unlock, ``tlb_remove_page_size`` (page.py: the gather frees it after a flush).
 * ``zap_pte_range(tlb, pmdp, addr)``: ``tlb_change_page_size(64K)``, the PTE
   lock (mm->page_table_lock: no split locks), re-check the PMD still points
   to a table, then each present PTE: ``ptep_get_and_clear_full`` (a plain
   store for fullmm, else the atomic ``radix__pte_update``, which is
   ``pmd_hugepage_update``'s code) and ``tlb_remove_tlb_entry`` (widen by
-  64K); unlock.  Data pages are frames: nothing to free.
+  64K); unlock.  The pages of a split THP are neither unmapped from their
+  rmap nor freed (not modelled: split_huge_pmd leaves their struct pages as
+  they were).
 * ``free_pgtables(tlb, start, end)`` (after unmap_vmas, as unmap_region does):
   each PMD of the range that still points to a PTE table: ``pmd_clear``
   (plain store), then ``pte_free_tlb``: ``tlb_flush_pmd_range(addr, 64K)``,
@@ -36,8 +39,8 @@ Routines:
 2 MiB leaves (``_PAGE_PTE | _PAGE_PRESENT``, R and C set as Linux sets them for
 a THP it maps, user read/write), each with one PTE table from the pool
 deposited (pgtable_trans_huge_deposit); the rest of the pool on the free list.
-Data pages are frame numbers only: host memory grows with page tables, never
-with data.
+Data pages are frame numbers only: host memory grows with page tables and the
+struct pages (page.build_struct_pages, 64 B per 64K frame), never with data.
 """
 
 import array

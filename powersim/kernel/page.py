@@ -871,37 +871,19 @@ def build_struct_pages(mem, lay, thps: int, mm_addr: int,
     nframes = lay.vmemmap_frames
     base = lay.vmemmap - KERNELBASE
     sp = mem[base:base + nframes * STRUCT_PAGE].view(np.uint64).reshape(nframes, 8)
-    sp32 = sp.view(np.int32).reshape(nframes, 16)
-    sp8 = sp.view(np.uint8).reshape(nframes, 64)
-    idx = np.arange(nframes, dtype=np.uint64)
-    addr = np.uint64(lay.vmemmap) + idx * np.uint64(STRUCT_PAGE)
-    sp32[:, SP_MAPCOUNT // 4] = -1
     n = thps * FRAMES_PER_THP
-    sp32[n:, SP_REFCOUNT // 4] = 1      # beyond the region: allocated order-0 pages
+    sp.view(np.int32)[:, SP_MAPCOUNT // 4] = -1
+    sp.view(np.int32)[n:, SP_REFCOUNT // 4] = 1     # beyond the region: allocated order-0
     leaf = lay.memcg if memcg_depth else 0
+    thp_bytes = FRAMES_PER_THP * STRUCT_PAGE
+    lru_head = lay.pgdat + PGDAT_LRU
+    for lo in range(0, thps, 1 << 16):          # in chunks: small temporaries at 4 TiB
+        hi = min(thps, lo + (1 << 16))
+        _write_thps(sp[lo * FRAMES_PER_THP:hi * FRAMES_PER_THP], lay.vmemmap + lo * thp_bytes,
+                    lo, thps, mm_addr, leaf, lru_head)
     if thps:
-        heads = np.arange(0, n, FRAMES_PER_THP)
-        tails = np.setdiff1d(np.arange(n), heads)
-        sp[tails, SP_COMPOUND_HEAD // 8] = addr[tails - tails % FRAMES_PER_THP] + np.uint64(1)
-        sp[tails, SP_MAPPING // 8] = np.uint64(TAIL_MAPPING)
-        sp[heads, SP_FLAGS // 8] = np.uint64(sum(1 << f for f in (
-            PG_head, PG_lru, PG_active, PG_uptodate, PG_swapbacked)))
-        sp[heads, SP_MAPPING // 8] = np.uint64(mm_addr | PAGE_MAPPING_ANON)   # anon_vma
-        sp[heads, SP_INDEX // 8] = idx[heads]
-        sp32[heads, SP_REFCOUNT // 4] = 1
-        sp[heads, SP_MEM_CGROUP // 8] = np.uint64(leaf)
-        sp8[heads + 1, SP_COMPOUND_DTOR] = TRANSHUGE_PAGE_DTOR
-        sp8[heads + 1, SP_COMPOUND_ORDER] = THP_ORDER
-        sp32[heads + 1, SP_COMPOUND_MAPCOUNT // 4] = 0      # one PMD mapping
-        dl = addr[heads + 2] + np.uint64(SP_DEFERRED_LIST)  # INIT_LIST_HEAD
-        sp[heads + 2, SP_DEFERRED_LIST // 8] = dl
-        sp[heads + 2, SP_DEFERRED_LIST // 8 + 1] = dl
-        lru_head = np.uint64(lay.pgdat + PGDAT_LRU)
-        links = np.r_[lru_head, addr[heads] + np.uint64(SP_LRU), lru_head]
-        sp[heads, SP_LRU // 8] = links[2:]
-        sp[heads, SP_LRU // 8 + 1] = links[:-2]
-        _u64(mem, lay.pgdat + PGDAT_LRU, int(links[1]))
-        _u64(mem, lay.pgdat + PGDAT_LRU + 8, int(links[-2]))
+        _u64(mem, lru_head, lay.vmemmap + SP_LRU)
+        _u64(mem, lru_head + 8, lay.vmemmap + (thps - 1) * thp_bytes + SP_LRU)
     else:
         for off in (0, 8):
             _u64(mem, lay.pgdat + PGDAT_LRU + off, lay.pgdat + PGDAT_LRU)
@@ -924,6 +906,40 @@ def build_struct_pages(mem, lay, thps: int, mm_addr: int,
         mem[line + PCP_ZONE_THRESHOLD] = threshold
         mem[line + PCP_NODE_THRESHOLD] = threshold
         _u64(mem, lay.pcp + cpu * LINE + PCP_MEMCG_TARGET, THRESHOLDS_EVENTS_TARGET)
+
+
+def _write_thps(sp, first, lo, thps, mm_addr, leaf, lru_head):
+    """THPs lo.. of ``thps`` (their struct pages ``sp``, the first at ``first``):
+    prep_compound_page, prep_transhuge_page, the anon rmap, the LRU links, the
+    memcg charge."""
+    k = len(sp) // FRAMES_PER_THP
+    t = sp.reshape(k, FRAMES_PER_THP, 8)
+    heads = np.uint64(first) + np.arange(k, dtype=np.uint64) * np.uint64(
+        FRAMES_PER_THP * STRUCT_PAGE)
+    t[:, 1:, SP_COMPOUND_HEAD // 8] = (heads + np.uint64(1))[:, None]
+    t[:, 1:, SP_MAPPING // 8] = np.uint64(TAIL_MAPPING)
+    t[:, 0, SP_FLAGS // 8] = np.uint64(sum(1 << f for f in (
+        PG_head, PG_lru, PG_active, PG_uptodate, PG_swapbacked)))
+    t[:, 0, SP_MAPPING // 8] = np.uint64(mm_addr | PAGE_MAPPING_ANON)     # anon_vma
+    t[:, 0, SP_INDEX // 8] = (np.arange(lo, lo + k, dtype=np.uint64)
+                              * np.uint64(FRAMES_PER_THP))
+    t[:, 0, SP_MEM_CGROUP // 8] = np.uint64(leaf)
+    t.view(np.int32)[:, 0, SP_REFCOUNT // 4] = 1
+    b8 = t.view(np.uint8)
+    b8[:, 1, SP_COMPOUND_DTOR] = TRANSHUGE_PAGE_DTOR
+    b8[:, 1, SP_COMPOUND_ORDER] = THP_ORDER
+    t.view(np.int32)[:, 1, SP_COMPOUND_MAPCOUNT // 4] = 0     # one PMD mapping
+    dl = heads + np.uint64(2 * STRUCT_PAGE + SP_DEFERRED_LIST)   # INIT_LIST_HEAD
+    t[:, 2, SP_DEFERRED_LIST // 8] = dl
+    t[:, 2, SP_DEFERRED_LIST // 8 + 1] = dl
+    lru = heads + np.uint64(SP_LRU)             # the heads on the LRU, in order
+    step = np.uint64(FRAMES_PER_THP * STRUCT_PAGE)
+    t[:, 0, SP_LRU // 8] = lru + step
+    t[:, 0, SP_LRU // 8 + 1] = lru - step
+    if lo == 0:
+        t[0, 0, SP_LRU // 8 + 1] = np.uint64(lru_head)
+    if lo + k == thps:
+        t[-1, 0, SP_LRU // 8] = np.uint64(lru_head)
 
 
 def s8(v: int) -> int:
