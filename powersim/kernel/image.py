@@ -274,7 +274,7 @@ def build_image(lay: Layout, ipi: str, kp: KernelParams):
     pgtable.emit(b, lay, method)
     tlbflush.emit(b, lay, kp, method)
     mm.emit(b, lay, method)
-    thp.emit(b)
+    thp.emit(b, lay)
     walkers.emit(b, lay, method)
     img = b.assemble(base=KERNELBASE, filename="<kernel>")
     if len(img.data) > DATA_BASE:

@@ -254,7 +254,7 @@ def _emit_rmap(b, lay):
     atomic_rmw(b, "r4", "add", "r5", "r6", word=True, ordered=True)   # atomic_add_negative
     b.cmpdi("r6", 0)
     b.bge(out := b.local("out"))        # still mapped by another PMD
-    _vmstat_dec_node(b, lay, PCP_NODE_ANON_THPS, lay.pgdat + PGDAT_ANON_THPS)
+    _vmstat_step_node(b, lay, PCP_NODE_ANON_THPS, lay.pgdat + PGDAT_ANON_THPS)
     b.addi("r4", page, STRUCT_PAGE + SP_FLAGS)      # TestClearPageDoubleMap
     b.li64("r5", 1 << PG_double_map)
     atomic_rmw(b, "r4", "andc", "r5", "r6", ordered=True)
@@ -307,25 +307,103 @@ def _emit_rmap(b, lay):
     epilogue()
 
 
-def _vmstat_dec_node(b, lay, diff_off, counter):
-    """``__dec_node_page_state`` [L-vmstat]: the diff decremented; below
-    -threshold, the counter gets diff - threshold / 2 and the diff is
-    threshold / 2 (the overstep)."""
+def _vmstat_step_node(b, lay, diff_off, counter, step=-1):
+    """``__dec_node_page_state`` / ``__inc_node_page_state`` (``step`` -1 / +1)
+    [L-vmstat]: the diff moved by one; past the threshold, the counter gets the
+    diff plus half the threshold beyond it (the overstep) and the diff is left
+    at minus that overstep."""
     this_cpu_line(b, "r4", lay.pcp)
     b.lbz("r5", f"{diff_off}(r4)")
     b.extsb("r5", "r5")
-    b.addi("r5", "r5", -1)
+    b.addi("r5", "r5", step)
     b.lbz("r6", f"{PCP_NODE_THRESHOLD}(r4)")
-    b.neg("r7", "r6")
-    b.cmpd("r5", "r7")
-    b.bge(keep := b.local("keep"))
+    if step < 0:
+        b.neg("r7", "r6")
+        b.cmpd("r5", "r7")
+        b.bge(keep := b.local("keep"))
+    else:
+        b.cmpd("r5", "r6")
+        b.ble(keep := b.local("keep"))
     b.srdi("r6", "r6", 1)               # overstep
-    b.subf("r7", "r6", "r5")
+    if step < 0:
+        b.subf("r7", "r6", "r5")        # v - overstep; the diff is +overstep
+    else:
+        b.add("r7", "r5", "r6")         # v + overstep; the diff is -overstep
+        b.neg("r6", "r6")
     b.li64("r8", counter)
     atomic_rmw(b, "r8", "add", "r7", "r0")
     b.mr("r5", "r6")
     b.label(keep)
     b.stb("r5", f"{diff_off}(r4)")
+
+
+def _emit_pte_rmap(b, lay):
+    """The rmap of a THP's 64K pages once split_huge_pmd mapped them by PTEs."""
+    b.label("page_remove_rmap_pte")     # (page): page_remove_rmap(page, false), anon
+    page = "r31"
+    epilogue = prologue(b, 48, [page])
+    b.mr(page, "r3")
+    b.addi("r4", page, SP_MAPCOUNT)
+    b.li("r5", -1)
+    atomic_rmw(b, "r4", "add", "r5", "r6", word=True, ordered=True)   # atomic_add_negative
+    b.cmpdi("r6", 0)
+    b.bge(out := b.local("out"))        # still mapped by someone else
+    _vmstat_step_node(b, lay, PCP_NODE_ANON_MAPPED, lay.pgdat + PGDAT_ANON_MAPPED)
+    _flag_test(b, "r4", page, PG_mlocked)
+    compound_head(b, "r3", page, "r4")  # PageTransCompound: deferred_split_huge_page
+    b.cmpd("r3", page)
+    b.bne(split := b.local("split"))
+    _flag_test(b, "r4", page, PG_head)
+    b.beq(out)
+    b.label(split)
+    b.bl("deferred_split_huge_page")
+    b.label(out)
+    epilogue()
+
+    b.label("split_huge_pmd_rmap")      # (page): __split_huge_pmd_locked's struct pages
+    epilogue = prologue(b, 48, [page])
+    b.mr(page, "r3")
+    b.addi("r4", page, SP_REFCOUNT)     # page_ref_add(page, HPAGE_PMD_NR - 1): the PTEs'
+    b.li("r5", FRAMES_PER_THP - 1)
+    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
+    _each_subpage_mapcount(b, page, 1)  # atomic_inc(&page[i]._mapcount) per PTE
+    b.lwa("r4", f"{STRUCT_PAGE + SP_COMPOUND_MAPCOUNT}({page})")   # > 1: DoubleMap
+    b.addi("r4", page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)        # (one mapping: never)
+    b.li("r5", -1)
+    atomic_rmw(b, "r4", "add", "r5", "r6", word=True, ordered=True)   # atomic_add_negative
+    b.cmpdi("r6", 0)
+    b.bge(out := b.local("out"))
+    _vmstat_step_node(b, lay, PCP_NODE_ANON_THPS, lay.pgdat + PGDAT_ANON_THPS)
+    b.addi("r4", page, STRUCT_PAGE + SP_FLAGS)      # TestClearPageDoubleMap (never set)
+    b.li64("r5", 1 << PG_double_map)
+    atomic_rmw(b, "r4", "andc", "r5", "r6", ordered=True)
+    b.label(out)
+    epilogue()
+
+    b.label("collapse_huge_page_rmap")  # (page): the frames mapped by a PMD again
+    epilogue = prologue(b, 48, [page])
+    b.mr(page, "r3")
+    _each_subpage_mapcount(b, page, -1)
+    b.addi("r4", page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)
+    b.li("r5", 1)
+    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
+    _vmstat_step_node(b, lay, PCP_NODE_ANON_THPS, lay.pgdat + PGDAT_ANON_THPS, 1)
+    b.addi("r4", page, SP_REFCOUNT)
+    b.li("r5", 1 - FRAMES_PER_THP)
+    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
+    epilogue()
+
+
+def _each_subpage_mapcount(b, page, delta):
+    """``atomic_inc`` / ``atomic_dec`` of every subpage's _mapcount (no barrier)."""
+    b.li("r5", FRAMES_PER_THP)
+    b.mtctr("r5")
+    b.addi("r4", page, SP_MAPCOUNT)
+    b.li("r5", delta)
+    b.label(loop := b.local("sub"))
+    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
+    b.addi("r4", "r4", STRUCT_PAGE)
+    b.bdnz(loop)
 
 
 # --- the free path ----------------------------------------------------------------------
@@ -851,6 +929,7 @@ def _emit_gather(b, lay, tlb_active, tlb_batch_count, tlb_local):
 def emit(b, lay, tlb_active, tlb_batch_count, tlb_local):
     """Every routine above; the gather's field offsets come from tlbflush.py."""
     _emit_rmap(b, lay)
+    _emit_pte_rmap(b, lay)
     _emit_release(b, lay)
     _emit_memcg(b, lay)
     _emit_free_pages(b, lay)

@@ -449,17 +449,28 @@ def _emit_gather(b):
     b.b("tlb_flush_mmu")
 
     b.label("tlb_finish_mmu")           # (tlb)
-    b.label("tlb_flush_mmu")            # (tlb): TLB first, then the tables
+    b.label("tlb_flush_mmu")            # (tlb): TLB first, then the tables and pages
     epilogue = prologue(b, 48, ["r31"])
     b.mr("r31", "r3")
+    b.bl("tlb_flush_mmu_tlbonly")
+    b.mr("r3", "r31")
+    b.bl("tlb_flush_mmu_free")
+    epilogue()
+
+    b.label("tlb_flush_mmu_tlbonly")    # (tlb)
     b.ld("r4", f"{TLB_END}(r3)")
     b.cmpdi("r4", 0)
-    b.beq(out := b.local("out"))        # nothing gathered
+    b.beqlr()                           # nothing gathered
+    epilogue = prologue(b, 48, ["r31"])
+    b.mr("r31", "r3")
     b.bl("radix__tlb_flush")
     b.mr("r3", "r31")
     b.bl("__tlb_reset_range")
-    b.label(out)
-    b.mr("r3", "r31")                   # tlb_flush_mmu_free: tables, then pages
+    epilogue()
+
+    b.label("tlb_flush_mmu_free")       # (tlb): the tables, then the pages
+    epilogue = prologue(b, 48, ["r31"])
+    b.mr("r31", "r3")
     b.bl("tlb_table_flush")
     b.mr("r3", "r31")
     b.bl("tlb_batch_pages_flush")

@@ -168,3 +168,35 @@ def test_none_lets_the_walker_get_a_page_already_freed():
 def test_safe_methods_never_hand_a_walker_a_freed_page(method):
     races, ref = uaf_run(method)
     assert races == [] and ref == (0 if method == "robust" else 1)
+
+
+# --- split THPs: their PTE-mapped pages are freed too --------------------------------------
+def node_counter(run, lay, counter, diff):
+    return int(np.int64(np.uint64(run.u64(lay.pgdat + counter)))) + sum(
+        P.s8(u8(run)(lay.pcp + c * LINE + diff)) for c in range(lay.ncpus))
+
+
+@pytest.mark.parametrize("ops", [("split_huge_pmd",), ("split_huge_pmd", "collapse_huge_page")])
+def test_munmap_frees_split_and_collapsed_thps_alike(ops):
+    k = Kernel(thp_bytes=8 * PMD_SIZE, kparams=KernelParams(method="ipi"))
+    lay = k.layout
+    cmds = [call(op, lay.mm, THP_EA + i * PMD_SIZE) for i in (1, 6) for op in ops]
+    after_split = k.run({0: cmds}, mm_cpus=[0])
+    sp = struct_pages(lay, after_split)
+    thp1 = sp[FRAMES_PER_THP:2 * FRAMES_PER_THP]
+    if ops == ("split_huge_pmd",):      # 32 PTE mappings: a reference and a mapcount each
+        assert thp1[0, P.SP_REFCOUNT // 4] == FRAMES_PER_THP
+        assert (thp1[:, P.SP_MAPCOUNT // 4] == 0).all()
+        assert thp1[1, P.SP_COMPOUND_MAPCOUNT // 4] == -1
+        assert node_counter(after_split, lay, P.PGDAT_ANON_THPS, P.PCP_NODE_ANON_THPS) == 6
+    else:                               # back to one PMD mapping
+        assert thp1[0, P.SP_REFCOUNT // 4] == 1 and (thp1[:, P.SP_MAPCOUNT // 4] == -1).all()
+        assert node_counter(after_split, lay, P.PGDAT_ANON_THPS, P.PCP_NODE_ANON_THPS) == 8
+    run = k.run({0: cmds + [call("munmap", THP_EA, 8 * PMD_SIZE)]}, mm_cpus=[0])
+    sp = struct_pages(lay, run)[:8 * FRAMES_PER_THP]
+    assert (sp[:, P.SP_REFCOUNT // 4] == 0).all()
+    assert free_blocks(run, lay) == {MAX_ORDER - 1: 1}
+    assert P.zone_free_pages(run.u64, u8(run), lay) == 8 * FRAMES_PER_THP
+    assert node_counter(run, lay, P.PGDAT_ANON_THPS, P.PCP_NODE_ANON_THPS) == 0
+    assert node_counter(run, lay, P.PGDAT_ANON_MAPPED, P.PCP_NODE_ANON_MAPPED) == 0
+    assert run.u64(lay.mm + MM_RSS_ANON) == 0 and run.u64(lay.pgdat + P.SQ_LEN) == 0
