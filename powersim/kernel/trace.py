@@ -35,8 +35,9 @@ kind                a                      b (r0)
                     kernel.idle_states         menu governor picked)
 ``PAGE_FREE``       the struct page        the order (``__free_pages_ok``: the
                                            block goes back to the buddy allocator)
-``PAGE_GET``        the struct page        --  (``gup_fast``: the head page the
-                                           walker takes its reference on)
+``PAGE_GET``        the struct page        --  (``gup_fast``, ``walker_window``'s
+                                           end: the head page the walker takes
+                                           its reference on)
 ``PAGES_FLUSH``     0 entering, 1 leaving  --  (``tlb_batch_pages_flush`` with pages
                                            queued: the free path's share)
 ==================  =====================  =======================================

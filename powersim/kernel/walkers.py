@@ -23,7 +23,10 @@ ea)``                                  to the guest (PACA_KVM_RETRIES + 1)
                                        marks line (MARK_WIN_*); returns the slot;
                                        the slot counts as used at the window's
                                        end (with walker_recheck: if the PMD is
-                                       unchanged)
+                                       unchanged), where the page of the entry
+                                       read at the walk, a present leaf, gets a
+                                       reference as GUP-fast takes it, put back
+                                       after the bracket
 ``gup_fast_loop(ea, len, n, slot)``    n GUP-fast walks of current->mm, the i-th at
                                        ``ea + (i * 64K) mod len``, each reference
                                        put back (put_page) and a quiescent point
@@ -346,10 +349,33 @@ def _emit_kvm_fault(b, method):
     epilogue()
 
 
-def _emit_window(b, method):
+def _window_get(b, lay, page, entry, traced):
+    """The window's ``get_page``: ``page`` = the head struct page of ``entry``
+    (the value read at the walk) if a present leaf, with a reference taken
+    (``page_ref_add_unless``), or 0 (nothing there, or a count already 0).
+    ``traced``: the PAGE_GET record before the atomic.  Keeps r5, r6."""
+    b.li(page, 0)
+    b.mr("r7", entry)
+    _bit(b, "r3", "r7", 0)              # present and a leaf
+    _bit(b, "r4", "r7", 1)
+    b.and_("r3", "r3", "r4")
+    b.cmpdi("r3", 0)
+    b.beq(done := b.local("noget"))
+    _pte_head_page(b, page, "r7", lay, fail := b.local("getfail"))
+    if traced:
+        trace(b, PAGE_GET, page, scratch="r3")
+    _page_ref_add_unless_zero(b, page, fail)
+    b.b(done)
+    b.label(fail)
+    b.li(page, 0)
+    b.label(done)
+
+
+def _emit_window(b, lay, method):
     b.label("walker_window")            # (mm, ea, n) -> ptep
-    # r31 mm, r30 n, r29 irq flags, r28 marks, r27 ea, then the slot
-    epilogue = prologue(b, 80, [f"r{r}" for r in range(27, 32)])
+    # r31 mm, r30 n, r29 irq flags, r28 marks, r27 ea, then the slot, r26 the page,
+    # r25 the entry read through the slot at the walk (what the end uses)
+    epilogue = prologue(b, 96, [f"r{r}" for r in range(25, 32)])
     b.mr("r31", "r3")
     b.mr("r27", "r4")
     b.mr("r30", "r5")
@@ -361,17 +387,34 @@ def _emit_window(b, method):
     b.ld("r3", f"{MM_PGD}(r31)")
     b.mr("r4", "r27")
     b.bl("__find_linux_pte")
-    b.mr("r27", "r3")
+    b.mr_rc("r27", "r3")
+    b.li("r25", 0)
+    b.beq(held := b.local("held"))
+    b.ldbrx("r25", 0, "r27")            # the entry, read once
+    b.label(held)
     b.mtctr("r30")
     b.label(loop := b.local("win"))
     b.bdnz(loop)
-    if method.walker_recheck:           # robust: the slot is used only if the PMD
-        b.ldbrx("r4", 0, "r5")          # read by the walk is unchanged (r5, r6 live)
+    if method.walker_recheck:           # robust: a speculative get, then the slot is used
+        _window_get(b, lay, "r26", "r25", traced=False)     # only if the PMD read by
+        b.ldbrx("r4", 0, "r5")          # the walk is unchanged (r5, r6 live)
         b.cmpd("r4", "r6")
         b.bne(stale := b.local("stale"))
-    trace(b, WALK_DEREF, "r27", scratch="r4")   # the window's end uses the slot (0: none)
-    if method.walker_recheck:
+        trace(b, WALK_DEREF, "r27", scratch="r4")
+        b.cmpdi("r26", 0)
+        b.beq(used := b.local("used"))
+        trace(b, PAGE_GET, "r26", scratch="r4")
+        b.b(used)
         b.label(stale)
+        b.cmpdi("r26", 0)
+        b.beq(used)
+        b.mr("r3", "r26")               # put_page: the speculative reference back
+        b.bl("put_page")
+        b.li("r26", 0)
+        b.label(used)
+    else:
+        trace(b, WALK_DEREF, "r27", scratch="r4")   # the window's end uses the slot
+        _window_get(b, lay, "r26", "r25", traced=True)  # (0: none) and its page
     b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
     trace(b, WALK_END, "r4", scratch="r3")     # a: what was recorded, not yet handled
     b.std("r4", f"{8 * MARK_WIN_HAPPENED}(r28)")
@@ -381,6 +424,11 @@ def _emit_window(b, method):
     trace(b, WALK_RESTORED, "r27", scratch="r4")
     b.mftb("r4")
     b.std("r4", f"{8 * MARK_WIN_RESTORED}(r28)")
+    b.cmpdi("r26", 0)
+    b.beq(put := b.local("put"))
+    b.mr("r3", "r26")                   # put_page once the window is over
+    b.bl("put_page")
+    b.label(put)
     b.mr("r3", "r27")
     epilogue()
 
@@ -423,5 +471,5 @@ def emit(b, lay, method):
     _emit_gup_loop(b, lay)
     _emit_gup_paced(b, lay)
     _emit_kvm_fault(b, method)
-    _emit_window(b, method)
+    _emit_window(b, lay, method)
     _emit_mark_hooks(b, method)
