@@ -200,3 +200,13 @@ def test_munmap_frees_split_and_collapsed_thps_alike(ops):
     assert node_counter(run, lay, P.PGDAT_ANON_THPS, P.PCP_NODE_ANON_THPS) == 0
     assert node_counter(run, lay, P.PGDAT_ANON_MAPPED, P.PCP_NODE_ANON_MAPPED) == 0
     assert run.u64(lay.mm + MM_RSS_ANON) == 0 and run.u64(lay.pgdat + P.SQ_LEN) == 0
+
+
+def test_exit_mmap_frees_like_munmap():
+    """The fullmm gather (process exit) frees the same pages the same way."""
+    k = Kernel(thp_bytes=8 * PMD_SIZE, kparams=KernelParams(method="robust"))
+    run = k.run({0: [call("exit_mmap", THP_EA, 8 * PMD_SIZE)]}, mm_cpus=[0])
+    lay = k.layout
+    assert free_blocks(run, lay) == {MAX_ORDER - 1: 1}
+    assert P.zone_free_pages(run.u64, u8(run), lay) == 8 * FRAMES_PER_THP
+    assert run.u64(lay.pcp + P.PCP_GATHER_FLUSHES) == 1
