@@ -22,6 +22,10 @@ Routines (r3.. arguments):
   compound mapcount atomic, ``__dec_node_page_state(NR_ANON_THPS)``,
   ``TestClearPageDoubleMap``, ``NR_ANON_MAPPED``, ``deferred_split_huge_page``
   (v5.4 queues every fully unmapped THP; later kernels only partly mapped ones).
+* ``page_remove_rmap_pte(page)``: ``page_remove_rmap(page, false)`` of a split
+  THP's 64K page (its _mapcount, ``NR_ANON_MAPPED``, the split queue);
+  ``split_huge_pmd_rmap(page)`` / ``collapse_huge_page_rmap(page)``: the struct
+  pages of a THP becoming PTE-mapped (thp.py) and PMD-mapped again.
 * ``tlb_remove_page_size(tlb, page)``: into the gather's batch; a full gather
   (``__tlb_remove_page_size`` returns true) is flushed at once (tlbflush.py).
 * ``tlb_batch_pages_flush(tlb)``: after the TLB flush, every batch to
@@ -43,11 +47,13 @@ owner / poisoning debug hooks (configured off).
 import numpy as np
 
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
-from powersim.kernel.layout import (FRAMES_PER_THP, KERNELBASE, LINE, MAX_ORDER, MM_RSS_ANON,
-                                    PACA_CPU, STRUCT_PAGE, THP_FRAMES)
+from powersim.kernel.layout import (FRAMES_PER_THP, GATHER_PAGE_BYTES, KERNELBASE, LINE,
+                                    MAX_ORDER, MM_RSS_ANON, PACA_CPU, STRUCT_PAGE, THP_FRAMES)
 from powersim.kernel.pgtable import spin_lock, spin_unlock
 from powersim.kernel.trace import PAGE_FREE, PAGES_FLUSH, trace
-from powersim.radix import RPN_MASK
+from powersim.radix import PAGE_SHIFTS, RPN_MASK
+
+PAGE_SHIFT = PAGE_SHIFTS["64K"]     # the data frames' base pages [L-r64k]
 
 # struct page (64-bit) [L-mmtypes]
 SP_FLAGS = 0
@@ -233,7 +239,7 @@ def frame_index(b, dst, entry):
     b.and_(dst, entry, "r0")
     b.li64("r0", THP_FRAMES)
     b.subf(dst, "r0", dst)
-    b.srdi(dst, dst, 16)
+    b.srdi(dst, dst, PAGE_SHIFT)
 
 
 def index_to_page(b, dst, index, lay):
@@ -855,19 +861,19 @@ def _emit_gather(b, lay, tlb_active, tlb_batch_count, tlb_local):
     b.b(out)
     b.label(new)
     b.ld("r6", f"{tlb_batch_count}(r3)")
-    b.cmpdi("r6", max_gather_batch_count(1 << 16))
+    b.cmpdi("r6", max_gather_batch_count(GATHER_PAGE_BYTES))
     b.li("r4", 1)
     b.beq(out)                          # MAX_GATHER_BATCH_COUNT reached: flush
     b.addi("r6", "r6", 1)               # __get_free_pages(GFP_NOWAIT, 0): the CPU's page
     b.std("r6", f"{tlb_batch_count}(r3)")
     b.ld("r6", f"{PACA_CPU}(r13)")
-    b.sldi("r6", "r6", 16)
+    b.sldi("r6", "r6", GATHER_PAGE_BYTES.bit_length() - 1)
     b.li64("r0", lay.gather_pages)
     b.add("r6", "r6", "r0")
     b.li("r0", 0)
     b.std("r0", f"{BATCH_NEXT}(r6)")
     b.stw("r0", f"{BATCH_NR}(r6)")
-    b.li("r0", max_gather_batch(1 << 16))
+    b.li("r0", max_gather_batch(GATHER_PAGE_BYTES))
     b.stw("r0", f"{BATCH_MAX}(r6)")
     b.std("r6", f"{BATCH_NEXT}(r5)")
     b.std("r6", f"{tlb_active}(r3)")
