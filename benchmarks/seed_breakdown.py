@@ -25,11 +25,26 @@ from powersim.sim import Simulation
 SEED = "workloads/seed-munmap-496g.toml"
 
 
-def breakdown(overrides):
-    sc = load_scenario(SEED, ["machine.trace_events=true", *overrides])
+def seed_run(overrides):
+    """(the scenario, the Simulation, its Results, the run's trace) of the seed
+    with ``overrides``."""
+    sc = load_scenario(SEED, overrides)
     sim = Simulation(sc, SEED)
     res = sim.run(progress=False)
-    tr = sim.last_run.trace
+    return sc, sim, res, sim.last_run.trace
+
+
+def main(run, doc):
+    """The benchmarks' command line: --memory (64MiB) and --set, to ``run``."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--memory", default="64MiB")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    a = p.parse_args()
+    run([f"workload.memory={a.memory}", *a.set])
+
+
+def breakdown(overrides):
+    sc, sim, res, tr = seed_run(["machine.trace_events=true", *overrides])
     mhz = sc.machine.freq_mhz
     pir_cpu = {pir: cpu for cpu, pir in enumerate(sim.kernel.layout.pirs)}
     starts = tr[(tr["kind"] == PMD_SET_BE) & (tr["thread"] == 0)]["cycle"].astype(np.int64)
@@ -56,8 +71,4 @@ def breakdown(overrides):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--memory", default="64MiB")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    a = p.parse_args()
-    breakdown([f"workload.memory={a.memory}", *a.set])
+    main(breakdown, __doc__)

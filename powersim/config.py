@@ -92,6 +92,10 @@ class WorkloadParams:
                             "a short run", 0, 1 << 30)
     collapse_rate: int = param(20000, "1/s", "THP collapses per second (thp_churn: "
                                "khugepaged)", "rationale: as split_rate", 0, 1 << 30)
+    unmap_us: int = param(0, "us", "when CPU 0 munmaps the whole region, into the churn "
+                          "(thp_churn; 0: never): walkers then meet freed pages",
+                          "rationale: the process's exit or a munmap racing its own walkers",
+                          0, 1 << 40)
     # --- microbenchmarks -------------------------------------------------------------
     rounds: int = param(16, "rounds", "round trips per pair (ipi_latency)",
                         "rationale: enough for a stable median", 1, 1 << 20)

@@ -71,15 +71,19 @@ def test_two_runs_give_the_same_json_apart_from_host(tmp_path, runs):
     assert again == without_host(runs["ipi"].to_json())
     assert again["config"]["workload"]["memory"] == 8 << 20
     assert set(again["counters"]) == {"ipi_sent", "ipi_rounds", "tlbie", "tlbiel",
-                                      "guest_exits", "walks", "races", "instructions"}
+                                      "guest_exits", "walks", "races", "instructions",
+                                      "gather_flushes", "page_free_ns"}
 
 
 def test_summary_table_is_printed(capsys):
     assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--method", "count"]) == 0
     out = capsys.readouterr().out
     assert "method=count" in out and "IPIs sent" in out and "MIPS" in out
-    # a munmap with no lockless walker adds no row: the common table as it was
-    assert out.splitlines()[-1].startswith("MIPS") and "races" not in out
+    # a munmap with no lockless walker adds no race row: the common table, then
+    # munmap_thp's own rows
+    lines = out.splitlines()
+    assert lines[-3].startswith("MIPS") and "races" not in out
+    assert lines[-2].split() == ["gather", "flushes", "1"] and lines[-1].startswith("page freeing")
 
 
 def test_a_generator_declares_its_rows_once_for_run_and_compare(monkeypatch, runs):

@@ -46,7 +46,8 @@ def test_count_walkers_pay_their_atomics_on_every_call(storms):
 def test_ipi_munmap_sends_each_round_to_the_gup_threads(storms):
     c = storms["ipi"].counters
     assert c["ipi_rounds"] == 8 and c["ipi_sent"] == 8 * 4      # 8 THPs, 4 threads
-    assert storms["count"].counters["ipi_sent"] == 0            # nobody in a walk then
+    # count sends only when a walker is in its window at the clear (one round of 8)
+    assert storms["count"].counters["ipi_sent"] < c["ipi_sent"] // 4
     assert storms["ipi"].op_seconds > storms["none"].op_seconds
 
 
@@ -75,7 +76,11 @@ def test_churn_races_only_without_serialization(method, racy):
     c = r.counters
     assert (c["races"] > 0) == racy
     assert c["splits"] == 14 and c["collapses"] == 13      # 10,000/s each over 1.4 ms
-    assert c["walks"] > 5000 and c["ipi_rounds"] == 27     # one serialize per event
+    # one serialize per event before the munmap at 1,331 us (13 splits, 13 collapses),
+    # then one per THP it finds huge (all 4); the split after it finds nothing
+    assert c["walks"] > 5000 and c["ipi_rounds"] == 30
+    kinds = {x["kind"] for x in r.race_records or ()}
+    assert ("use_after_free" in kinds) == racy
 
 
 def test_run_prints_the_races_by_kind(capsys):

@@ -23,6 +23,14 @@ once; 3.3-3.5: what split, collapse and table freeing do under it):
                 a table pointer;
 ``table_to_leaf``  the slot read as a table pointer now holds a huge leaf
                 (the walker reads a table no longer mapped by it).
+
+At each ``PAGE_GET`` (the walker takes its reference on the struct page the
+entry it used points to) a race of its own kind:
+
+``use_after_free``  the page is already back in the buddy allocator (its
+                ``PAGE_FREE``; nothing allocates it again); its refcount is 0, so
+                the speculative get fails, but had the block been allocated
+                again the walker would hold someone else's page.
 """
 
 import attrs
@@ -30,12 +38,12 @@ import numpy as np
 
 from powersim.errors import PowersimError
 from powersim.kernel.layout import KERNELBASE
-from powersim.kernel.trace import (PMD_SET, PMD_SET_BE, PT_ALLOC, PT_FREE, WALK_DEREF,
-                                   WALK_PMD)
+from powersim.kernel.trace import (PAGE_FREE, PAGE_GET, PMD_SET, PMD_SET_BE, PT_ALLOC, PT_FREE,
+                                   WALK_DEREF, WALK_PMD)
 from powersim.radix import NLB_MASK
 
 NONE, SERIALIZING, TABLE, LEAF = "none", "serializing", "table", "leaf"
-RACE_KINDS = ("freed", "reused", "leaf_to_table", "table_to_leaf")
+RACE_KINDS = ("freed", "reused", "leaf_to_table", "table_to_leaf", "use_after_free")
 _PHYS = (1 << 60) - 1       # the linear map's quadrant bits off: one name per page
 
 
@@ -65,7 +73,7 @@ def _phys(addr: int) -> int:
     return (int(addr) - KERNELBASE if int(addr) >= KERNELBASE else int(addr)) & _PHYS
 
 
-_KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF)
+_KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, PAGE_FREE, PAGE_GET)
 _CHUNK = 1 << 16
 
 
@@ -76,9 +84,9 @@ def _replay(trace):
     if isinstance(trace, np.ndarray) and trace.dtype.names:
         idx = np.flatnonzero(np.isin(trace["kind"], _KINDS))     # (no copy of the
         idx = idx[np.lexsort((trace["seq"][idx], trace["cycle"][idx]))]   # records)
-        deref = np.flatnonzero(trace["kind"][idx] == WALK_DEREF)
-        # races are found only at a WALK_DEREF: the records after the last one
-        # cannot add any (a munmap without walkers replays nothing)
+        deref = np.flatnonzero(np.isin(trace["kind"][idx], (WALK_DEREF, PAGE_GET)))
+        # races are found only at a WALK_DEREF or PAGE_GET: the records after the
+        # last one cannot add any (a munmap without walkers replays nothing)
         idx = idx[:deref[-1] + 1] if len(deref) else idx[:0]
         for i in range(0, len(idx), _CHUNK):
             c = trace[idx[i:i + _CHUNK]]
@@ -93,9 +101,16 @@ def _replay(trace):
 def check(trace) -> list:
     """The races in ``trace`` (``Machine.trace()`` records, or any sequence of
     records with fields cycle, seq, thread, kind, a, b), in replay order."""
-    gen, live, slots, held, races = {}, {}, {}, {}, []
+    gen, live, slots, held, races, freed = {}, {}, {}, {}, [], set()
     for cycle, cpu, kind, a, b in _replay(trace):
-        if kind == PT_ALLOC:
+        if kind == PAGE_FREE:       # (a walker's get names a head page: the block's first)
+            freed.add(_phys(a))
+        elif kind == PAGE_GET:
+            page = _phys(a)
+            if page in freed:
+                slot = held.get(cpu, (0,))[0]
+                races.append(Race(cycle, cpu, "use_after_free", slot, page, 0))
+        elif kind == PT_ALLOC:
             t = _phys(a)
             gen[t] = gen.get(t, 0) + 1
             live[t] = True

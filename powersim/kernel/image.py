@@ -41,8 +41,8 @@ import numpy as np
 
 from powersim.asm import Builder, disassemble
 from powersim.errors import PowersimError
-from powersim.kernel import (cmethod, cpuidle, image_cache, irq, methods, mm, pgtable, smp,
-                             thp, tlbflush, walkers)
+from powersim.kernel import (cmethod, cpuidle, image_cache, irq, methods, mm, page, pgtable,
+                             smp, thp, tlbflush, walkers)
 from powersim.kernel.layout import (CI_INTERVAL_COUNT, CI_INTERVALS, CMD_CALL, CMD_END,
                                     CMD_GUEST, CMD_IDLE, CMD_IDLE_GOV, CMD_SIZE,
                                     CMD_WAIT_UNTIL, DATA_BASE, KERNELBASE,
@@ -283,7 +283,7 @@ def _assemble(lay, ipi, kp, method):
     pgtable.emit(b, lay, method)
     tlbflush.emit(b, lay, kp, method)
     mm.emit(b, lay, method)
-    thp.emit(b)
+    thp.emit(b, lay)
     walkers.emit(b, lay, method)
     img = b.assemble(base=KERNELBASE, filename="<kernel>")
     if len(img.data) > DATA_BASE:
@@ -354,6 +354,7 @@ class Kernel:
         # 4 KiB PMD table per GiB and one PUD table per 512 GiB of THPs [L-r64k]
         gib = -(-self.thp_bytes // (1 << 30))
         self.layout = Layout(pirs=pirs, pte_tables=mm.thp_count(self.thp_bytes) + spare,
+                             thps=mm.thp_count(self.thp_bytes),
                              pgtable_bytes=(512 << 10) + 4096 * (gib + -(-gib // 512)))
         if self.layout.end > self.params.memory:
             raise PowersimError(f"kernel data ends at {self.layout.end:#x}, beyond memory "
@@ -366,6 +367,8 @@ class Kernel:
         # load(take_tables=True) hands the array to the machine as its memory)
         self._tables = np.zeros(self.params.memory, np.uint8)
         self.process = mm.build_process(self._tables, self.layout, self.thp_bytes)
+        page.build_struct_pages(self._tables, self.layout, self.layout.thps,
+                                self.layout.mm, self.kparams.memcg_depth)
 
     def _operand(self, v, masks):
         if isinstance(v, str):

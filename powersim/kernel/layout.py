@@ -81,6 +81,7 @@ PPC_MSG_CALL_FUNCTION = 0   # arch/powerpc/include/asm/smp.h [LM-ipi]
 MM_PGD, MM_ACTIVE_CPUS, MM_WALKERS, MM_LOCK = 0, 8, 16, 24
 MM_PID = 32                 # mm->context.id, the PID its translations are tagged with
 MM_USERS = 40               # mm->mm_users: threads of the process (flush_type_needed)
+MM_RSS_ANON = 48            # mm->rss_stat.count[MM_ANONPAGES] (atomic_long, pages)
 # As C sees them (struct mm_struct, like PACA_FIELDS): each counter is a Linux atomic_t
 # (32-bit, lwarx/stwcx.) in the low half of its u64 slot, whose upper half stays 0;
 # the lock is the 32-bit word spin_lock takes; mm_cpumask(mm) is at mm + LINE.
@@ -89,14 +90,24 @@ MM_FIELDS = ((MM_PGD, "pgd_t *", "pgd"),
              (MM_WALKERS, "atomic_t", "lockless_pgtbl_walkers"),
              (MM_LOCK, "spinlock_t", "page_table_lock"),
              (MM_PID, "unsigned long", "context.id"),
-             (MM_USERS, "atomic_t", "mm_users"))
+             (MM_USERS, "atomic_t", "mm_users"),
+             (MM_RSS_ANON, "long", "rss_anon"))    # rss_stat.count[MM_ANONPAGES]
 
 # --- page-table page pool (docs/KERNEL.md): one line, the free list of PTE tables
 POOL_LOCK, POOL_HEAD, POOL_FREE = 0, 8, 16     # spin lock word, first free table, count
 PTE_TABLE_BYTES = 256       # 64K geometry: 32 PTEs x 8 bytes per PTE table [L-r64k]
 PT_FRAME_SHIFT = 12         # mem_map: one u64 (pmd_huge_pte) per 4 KiB frame of tables
-PAGE_REFS = 4096            # page_ref: u64 refcount words for data frames, indexed by
-PAGE_REF_SHIFT = 16         # 64K pfn modulo PAGE_REFS (frames are numbers only, no data)
+
+# --- struct pages, zone, node, memcg, per-CPU stats (powersim/kernel/page.py)
+STRUCT_PAGE = 64            # sizeof(struct page), 64-bit [L-mmtypes]
+THP_FRAMES = 1 << 40        # RA of the first data frame (no memory behind it): the
+                            # vmemmap's first struct page is its pfn's
+FRAMES_PER_THP = 32         # HPAGE_PMD_NR with 64K pages: 2 MiB / 64 KiB [L-r64k]
+MAX_ORDER = 9               # FORCE_MAX_ZONEORDER for ppc64 with 64K pages [L-ppc-kconfig]
+ZONE_BYTES = 3 * LINE       # a line of lock and counters, then free_area[MAX_ORDER]
+PGDAT_BYTES = 2 * LINE      # lru_lock and the LRU list and node counters; the split queue
+MEMCG_MAX_DEPTH = 8         # kernel.memcg_depth's upper bound: one line per level
+GATHER_PAGE_BYTES = 64 << 10    # the mmu_gather's batch page (__get_free_pages order 0)
 
 # --- deferred page-table free (pgtable.py, RCU-like): a line, then the grace
 # period's snapshot of every CPU's PACA_QS, then the pending tables (u64 each)
@@ -145,6 +156,7 @@ class Layout:
     pgtable_bytes: int = 512 << 10  # radix.PageTables region: partition/process tables,
                                     # PGDs, PUDs, PMDs (PageTables aligns each table)
     pte_tables: int = 64        # PTE tables in the page-table pool
+    thps: int = 0               # THPs whose struct pages the vmemmap holds (page.py)
 
     def __attrs_post_init__(self):
         if not self.pirs:
@@ -158,6 +170,13 @@ class Layout:
         if self.script_cmds < 1:
             raise PowersimError(f"kernel layout: script_cmds = {self.script_cmds}: "
                                 "allowed >= 1")
+
+    @property
+    def vmemmap_frames(self) -> int:
+        """struct pages in the vmemmap: the THP region's frames, rounded up to a
+        whole block of the largest buddy order (so every buddy has a struct page)."""
+        block = 1 << (MAX_ORDER - 1)
+        return -(-self.thps * FRAMES_PER_THP // block) * block
 
     @property
     def ncpus(self) -> int:
@@ -182,7 +201,10 @@ class Layout:
                 ("mem_map", 8 * (self.pgtable_bytes >> PT_FRAME_SHIFT)),
                 ("pte_pool", self.pte_tables * PTE_TABLE_BYTES),
                 ("pgtables", self.pgtable_bytes),
-                ("page_ref", 8 * PAGE_REFS),
+                ("vmemmap", STRUCT_PAGE * self.vmemmap_frames),
+                ("zone", ZONE_BYTES), ("pgdat", PGDAT_BYTES),
+                ("memcg", MEMCG_MAX_DEPTH * LINE), ("pcp", n * LINE),
+                ("gather_pages", n * GATHER_PAGE_BYTES),
                 ("rcu", LINE + _lines(8 * n) + _lines(8 * self.pte_tables)),
                 ("cpuidle", n * LINE), ("cpuidle_states", _lines(CI_STATE_BYTES * 10)),
                 ("stacks", n * STACK_SIZE))
@@ -330,10 +352,34 @@ class Layout:
         return self._base("mem_map")
 
     @property
-    def page_ref(self):
-        """u64 per 64K data frame (pfn mod PAGE_REFS): the struct page refcount
-        gup_fast takes a reference on."""
-        return self._base("page_ref")
+    def vmemmap(self):
+        """struct page per 64K data frame from mm.THP_FRAMES on (STRUCT_PAGE each)."""
+        return self._base("vmemmap")
+
+    @property
+    def zone(self):
+        """The one zone: lock and counters (page.ZONE_*), then free_area."""
+        return self._base("zone")
+
+    @property
+    def pgdat(self):
+        """The one node: lru_lock, the LRU list, node counters; split queue line."""
+        return self._base("pgdat")
+
+    @property
+    def memcg(self):
+        """The memcg hierarchy, leaf first: one line (page counter) per level."""
+        return self._base("memcg")
+
+    @property
+    def pcp(self):
+        """Per-CPU line of vmstat diffs and event counters (page.PCP_*)."""
+        return self._base("pcp")
+
+    @property
+    def gather_pages(self):
+        """Per CPU, the mmu_gather's batch page (GATHER_PAGE_BYTES each)."""
+        return self._base("gather_pages")
 
     def mask(self, cpus) -> bytes:
         """The bitmap bytes of a set of CPUs."""

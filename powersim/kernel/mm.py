@@ -13,14 +13,20 @@ Routines:
 * ``zap_huge_pmd(tlb, pmdp, addr)``: ``tlb_change_page_size(2M)``, PMD lock,
   re-check it is still huge (``__pmd_trans_huge_lock``),
   ``pmdp_huge_get_and_clear_full(.., tlb->fullmm)`` (the method's serialize
-  happens in there), ``tlb_remove_pmd_tlb_entry``, ``zap_deposited_table``,
-  unlock.
+  happens in there), ``tlb_remove_pmd_tlb_entry``, ``page_remove_rmap(page,
+  true)``, ``zap_deposited_table``, ``add_mm_counter(MM_ANONPAGES, -32)``,
+  unlock, ``tlb_remove_page_size`` (page.py: the gather frees it after a flush).
 * ``zap_pte_range(tlb, pmdp, addr)``: ``tlb_change_page_size(64K)``, the PTE
   lock (mm->page_table_lock: no split locks), re-check the PMD still points
   to a table, then each present PTE: ``ptep_get_and_clear_full`` (a plain
   store for fullmm, else the atomic ``radix__pte_update``, which is
   ``pmd_hugepage_update``'s code) and ``tlb_remove_tlb_entry`` (widen by
-  64K); unlock.  Data pages are frames: nothing to free.
+  64K), then for a frame with a struct page (``vm_normal_page``; the
+  tlb_flush workload's base pages have none) ``rss[MM_ANONPAGES]--``,
+  ``page_remove_rmap(page, false)`` and ``__tlb_remove_page``, which breaks
+  out of a full gather (``force_flush``: ``tlb_flush_mmu_tlbonly`` under the
+  lock, ``tlb_flush_mmu_free`` after it, then again from the next PTE);
+  ``add_mm_rss_vec``; unlock.
 * ``free_pgtables(tlb, start, end)`` (after unmap_vmas, as unmap_region does):
   each PMD of the range that still points to a PTE table: ``pmd_clear``
   (plain store), then ``pte_free_tlb``: ``tlb_flush_pmd_range(addr, 64K)``,
@@ -36,8 +42,8 @@ Routines:
 2 MiB leaves (``_PAGE_PTE | _PAGE_PRESENT``, R and C set as Linux sets them for
 a THP it maps, user read/write), each with one PTE table from the pool
 deposited (pgtable_trans_huge_deposit); the rest of the pool on the free list.
-Data pages are frame numbers only: host memory grows with page tables, never
-with data.
+Data pages are frame numbers only: host memory grows with page tables and the
+struct pages (page.build_struct_pages, 64 B per 64K frame), never with data.
 """
 
 import array
@@ -46,10 +52,11 @@ import attrs
 import numpy as np
 
 from powersim.errors import PowersimError
-from powersim.kernel import pgtable
+from powersim.kernel import page, pgtable
 from powersim.kernel.irq import prologue
-from powersim.kernel.layout import (KERNELBASE, MM_PGD, MM_PID, POOL_FREE, POOL_HEAD,
-                                    PT_FRAME_SHIFT, PTE_TABLE_BYTES)
+from powersim.kernel.layout import (FRAMES_PER_THP, KERNELBASE, MM_PGD, MM_PID, MM_RSS_ANON,
+                                    POOL_FREE, POOL_HEAD, PT_FRAME_SHIFT, PTE_TABLE_BYTES,
+                                    THP_FRAMES)
 from powersim.kernel.tlbflush import (TLB_FREED_TABLES, TLB_FULLMM, TLB_MM, TLB_NR_TABLES,
                                       TLB_SIZE, TLB_TABLES)
 from powersim.kernel.trace import PMD_SET, trace
@@ -57,7 +64,6 @@ from powersim.radix import LEAF, PAGE_SHIFTS, READ, RW, C, PageTables, R, V
 
 PMD_SIZE = 1 << pgtable.PMD_SHIFT
 THP_EA = 0x7000_0000_0000       # an mmap-area user address, 1 GiB aligned
-THP_FRAMES = 1 << 40            # RA of the first data frame: no memory behind it
 PROCESS_PID = 1
 PAGE_SHIFT = PAGE_SHIFTS["64K"]     # base pages (64K geometry) [L-r64k]
 BASE_EA = THP_EA + (512 << 20)  # the base-page region (fault_in_base_pages), in the THP
@@ -108,7 +114,7 @@ def emit(b, lay, method):
     epilogue()
 
     b.label("zap_huge_pmd")             # (tlb, pmdp, addr) -> 1 zapped / 0 not huge
-    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28", "r27"])
     b.mr("r31", "r3")
     b.mr("r30", "r4")
     b.mr("r29", "r5")
@@ -117,6 +123,7 @@ def emit(b, lay, method):
     b.ld("r28", f"{TLB_MM}(r31)")
     pgtable.pmd_lock_addr(b, "r3", "r28")
     pgtable.spin_lock(b, "r3", "r4")
+    b.li("r27", 0)                      # the page, once zapped
     b.ldbrx("r4", 0, "r30")             # still huge under the lock?
     b.rldicl("r4", "r4", 2, 63)         # _PAGE_PTE
     b.cmpdi("r4", 0)
@@ -126,21 +133,37 @@ def emit(b, lay, method):
     b.mr("r5", "r30")
     b.ld("r6", f"{TLB_FULLMM}(r31)")
     b.bl("pmdp_huge_get_and_clear_full")
+    page.frame_index(b, "r27", "r3")    # pmd_page
+    page.index_to_page(b, "r27", "r27", lay)
     b.mr("r3", "r31")
     b.mr("r4", "r30")
     b.mr("r5", "r29")
     b.bl("tlb_remove_pmd_tlb_entry")
+    b.mr("r3", "r27")
+    b.bl("page_remove_rmap_thp")        # page_remove_rmap(page, true)
+    b.ld("r4", f"{page.SP_MAPPING}(r27)")   # PageAnon
+    b.andi_rc("r4", "r4", page.PAGE_MAPPING_ANON)
+    b.beq(unlock)
     b.mr("r3", "r28")
     b.mr("r4", "r30")
     b.bl("zap_deposited_table")
-    b.li("r4", 1)
+    b.addi("r3", "r28", MM_RSS_ANON)    # add_mm_counter(mm, MM_ANONPAGES, -HPAGE_PMD_NR)
+    b.li("r4", -FRAMES_PER_THP)
+    page.atomic_rmw(b, "r3", "add", "r4", "r5")
     b.label(unlock)
     pgtable.pmd_lock_addr(b, "r3", "r28")
     pgtable.spin_unlock(b, "r3")
-    b.mr("r3", "r4")
+    b.li("r3", 0)
+    b.cmpdi("r27", 0)
+    b.beq(out := b.local("out"))        # not huge under the lock: nothing zapped
+    b.mr("r3", "r31")
+    b.mr("r4", "r27")
+    b.bl("tlb_remove_page_size")
+    b.li("r3", 1)
+    b.label(out)
     epilogue()
 
-    _emit_pte_level(b, method)
+    _emit_pte_level(b, lay, method)
 
     b.label("unmap_vmas")               # (tlb, start, end): zap_pmd_range
     epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
@@ -338,53 +361,99 @@ def _emit_base_pages(b, lay):
     epilogue()
 
 
-def _emit_pte_level(b, method):
+def _emit_pte_level(b, lay, method):
     """zap_pte_range, free_pgtables, tlb_table_flush."""
     b.label("zap_pte_range")            # (tlb, pmdp, addr)
-    epilogue = prologue(b, 80, ["r31", "r30", "r29", "r28", "r27", "r26"])
-    b.mr("r31", "r3")
-    b.mr("r29", "r4")
-    b.mr("r30", "r5")
+    tlb, mm, lock, ptep, addr, end, pmdp, force, rss, pg = \
+        "r31", "r28", "r27", "r26", "r30", "r29", "r25", "r24", "r23", "r22"
+    epilogue = prologue(b, 112, [f"r{r}" for r in range(22, 32)])
+    b.mr(tlb, "r3")
+    b.mr(pmdp, "r4")
+    b.mr(addr, "r5")
+    b.addis(end, "r5", PMD_SIZE >> 16)  # the end of the PMD
     b.li("r4", PAGE_SHIFT)
     b.bl("tlb_change_page_size")
-    b.ld("r28", f"{TLB_MM}(r31)")
-    pgtable.pmd_lock_addr(b, "r27", "r28")
-    pgtable.spin_lock(b, "r27", "r4")
-    b.ldbrx("r4", 0, "r29")             # still a table pointer under the lock?
+    b.ld(mm, f"{TLB_MM}({tlb})")
+    pgtable.pmd_lock_addr(b, lock, mm)
+    b.label(again := b.local("again"))
+    b.li(force, 0)
+    b.li(rss, 0)
+    pgtable.spin_lock(b, lock, "r4")
+    b.ldbrx("r4", 0, pmdp)              # still a table pointer under the lock?
     pmd_kind(b, "r5", "r4")
     b.bne(unlock := b.local("unlock"))
-    pgtable._next_table(b, "r26", "r4")
-    b.addis("r29", "r30", PMD_SIZE >> 16)   # r29 = end of the PMD
+    pgtable._next_table(b, ptep, "r4")
+    b.rldicl("r4", addr, 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
+    b.sldi("r4", "r4", 3)
+    b.add(ptep, ptep, "r4")             # pte_offset_map_lock(addr)
     b.label(loop := b.local("pte"))
-    b.ldbrx("r4", 0, "r26")
-    b.rldicl("r4", "r4", 1, 63)         # pte_present
-    b.cmpdi("r4", 0)
+    b.ldbrx("r4", 0, ptep)
+    b.rldicl("r5", "r4", 1, 63)         # pte_present
+    b.cmpdi("r5", 0)
     b.beq(nxt := b.local("next"))
-    b.ld("r4", f"{TLB_FULLMM}(r31)")
+    page.frame_index(b, pg, "r4")       # vm_normal_page: NULL without a struct page
+    b.li64("r5", lay.vmemmap_frames)
+    b.cmpld(pg, "r5")
+    b.li("r5", 0)
+    b.bge(cleared := b.local("nopage"))
+    page.index_to_page(b, "r5", pg, lay)
+    b.label(cleared)
+    b.mr(pg, "r5")
+    b.ld("r4", f"{TLB_FULLMM}({tlb})")
     b.cmpdi("r4", 0)
     b.beq(atomic := b.local("atomic"))
     b.li("r0", 0)                       # fullmm: nobody else uses the mm, a plain store
-    b.std("r0", "0(r26)")
+    b.std("r0", f"0({ptep})")
     b.b(gathered := b.local("gathered"))
     b.label(atomic)
-    b.mr("r3", "r28")
-    b.mr("r4", "r30")
-    b.mr("r5", "r26")
+    b.mr("r3", mm)
+    b.mr("r4", addr)
+    b.mr("r5", ptep)
     b.li("r6", -1)
     b.li("r7", 0)
     b.bl("pmd_hugepage_update")
     b.label(gathered)
-    b.mr("r3", "r31")                   # tlb_remove_tlb_entry
-    b.mr("r4", "r30")
+    b.mr("r3", tlb)                     # tlb_remove_tlb_entry
+    b.mr("r4", addr)
     b.lis("r5", (1 << PAGE_SHIFT) >> 16)
     b.bl("__tlb_adjust_range")
+    b.cmpdi(pg, 0)
+    b.beq(nxt)
+    b.addi(rss, rss, -1)                # rss[MM_ANONPAGES]-- (PageAnon)
+    b.mr("r3", pg)
+    b.bl("page_remove_rmap_pte")
+    b.mr("r3", tlb)                     # __tlb_remove_page: a full gather breaks out
+    b.mr("r4", pg)
+    b.bl("__tlb_remove_page_size")
+    b.mr_rc(force, "r3")
+    b.beq(nxt)
+    b.addi(ptep, ptep, 8)
+    b.addis(addr, addr, (1 << PAGE_SHIFT) >> 16)
+    b.b(unlock)
     b.label(nxt)
-    b.addi("r26", "r26", 8)
-    b.addis("r30", "r30", (1 << PAGE_SHIFT) >> 16)
-    b.cmpld("r30", "r29")
+    b.addi(ptep, ptep, 8)
+    b.addis(addr, addr, (1 << PAGE_SHIFT) >> 16)
+    b.cmpld(addr, end)
     b.blt(loop)
     b.label(unlock)
-    pgtable.spin_unlock(b, "r27")
+    b.cmpdi(rss, 0)                     # add_mm_rss_vec
+    b.beq(counted := b.local("counted"))
+    b.addi("r3", mm, MM_RSS_ANON)
+    page.atomic_rmw(b, "r3", "add", rss, "r5")
+    b.label(counted)
+    b.cmpdi(force, 0)
+    b.beq(unlocked := b.local("unlocked"))
+    b.mr("r3", tlb)                     # the TLB before the PTE lock goes
+    b.bl("tlb_flush_mmu_tlbonly")
+    b.label(unlocked)
+    pgtable.spin_unlock(b, lock)
+    b.cmpdi(force, 0)
+    b.beq(done := b.local("done"))
+    b.mr("r3", tlb)
+    b.bl("tlb_flush_mmu_free")
+    b.cmpld(addr, end)
+    b.blt(again)
+    b.label(done)
     epilogue()
 
     b.label("free_pgtables")            # (tlb, start, end)

@@ -79,6 +79,14 @@ class KernelParams:
                                  "history (at most MAX_INTERESTING, 50,000)",
                                  "[L-menu] menu_update, v5.4", 0, 50000)
 
+    # The memory cgroup the unmapping process is charged to (page.py): uncharging
+    # walks the page counters from its cgroup up to the root.
+    memcg_depth: int = param(3, "levels", "page counters from the process's memory cgroup "
+                             "up to the root, each uncharged at a THP free (0: no memcg)",
+                             "UNVERIFIED: a QEMU guest under libvirt and systemd is charged to "
+                             "machine.slice/machine-qemu-N.scope, whose counters and the "
+                             "root's make 3 [L-memcg] page_counter_uncharge", 0, 8)
+
     @classmethod
     def for_machine(cls, machine_params, **kw):
         """The errata flags Linux would set on that machine's CPU ([L-ftrs])."""

@@ -9,7 +9,10 @@ operations"), as assembled routines.
     permission and R/C bits, ``_PAGE_PTE | _PAGE_PRESENT`` (Linux builds them
     with ``mk_pte(page + i, vma->vm_page_prot)`` and carries write/young from
     the old PMD; here the PMD's own bits stand for both), ``smp_wmb``
-    (lwsync: the PTEs before the pointer), ``pmd_populate``; unlock.
+    (lwsync: the PTEs before the pointer), ``pmd_populate``; unlock.  The
+    struct pages as __split_huge_pmd_locked leaves them (page.py
+    ``split_huge_pmd_rmap``): 31 more references on the head (one per PTE),
+    each subpage's _mapcount up, the compound mapcount down (NR_ANON_THPS).
 
 ``collapse_huge_page(mm, addr)`` -> 1 collapsed / 0 not a full PTE table
     v5.4 mm/khugepaged.c order: PMD lock; re-check it points to a table whose
@@ -24,10 +27,14 @@ operations"), as assembled routines.
     ``smp_wmb``; PMD lock; ``pgtable_trans_huge_deposit`` of the old PTE
     table (Linux re-deposits it rather than freeing it: ``pgtable =
     pmd_pgtable(_pmd)``), ``set_pmd_at`` (a plain store, radix__set_pte_at);
-    unlock.
+    unlock.  khugepaged copies into a new huge page and frees the old pages;
+    here the frames stay the same, so their struct pages return to the
+    PMD-mapped state (page.py ``collapse_huge_page_rmap``: each subpage's
+    _mapcount down, the compound mapcount and NR_ANON_THPS up, the PTEs' 31
+    references dropped), not Linux's instructions for it.
 """
 
-from powersim.kernel import pgtable
+from powersim.kernel import page, pgtable
 from powersim.kernel.irq import prologue
 from powersim.kernel.mm import PAGE_SHIFT, PMD_SIZE, pmd_kind
 from powersim.kernel.trace import PMD_SET, trace
@@ -73,7 +80,13 @@ def _end(b, epilogue, nothing, unlock):
     epilogue()
 
 
-def _emit_split(b):
+def _struct_page(b, dst, pmd, lay):
+    """``dst = pmd_page(pmd)``."""
+    page.frame_index(b, dst, pmd)
+    page.index_to_page(b, dst, dst, lay)
+
+
+def _emit_split(b, lay):
     epilogue, nothing = _begin(b, "split_huge_pmd")
     b.ldbrx("r4", 0, "r29")
     pmd_kind(b, "r5", "r4")
@@ -97,6 +110,8 @@ def _emit_split(b):
     b.stdbrx("r7", 0, "r6")
     b.addis("r7", "r7", (1 << PAGE_SHIFT) >> 16)    # the next 64K frame
     b.bdnz(fill)
+    _struct_page(b, "r3", "r27", lay)
+    b.bl("split_huge_pmd_rmap")         # the PTEs' references and mapcounts (page.py)
     b.lwsync()                          # smp_wmb: the PTEs before the PMD [L-bar]
     b.mr("r3", "r31")
     b.mr("r4", "r29")
@@ -105,7 +120,7 @@ def _emit_split(b):
     _end(b, epilogue, nothing, unlock)
 
 
-def _emit_collapse(b):
+def _emit_collapse(b, lay):
     epilogue, nothing = _begin(b, "collapse_huge_page")
     b.ldbrx("r4", 0, "r29")
     pmd_kind(b, "r5", "r4")             # a table pointer (cr0 from pmd_kind)
@@ -135,6 +150,8 @@ def _emit_collapse(b):
     b.label(clear := b.local("clear"))
     b.stdu("r0", "8(r6)")
     b.bdnz(clear)
+    _struct_page(b, "r3", "r27", lay)
+    b.bl("collapse_huge_page_rmap")     # the frames PMD-mapped again (page.py)
     b.lwsync()                          # smp_wmb: the copy before set_pmd_at [L-bar]
     _locked(b, "r28", "r31")
     b.mr("r3", "r31")
@@ -146,7 +163,7 @@ def _emit_collapse(b):
     _end(b, epilogue, nothing, unlock)
 
 
-def emit(b):
+def emit(b, lay):
     """split_huge_pmd, collapse_huge_page."""
-    _emit_split(b)
-    _emit_collapse(b)
+    _emit_split(b, lay)
+    _emit_collapse(b, lay)

@@ -61,6 +61,8 @@ then ``tlb_table_flush`` (mm.py: the batched tables to the method's
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, MM_USERS, PACA_CPU,
                                     PACA_CURRENT_MM)
+from powersim.kernel import page
+from powersim.kernel.page import BATCH_MAX, BATCH_NEXT, BATCH_NR, BATCH_PAGES, MMU_GATHER_BUNDLE
 from powersim.kernel.pgtable import PMD_SHIFT, flush_pmd_tlb_range
 from powersim.kernel.smp import test_this_cpu_in_mask
 from powersim.radix import AP, PAGE_SHIFTS
@@ -80,7 +82,12 @@ TLB_MM, TLB_START, TLB_END, TLB_FULLMM, TLB_FREED_TABLES, TLB_PAGE_SHIFT, TLB_NR
     range(0, 56, 8)
 TLB_TABLES = 56             # the batch (mmu_table_batch): TLB_MAX_TABLES table addresses
 TLB_MAX_TABLES = 8          # small, so that a full batch's early flush is exercised
-TLB_SIZE = -(-(TLB_TABLES + 8 * TLB_MAX_TABLES) // 16) * 16     # ELFv2 16-byte frames
+# the page batches (page.py): tlb->active, tlb->batch_count, then tlb->local, the
+# on-stack mmu_gather_batch with its MMU_GATHER_BUNDLE page pointers
+TLB_ACTIVE = TLB_TABLES + 8 * TLB_MAX_TABLES
+TLB_BATCH_COUNT = TLB_ACTIVE + 8
+TLB_LOCAL = TLB_BATCH_COUNT + 8
+TLB_SIZE = -(-(TLB_LOCAL + BATCH_PAGES + 8 * MMU_GATHER_BUNDLE) // 16) * 16   # ELFv2 frames
 TASK_SIZE = 1 << 52         # __tlb_reset_range's start: above every user address
 
 
@@ -374,6 +381,13 @@ def _emit_gather(b):
     b.li("r0", 0)
     b.std("r0", f"{TLB_PAGE_SHIFT}(r3)")
     b.std("r0", f"{TLB_NR_TABLES}(r3)")
+    b.std("r0", f"{TLB_BATCH_COUNT}(r3)")       # tlb->local: no next, empty, the bundle
+    b.std("r0", f"{TLB_LOCAL + BATCH_NEXT}(r3)")
+    b.stw("r0", f"{TLB_LOCAL + BATCH_NR}(r3)")
+    b.li("r7", MMU_GATHER_BUNDLE)
+    b.stw("r7", f"{TLB_LOCAL + BATCH_MAX}(r3)")
+    b.addi("r7", "r3", TLB_LOCAL)
+    b.std("r7", f"{TLB_ACTIVE}(r3)")
     b.label("__tlb_reset_range")        # (tlb): fullmm: ~0..~0; else TASK_SIZE..0
     b.li("r0", 0)
     b.std("r0", f"{TLB_FREED_TABLES}(r3)")
@@ -435,18 +449,31 @@ def _emit_gather(b):
     b.b("tlb_flush_mmu")
 
     b.label("tlb_finish_mmu")           # (tlb)
-    b.label("tlb_flush_mmu")            # (tlb): TLB first, then the tables
+    b.label("tlb_flush_mmu")            # (tlb): TLB first, then the tables and pages
     epilogue = prologue(b, 48, ["r31"])
     b.mr("r31", "r3")
+    b.bl("tlb_flush_mmu_tlbonly")
+    b.mr("r3", "r31")
+    b.bl("tlb_flush_mmu_free")
+    epilogue()
+
+    b.label("tlb_flush_mmu_tlbonly")    # (tlb)
     b.ld("r4", f"{TLB_END}(r3)")
     b.cmpdi("r4", 0)
-    b.beq(out := b.local("out"))        # nothing gathered
+    b.beqlr()                           # nothing gathered
+    epilogue = prologue(b, 48, ["r31"])
+    b.mr("r31", "r3")
     b.bl("radix__tlb_flush")
     b.mr("r3", "r31")
     b.bl("__tlb_reset_range")
-    b.label(out)
-    b.mr("r3", "r31")
+    epilogue()
+
+    b.label("tlb_flush_mmu_free")       # (tlb): the tables, then the pages
+    epilogue = prologue(b, 48, ["r31"])
+    b.mr("r31", "r3")
     b.bl("tlb_table_flush")
+    b.mr("r3", "r31")
+    b.bl("tlb_batch_pages_flush")
     epilogue()
 
     b.label("radix__tlb_flush")         # (tlb)
@@ -537,3 +564,4 @@ def emit(b, lay, kp, method):
     _emit_switch_mm(b)
     _emit_flush_loop(b)
     _emit_gather(b)
+    page.emit(b, lay, TLB_ACTIVE, TLB_BATCH_COUNT, TLB_LOCAL)

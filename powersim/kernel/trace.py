@@ -33,6 +33,13 @@ kind                a                      b (r0)
                                            clear/invalidate/collapse returned)
 ``IDLE_STOP``       the state's index in   --  (``cmd_idle_gov``: the state the
                     kernel.idle_states         menu governor picked)
+``PAGE_FREE``       the struct page        the order (``__free_pages_ok``: the
+                                           block goes back to the buddy allocator)
+``PAGE_GET``        the struct page        --  (``gup_fast``, ``walker_window``'s
+                                           end: the head page the walker takes
+                                           its reference on)
+``PAGES_FLUSH``     0 entering, 1 leaving  --  (``tlb_batch_pages_flush`` with pages
+                                           queued: the free path's share)
 ==================  =====================  =======================================
 
 ``WALK_DEREF`` is emitted where the walker *uses* the loaded entry: right
@@ -42,6 +49,9 @@ the re-check has passed (a backed-off walk used nothing).
 
 from powersim.machine.layout import TRACE_BASE
 from powersim.machine.layout import K_IDLE_STOP as IDLE_STOP
+from powersim.machine.layout import K_PAGE_FREE as PAGE_FREE
+from powersim.machine.layout import K_PAGE_GET as PAGE_GET
+from powersim.machine.layout import K_PAGES_FLUSH as PAGES_FLUSH
 from powersim.machine.layout import K_PMD_SET as PMD_SET
 from powersim.machine.layout import K_PMD_SET_BE as PMD_SET_BE
 from powersim.machine.layout import K_PT_ALLOC as PT_ALLOC
@@ -55,7 +65,8 @@ from powersim.machine.layout import K_WALK_RESTORED as WALK_RESTORED
 
 # the kinds this module emits (the registry, layout.py, allocates every kind)
 KERNEL_KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, WALK_BEGIN,
-                WALK_END, WALK_RESTORED, SERIALIZED, IDLE_STOP)
+                WALK_END, WALK_RESTORED, SERIALIZED, IDLE_STOP, PAGE_FREE, PAGE_GET,
+                PAGES_FLUSH)
 
 
 def trace(b, kind, reg_a, reg_b=None, *, scratch):

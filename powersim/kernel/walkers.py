@@ -11,9 +11,11 @@ Routines (r3.. arguments, r3 result; ELFv2 volatile registers clobbered):
                                        level read above the PTE (the PMD, or the
                                        PUD for a 1G leaf), for re-checks
 ``gup_fast(mm, ea)``                   r3 = 1 with one page reference taken (r4 =
-                                       its page_ref word), 0: the slow path
+                                       the head struct page), 0: the slow path
                                        would run (r4 = 1 if it backed off after
                                        the re-check, else 0)
+``gup_fast_window(mm, ea, n)``         test hook: ``gup_fast`` with n loop
+                                       iterations between the walk and the get
 ``kvmppc_book3s_instantiate_page(mm,   the PTE (CPU byte order), or 0: returned
 ea)``                                  to the guest (PACA_KVM_RETRIES + 1)
 ``walker_window(mm, ea, n)``           test hook: a walk whose bracketed window
@@ -21,7 +23,10 @@ ea)``                                  to the guest (PACA_KVM_RETRIES + 1)
                                        marks line (MARK_WIN_*); returns the slot;
                                        the slot counts as used at the window's
                                        end (with walker_recheck: if the PMD is
-                                       unchanged)
+                                       unchanged), where the page of the entry
+                                       read at the walk, a present leaf, gets a
+                                       reference as GUP-fast takes it, put back
+                                       after the bracket
 ``gup_fast_loop(ea, len, n, slot)``    n GUP-fast walks of current->mm, the i-th at
                                        ``ea + (i * 64K) mod len``, each reference
                                        put back (put_page) and a quiescent point
@@ -47,25 +52,30 @@ until)``                               ``gup_fast_loop`` (each reference put bac
 [MW]) and takes every decision on that one value [LM-walk] rule 1.  A
 huge PMD is returned as the PTE pointer (the pmd-as-pte cast).  GUP-fast reads
 the PTE once through the returned pointer, checks present and ``_PAGE_PTE``
-(rule 3), then takes the reference with a fully ordered atomic on the frame's
-``page_ref`` word; with ``walker_recheck`` (robust) it re-reads the PMD and the
-PTE and drops the reference if either changed (mm/gup.c, v6.1 ``70cbc3cc78a9``).
+(rule 3), then takes the reference on the head struct page of the frame
+(``page_cache_add_speculative``: a fully ordered ``page_ref_add_unless(page, 1,
+0)``, which fails on a page whose count already dropped to 0: the slow path);
+with ``walker_recheck`` (robust) it re-reads the PMD and the PTE and drops the
+reference with ``put_page`` if either changed (mm/gup.c, v6.1
+``70cbc3cc78a9``).  A ``PAGE_GET`` trace record names the page where the
+walker uses it (before the atomic; with the re-check, once it passed), for
+the race checker's use-after-free.
 """
 
 from powersim.asm_builder import R24, R25, R26, R27, R28, R29, R30, R31
 from powersim.kernel.irq import prologue
 from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPPENED,
                                     MARK_WIN_RESTORED, MM_PGD, PACA_IRQ_HAPPENED,
-                                    PACA_KVM_RETRIES, PACA_MARKS, PAGE_REF_SHIFT, PAGE_REFS)
+                                    PACA_KVM_RETRIES, PACA_MARKS)
+from powersim.kernel.page import SP_REFCOUNT, compound_head, frame_index, index_to_page
 from powersim.kernel.pgtable import (PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_qs,
                                      sleep_for)
-from powersim.kernel.trace import (WALK_BEGIN, WALK_DEREF, WALK_END, WALK_PMD,
+from powersim.kernel.trace import (PAGE_GET, WALK_BEGIN, WALK_DEREF, WALK_END, WALK_PMD,
                                    WALK_RESTORED, trace)
 from powersim.radix import GEOMETRY, PAGE_SHIFTS, SW0, V
 
 PGD_BITS, PUD_BITS, PMD_BITS, PTE_BITS = GEOMETRY["64K"]
 PAGE_SHIFT = PAGE_SHIFTS["64K"]
-assert PAGE_REFS & (PAGE_REFS - 1) == 0
 
 
 def _index(b, dst, ea, shift, bits):
@@ -126,24 +136,42 @@ def _emit_find_linux_pte(b):
     b.blr()
 
 
-def _page_ref_add(b, ref, delta, tmp):
-    """Fully ordered ``atomic_add`` on ``ref`` (``page_ref_add_unless``-like:
-    value-returning atomics have a barrier on each side [L-bar])."""
-    b.lwsync()
+def _pte_head_page(b, dst, pte, lay, nopage):
+    """``dst = compound_head(pte_page(pte))``; a frame beyond the vmemmap
+    branches to ``nopage`` (the slow path; the workloads' walkers map none)."""
+    frame_index(b, dst, pte)
+    b.li64("r3", lay.vmemmap_frames)
+    b.cmpld(dst, "r3")
+    b.bge(nopage)
+    index_to_page(b, dst, dst, lay)
+    compound_head(b, dst, dst, "r3")
+
+
+def _page_ref_add_unless_zero(b, page, fail):
+    """``page_ref_add_unless(page, 1, 0)`` (``page_cache_add_speculative``): a
+    fully ordered atomic on ``_refcount`` that fails, to ``fail``, on a page
+    whose count is 0 (already on its way to the allocator) [L-bar]."""
+    b.addi("r4", page, SP_REFCOUNT)
+    b.sync()
     b.label(retry := b.local("ref"))
-    b.ldarx(tmp, 0, ref)
-    b.addi(tmp, tmp, delta)
-    b.stdcx_rc(tmp, 0, ref)
+    b.lwarx("r3", 0, "r4")
+    b.cmpwi("r3", 0)
+    b.beq(fail)
+    b.addi("r3", "r3", 1)
+    b.stwcx_rc("r3", 0, "r4")
     b.emit(f"bne- {retry}")
     b.sync()
 
 
 def _emit_gup_fast(b, lay, method):
     b.label("gup_fast")                 # (mm, ea) -> 1 referenced / 0 not
+    b.li("r5", 0)
+    b.label("gup_fast_window")          # (mm, ea, n): n delay iterations before the get
     mm, flags, result, ptep, pte, pmdp, pmd, ref = R31, R30, R29, R28, R27, R26, R25, R24
-    epilogue = prologue(b, 112, [f"r{r}" for r in range(24, 32)])
+    epilogue = prologue(b, 112, [f"r{r}" for r in range(23, 32)])
     b.mr(mm, "r3")
     b.mr(ref, "r4")
+    b.mr("r23", "r5")
     b.li(result, 0)
     method.walker_begin(b, mm, flags)
     b.ld("r3", f"{MM_PGD}({mm})")
@@ -162,11 +190,16 @@ def _emit_gup_fast(b, lay, method):
     b.and_("r3", "r3", "r4")
     b.cmpdi("r3", 0)
     b.beq(out)
-    b.rldicl(ref, pte, 64 - PAGE_REF_SHIFT, 64 - (PAGE_REFS.bit_length() - 1))
-    b.sldi(ref, ref, 3)
-    b.li64("r3", lay.page_ref)
-    b.add(ref, ref, "r3")               # &page_ref[pfn mod PAGE_REFS]
-    _page_ref_add(b, ref, 1, "r3")
+    b.cmpdi("r23", 0)                   # the test hook's delay
+    b.beq(get := b.local("get"))
+    b.mtctr("r23")
+    b.label(delay := b.local("delay"))
+    b.bdnz(delay)
+    b.label(get)
+    _pte_head_page(b, ref, pte, lay, nopage := b.local("nopage"))
+    if not method.walker_recheck:       # the page used as found (robust: once re-checked)
+        trace(b, PAGE_GET, ref, scratch="r3")
+    _page_ref_add_unless_zero(b, ref, nopage)
     if method.walker_recheck:           # the entries unchanged since the walk?
         backoff = b.local("backoff")
         for slot, seen in ((pmdp, pmd), (ptep, pte)):
@@ -174,16 +207,21 @@ def _emit_gup_fast(b, lay, method):
             b.cmpd("r3", seen)
             b.bne(backoff)
         trace(b, WALK_DEREF, ptep, scratch="r3")
+        trace(b, PAGE_GET, ref, scratch="r3")
     b.li(result, 1)
+    b.b(out)
     if method.walker_recheck:
-        b.b(out)
         b.label(backoff)                # put_page: drop the speculative reference
-        _page_ref_add(b, ref, -1, "r3")
-        b.li(ref, 1)                  # r4 result: backed off
+        b.mr("r3", ref)
+        b.bl("put_page")
+        b.li(ref, 1)                    # r4 result: backed off
+        b.b(out)
+    b.label(nopage)
+    b.li(ref, 0)
     b.label(out)
     method.walker_end(b, mm, flags)
     b.mr("r3", result)
-    b.mr("r4", ref)                     # the page_ref word, or 1: backed off, 0: none
+    b.mr("r4", ref)                     # the head struct page, or 1: backed off, 0: none
     epilogue()
 
 
@@ -212,7 +250,8 @@ def _emit_gup_loop(b, lay):
     b.b(nxt := b.local("next"))
     b.label(got)
     b.addi(successes, successes, 1)
-    _page_ref_add(b, "r4", -1, "r5")    # put_page
+    b.mr("r3", "r4")
+    b.bl("put_page")
     b.label(nxt)
     rcu_qs(b, "r3")
     b.addis(offset, offset, (1 << PAGE_SHIFT) >> 16)
@@ -232,7 +271,7 @@ def _emit_gup_loop(b, lay):
 def _emit_gup_paced(b, lay):
     b.label("gup_fast_paced")           # (ea, len, period, until) -> calls made
     # period, until and the next call in timebase ticks; cur: the call's EA, then the
-    # page_ref word it returned
+    # head struct page it returned
     ea, length, period, until, offset, next_call, calls, cur = \
         R31, R30, R29, R28, R27, R26, R25, R24
     epilogue = prologue(b, 96, [f"r{r}" for r in range(24, 32)])
@@ -269,7 +308,8 @@ def _emit_gup_paced(b, lay):
     b.mr(cur, "r4")
     b.cmpdi("r3", 0)
     b.beq(nxt := b.local("next"))
-    _page_ref_add(b, cur, -1, "r5")     # put_page
+    b.mr("r3", cur)
+    b.bl("put_page")
     b.label(nxt)
     rcu_qs(b, "r3")
     b.addi(calls, calls, 1)
@@ -309,10 +349,33 @@ def _emit_kvm_fault(b, method):
     epilogue()
 
 
-def _emit_window(b, method):
+def _window_get(b, lay, page, entry, traced):
+    """The window's ``get_page``: ``page`` = the head struct page of ``entry``
+    (the value read at the walk) if a present leaf, with a reference taken
+    (``page_ref_add_unless``), or 0 (nothing there, or a count already 0).
+    ``traced``: the PAGE_GET record before the atomic.  Keeps r5, r6."""
+    b.li(page, 0)
+    b.mr("r7", entry)
+    _bit(b, "r3", "r7", 0)              # present and a leaf
+    _bit(b, "r4", "r7", 1)
+    b.and_("r3", "r3", "r4")
+    b.cmpdi("r3", 0)
+    b.beq(done := b.local("noget"))
+    _pte_head_page(b, page, "r7", lay, fail := b.local("getfail"))
+    if traced:
+        trace(b, PAGE_GET, page, scratch="r3")
+    _page_ref_add_unless_zero(b, page, fail)
+    b.b(done)
+    b.label(fail)
+    b.li(page, 0)
+    b.label(done)
+
+
+def _emit_window(b, lay, method):
     b.label("walker_window")            # (mm, ea, n) -> ptep
-    # r31 mm, r30 n, r29 irq flags, r28 marks, r27 ea, then the slot
-    epilogue = prologue(b, 80, [f"r{r}" for r in range(27, 32)])
+    # r31 mm, r30 n, r29 irq flags, r28 marks, r27 ea, then the slot, r26 the page,
+    # r25 the entry read through the slot at the walk (what the end uses)
+    epilogue = prologue(b, 96, [f"r{r}" for r in range(25, 32)])
     b.mr("r31", "r3")
     b.mr("r27", "r4")
     b.mr("r30", "r5")
@@ -324,17 +387,34 @@ def _emit_window(b, method):
     b.ld("r3", f"{MM_PGD}(r31)")
     b.mr("r4", "r27")
     b.bl("__find_linux_pte")
-    b.mr("r27", "r3")
+    b.mr_rc("r27", "r3")
+    b.li("r25", 0)
+    b.beq(held := b.local("held"))
+    b.ldbrx("r25", 0, "r27")            # the entry, read once
+    b.label(held)
     b.mtctr("r30")
     b.label(loop := b.local("win"))
     b.bdnz(loop)
-    if method.walker_recheck:           # robust: the slot is used only if the PMD
-        b.ldbrx("r4", 0, "r5")          # read by the walk is unchanged (r5, r6 live)
+    if method.walker_recheck:           # robust: a speculative get, then the slot is used
+        _window_get(b, lay, "r26", "r25", traced=False)     # only if the PMD read by
+        b.ldbrx("r4", 0, "r5")          # the walk is unchanged (r5, r6 live)
         b.cmpd("r4", "r6")
         b.bne(stale := b.local("stale"))
-    trace(b, WALK_DEREF, "r27", scratch="r4")   # the window's end uses the slot (0: none)
-    if method.walker_recheck:
+        trace(b, WALK_DEREF, "r27", scratch="r4")
+        b.cmpdi("r26", 0)
+        b.beq(used := b.local("used"))
+        trace(b, PAGE_GET, "r26", scratch="r4")
+        b.b(used)
         b.label(stale)
+        b.cmpdi("r26", 0)
+        b.beq(used)
+        b.mr("r3", "r26")               # put_page: the speculative reference back
+        b.bl("put_page")
+        b.li("r26", 0)
+        b.label(used)
+    else:
+        trace(b, WALK_DEREF, "r27", scratch="r4")   # the window's end uses the slot
+        _window_get(b, lay, "r26", "r25", traced=True)  # (0: none) and its page
     b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
     trace(b, WALK_END, "r4", scratch="r3")     # a: what was recorded, not yet handled
     b.std("r4", f"{8 * MARK_WIN_HAPPENED}(r28)")
@@ -344,6 +424,11 @@ def _emit_window(b, method):
     trace(b, WALK_RESTORED, "r27", scratch="r4")
     b.mftb("r4")
     b.std("r4", f"{8 * MARK_WIN_RESTORED}(r28)")
+    b.cmpdi("r26", 0)
+    b.beq(put := b.local("put"))
+    b.mr("r3", "r26")                   # put_page once the window is over
+    b.bl("put_page")
+    b.label(put)
     b.mr("r3", "r27")
     epilogue()
 
@@ -386,5 +471,5 @@ def emit(b, lay, method):
     _emit_gup_loop(b, lay)
     _emit_gup_paced(b, lay)
     _emit_kvm_fault(b, method)
-    _emit_window(b, method)
+    _emit_window(b, lay, method)
     _emit_mark_hooks(b, method)

@@ -337,6 +337,9 @@ K_WALK_END = 8
 K_WALK_RESTORED = 9
 K_SERIALIZED = 10
 K_IDLE_STOP = 11
+K_PAGE_FREE = 12        # a = the struct page, b = the order (__free_pages_ok)
+K_PAGE_GET = 13         # a = the struct page a walker takes a reference on (gup_fast)
+K_PAGES_FLUSH = 14      # a = 0 entering, 1 leaving tlb_batch_pages_flush (a page batch freed)
 # Instrumentation of the workloads (not kernel code paths):
 K_MARK = 0xF0           # powersim.workloads bracket marks around the measured op
 K_IPI_RTT = 0xF1        # kernel/smp.py ipi_round_trips: a = round index
@@ -359,7 +362,8 @@ KIND_NAMES = {
     K_PT_ALLOC: "pt_alloc", K_PT_FREE: "pt_free", K_PMD_SET: "pmd_set",
     K_PMD_SET_BE: "pmd_set_be", K_WALK_PMD: "walk_pmd", K_WALK_DEREF: "walk_deref",
     K_WALK_BEGIN: "walk_begin", K_WALK_END: "walk_end", K_WALK_RESTORED: "walk_restored",
-    K_SERIALIZED: "serialized", K_IDLE_STOP: "idle_stop",
+    K_SERIALIZED: "serialized", K_IDLE_STOP: "idle_stop", K_PAGE_FREE: "page_free",
+    K_PAGE_GET: "page_get", K_PAGES_FLUSH: "pages_flush",
     K_MARK: "mark", K_IPI_RTT: "ipi_rtt", K_IPI_WAKE: "ipi_wake",
     EV_INTR: "ev_intr", EV_RFID: "ev_rfid", EV_MSGSND: "ev_msgsnd", EV_XIVE: "ev_xive",
     EV_WAIT: "ev_wait", EV_SLEEP: "ev_sleep", EV_WAKE: "ev_wake", EV_STALL: "ev_stall",

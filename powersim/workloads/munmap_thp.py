@@ -27,4 +27,24 @@ def plan(sim) -> Plan:
 
 
 def measure(sim, run) -> dict:
-    return {"counters": {"guest_exits": vcpu.guest_exits(run, range(1, sim.scenario.workload.vcpus))}}
+    """The guest exits; the gather's page-batch flushes and the cycles the
+    measured CPU spent freeing their pages (tlb_batch_pages_flush)."""
+    from powersim.kernel.page import PCP_GATHER_FLUSHES
+    from powersim.kernel.trace import PAGES_FLUSH
+    lay, tr = run.kernel.layout, run.trace
+    flushes = int.from_bytes(bytes(run.machine.mem[lay.pcp + PCP_GATHER_FLUSHES:][:8]), "little")
+    mine = tr[(tr["kind"] == PAGES_FLUSH) & (tr["thread"] == run.plan.measured)]
+    begin, end = mine["cycle"][mine["a"] == 0], mine["cycle"][mine["a"] == 1]
+    return {"counters": {"guest_exits": vcpu.guest_exits(run, range(1, sim.scenario.workload.vcpus)),
+                         "gather_flushes": flushes,
+                         "page_free_ns": round(int((end - begin).sum()) * 1000
+                                               / sim.scenario.machine.freq_mhz)}}
+
+
+def summary_rows(res) -> list:
+    """The gather's flushes and the page-freeing share of the op time."""
+    from powersim.results import Row
+    c = res.counters
+    share = c["page_free_ns"] * 1e-9 / res.op_seconds if res.op_seconds else None
+    return [Row("gather flushes", c["gather_flushes"]),
+            Row("page freeing", share, fmt=lambda v: f"{100 * v:.2f} %")]

@@ -17,7 +17,10 @@ The schedule is planned in Python (deterministic): split k is due at
 (k + 1/2) / split_rate, collapse k at (k + 1) / collapse_rate; a split takes
 the next huge THP in turn, a collapse the oldest split one (an event with no
 candidate is dropped).  The race checker (powersim.kernel.checker) counts
-races in ``counters.races``: ``none`` shows them, the safe methods none.  The
+races in ``counters.races``: ``none`` shows them, the safe methods none.
+With ``workload.unmap_us``, CPU 0 also munmaps the whole region at that time
+(a walker window then may end on a page munmap already freed: the
+``use_after_free`` race, for ``none``).  The
 measured operation is the whole churn (CPU 0's script from its first event to
 its last).  Extra counters: ``splits``, ``collapses`` (planned events).
 """
@@ -80,7 +83,11 @@ def plan(sim) -> Plan:
     tb = mp.timebase_mhz
     start, end = START_US * tb, (START_US + wl.duration_us) * tb
     churn = []
-    for t, kind, i in events(sim):
+    unmap = [((START_US + wl.unmap_us) * tb, "munmap", 0)] if wl.unmap_us else []
+    for t, kind, i in sorted(events(sim) + unmap):
+        if kind == "munmap":            # later splits and collapses find nothing
+            churn += [wait_until(t), call("munmap", THP_EA, wl.memory)]
+            continue
         routine = "split_huge_pmd" if kind == "split" else "collapse_huge_page"
         churn += [wait_until(t), call(routine, mm, THP_EA + i * THP_SIZE)]
     limit = sim.kernel.layout.script_cmds - 1 - 5

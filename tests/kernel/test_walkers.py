@@ -2,19 +2,21 @@
 fault walk, run as kernel code on PMDs set up in Python (huge, table, none,
 serializing), with the expected slots computed from the tables in Python."""
 
+import numpy as np
 import pytest
 
 from powersim.kernel.image import Kernel, call, dump
-from powersim.kernel.layout import (MARK_FREE, NMARKS, PACA_KVM_RETRIES, PACA_PERCPU,
-                                    PAGE_REF_SHIFT, PAGE_REFS, MM_WALKERS)
+from powersim.kernel.layout import (MARK_FREE, MM_WALKERS, NMARKS, PACA_KVM_RETRIES,
+                                    PACA_PERCPU, STRUCT_PAGE, THP_FRAMES)
 from powersim.kernel.methods import METHODS
 from powersim.kernel.mm import PMD_SIZE, THP_EA
+from powersim.kernel.page import SP_REFCOUNT
 from powersim.kernel.params import KernelParams
 from powersim.radix import LEAF, NLB_MASK, READ, RW, SW0, V, be64, put_be64
 
 S = MARK_FREE               # first free marks slot
 PTE_INDEX = 5               # the 64K page inside the 2M region the tests use
-PTE_RPN = 0x3_0005_0000     # a data frame for the PTE-mapped page (page_ref word 5)
+PTE_RPN = THP_FRAMES + 2 * (2 << 20) + 5 * 0x10000     # frame 5 of THP 2 (the PTE-mapped one)
 R_C = 0x180
 
 
@@ -107,11 +109,14 @@ def test_find_linux_pte_null_where_nothing_is_mapped():
 
 # --- gup_fast ---------------------------------------------------------------------------
 def refs(m, k):
-    return [u64(m, k.layout.page_ref + 8 * i) for i in range(PAGE_REFS)]
+    """Each THP head page's references beyond its mapping's."""
+    return [int(m.mem[a:a + 4].view(np.int32)[0]) - 1
+            for a in (k.layout.vmemmap + i * 32 * STRUCT_PAGE + SP_REFCOUNT
+                      for i in range(k.layout.thps))]
 
 
 def ref_index(ra):
-    return (ra >> PAGE_REF_SHIFT) % PAGE_REFS
+    return (ra - THP_FRAMES) // PMD_SIZE
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
