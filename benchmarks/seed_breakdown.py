@@ -19,7 +19,7 @@ import numpy as np
 
 from powersim.config import load_scenario
 from powersim.kernel.trace import PMD_SET_BE, SERIALIZED
-from powersim.machine.core import EV_INTR, EV_MSGSND
+from powersim.machine.layout import EV_INTR, EV_MSGSND
 from powersim.sim import Simulation
 
 SEED = "workloads/seed-munmap-496g.toml"
