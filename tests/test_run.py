@@ -139,7 +139,7 @@ def test_progress_bar_counts_pmds_against_the_region_and_shows_sim_time(capsys):
 
 
 def test_record_count_reads_each_drained_chunk_once():
-    from powersim.machine.core import TR_KIND, TR_THREAD
+    from powersim.machine.layout import TR_KIND, TR_THREAD
 
     def rows(*kt):
         r = np.zeros((len(kt), 6), np.int64)

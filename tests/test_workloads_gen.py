@@ -46,7 +46,8 @@ def test_count_walkers_pay_their_atomics_on_every_call(storms):
 def test_ipi_munmap_sends_each_round_to_the_gup_threads(storms):
     c = storms["ipi"].counters
     assert c["ipi_rounds"] == 8 and c["ipi_sent"] == 8 * 4      # 8 THPs, 4 threads
-    assert storms["count"].counters["ipi_sent"] == 0            # nobody in a walk then
+    # count sends only in the rounds that found a walker inside a walk
+    assert storms["count"].counters["ipi_sent"] < c["ipi_sent"]
     assert storms["ipi"].op_seconds > storms["none"].op_seconds
 
 
