@@ -33,6 +33,8 @@ sched.py need nothing new):
   clock before they execute, as every instruction was before overlap was
   modelled; ``DEP_DRAIN`` ones (hwsync, ptesync, isync, rfid, mtspr,
   mtmsr, tlbie, attn...) first wait for every result in flight (TS_DRAIN).
+* A taken branch ends its cycle's fetch group (at most one taken branch a
+  cycle; UNVERIFIED: the usual front end, fetch follows one redirect a cycle).
 * Branches issue without waiting: they are predicted, statically (backward
   taken, forward not taken; bclr/bcctr by the link stack and count cache,
   always right).  A mispredicted one stalls the thread until its condition
@@ -312,7 +314,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     (dpage, ddelta, dperm, core), memv, code, thr, cache, xl, io, log, prm)
             elif op >= BRANCH_LO and op <= BRANCH_HI:
                 npc, lr, ctr = branch(op, rt, ra, imm, fl, pc, cr, lr, ctr)
-                if op == OP_BC and (rt & 0x14) != 0x14 and (npc != pc + 4) != (imm < 0):
+                if op == OP_BC and (rt & 0x14) != 0x14 and (npc != pc + 4) != (imm <= 0):
                     # mispredicted (static: backward taken): wait for the branch to
                     # resolve, then refetch
                     s = code[i, P_SRC]
@@ -322,6 +324,8 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     clk += prm[PR_MISPREDICT_PENALTY]
                     frac = 0
                     stats[t, ST_MISPREDICTS] += 1
+                if npc != pc + 4:
+                    frac = SLOT_ONE - c_disp     # a taken branch ends its fetch group
             elif op >= ADDSUB_LO and op <= ADDSUB_HI:
                 cr, xer = addsub(op, rt, ra, rb, fl, g, cr, xer)
             elif op >= COMPARE_LO and op <= COMPARE_HI:
