@@ -178,6 +178,10 @@ L1_WAYS = 8
 L1_SETS = 32        # 32 KiB / 128 B / 8 ways, per core
 L2_WAYS = 8
 L2_SETS = 512       # 512 KiB / 128 B / 8 ways, per core pair
+# The L3 region of a core pair: 10 MiB [RCS], 20 ways (UNVERIFIED, as the L1/L2
+# ways); tags (line + 1, version), 0 = empty, so untouched sets cost no host memory
+L3_WAYS = 20
+L3_SETS = 4096      # 10 MiB / 128 B / 20 ways
 
 # --- prm[PR_*]: the parameter array, in cycles ---------------------------------
 # Generated from MachineParams (powersim/machine/params.py: one slot per field in

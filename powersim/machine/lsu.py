@@ -43,7 +43,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
     pc, clk, msr, oend, cr, xer, nld, impure = st
     dpage, ddelta, dperm, core = mc
     gpr, sprs, ts, stats, _ = thr
-    lines, l1, _ = cache
+    lines, l1 = cache[0], cache[1]
     tlog, ctl = log
     g = gpr[t]
     m64 = memv[3]

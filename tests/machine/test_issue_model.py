@@ -93,3 +93,27 @@ def test_l1_is_8_way_lru(lines, misses):
     """8 lines at a 4 KiB stride (one L1 set) stay; a 9th evicts each in turn."""
     res = run_asm(conflict_source(lines, 4096), threads=1)
     assert res.threads[0].stats["l1_miss"] == misses
+
+
+L3_SET_WALK = """
+_start:
+    li r6, 4
+    mtctr r6
+1:  lis r10, 0x10
+    li r7, {lines}
+2:  ld r5, 0(r10)
+    addis r10, r10, 8       # 512 KiB: the same L1, L2 and L3 set
+    addi r7, r7, -1
+    cmpdi r7, 0
+    bne 2b
+    bdnz 1b
+    attn
+"""
+
+
+@pytest.mark.parametrize("lines, l3_hits", [(20, 20 * 3), (21, 0)])
+def test_l3_region_is_20_way_lru(lines, l3_hits):
+    """20 lines of one L3 set stay in the pair's 10 MiB region; a 21st evicts
+    each in turn (then they come from another region of the chip's L3)."""
+    res = run_asm(L3_SET_WALK.format(lines=lines), threads=1, memory=16 << 20)
+    assert res.threads[0].stats["l3_hits"] == l3_hits
