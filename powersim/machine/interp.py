@@ -80,7 +80,7 @@ from powersim.machine.sched import issue_costs, sched_fix, sched_key, sched_sync
 from powersim.machine.system import barrier, spr_move, system
 from powersim.ops import (
     ADDSUB_HI, ADDSUB_LO, BRANCH_HI, BRANCH_LO, COMPARE_HI, COMPARE_LO, CRFIELD_HI,
-    CRFIELD_LO, DEP_BITS, DEP_BLOCK, DEP_DRAIN, DEP_MASK, DEP_REGS, F_AA, F_LK, LOGICAL_HI, LOGICAL_LO, MEMORY_HI, MEMORY_LO, MULDIV_HI,
+    CRFIELD_LO, DEP_BITS, DEP_BLOCK, DEP_DRAIN, DEP_MASK, DEP_REGS, F_AA, F_LK, NDEP, LOGICAL_HI, LOGICAL_LO, MEMORY_HI, MEMORY_LO, MULDIV_HI,
     MULDIV_LO, OP_ADDI, OP_ADDIC, OP_ADDIS, OP_ATTN, OP_B, OP_BC, OP_BCCTR, OP_BCLR,
     OP_CACHE, OP_DCBZ, OP_EIEIO, OP_ISEL, OP_ISYNC, OP_MSGSYNC, OP_STORE, OP_SUBFIC, OP_SYNC,
     P_AUX,
@@ -162,6 +162,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
         # ---- one slice of thread t
         g = gpr[t]
         sp = sprs[t]
+        rdy = ts[t, TS_RDY0:TS_RDY0 + NDEP]  # ready cycle of each register (ops.py DEP_*)
         core = ts[t, TS_CORE]
         frac = ts[t, TS_FRAC]
         drainv = ts[t, TS_DRAIN]
@@ -294,7 +295,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
             elif op != OP_STORE and (op < BRANCH_LO or op > BRANCH_HI):
                 s = code[i, P_SRC]
                 while s:
-                    r = ts[t, TS_RDY0 + (s & DEP_MASK) - 1]
+                    r = rdy[(s & DEP_MASK) - 1]
                     if r > clk:
                         clk = r
                         frac = 0
@@ -319,7 +320,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     # resolve, then refetch
                     s = code[i, P_SRC]
                     while s:
-                        clk = max(clk, ts[t, TS_RDY0 + (s & DEP_MASK) - 1])
+                        clk = max(clk, rdy[(s & DEP_MASK) - 1])
                         s >>= DEP_BITS
                     clk += prm[PR_MISPREDICT_PENALTY]
                     frac = 0
@@ -387,7 +388,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     if rv > drainv:
                         drainv = rv
                     while dm:
-                        ts[t, TS_RDY0 + (dm & DEP_MASK) - 1] = rv
+                        rdy[(dm & DEP_MASK) - 1] = rv
                         dm >>= DEP_BITS
                 frac += c_slice if code[i, P_UNIT] <= U_LSU else c_disp
                 if frac >= SLOT_ONE:
