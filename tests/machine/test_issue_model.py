@@ -1,77 +1,32 @@
 """The issue model (interp.py "Issue model"): dependency-driven issue,
 overlapping misses, SMT by running threads, set-associative LRU caches.
 Cycle counts are deterministic, so the ratios are asserted exactly as the
-model computes them (benchmarks/microbench.py prints the same figures)."""
+model computes them (benchmarks/microbench.py prints the same figures; the
+programs are in powersim/microbench.py)."""
 
 import pytest
 
 from powersim.machine.exec import run_asm
-
-ADDS = """
-_start:
-    li r4, 1
-    li r6, 250
-    mtctr r6
-1:  {body}
-    bdnz 1b
-    attn
-"""
-DEP = "\n    ".join(["add r3, r3, r4"] * 8)
-INDEP = "\n    ".join(f"add r{5 + k}, r4, r4" for k in range(8))
-
-
-def chase_source(n=64, stride=384, dependent=True):
-    """n loads of never-touched lines: a pointer chase (each address the
-    previous load's result) or n independent loads of the same lines."""
-    base = 0x10000
-    nodes = [base + k * stride for k in range(n)]
-    loads = ["ld r3, 0(r3)"] * n if dependent else \
-        [f"ld r{5 + k % 20}, {a - base}(r10)" for k, a in enumerate(nodes)]
-    data = "\n".join(f"    .org {a:#x}\n    .quad {b:#x}" for a, b in zip(nodes, nodes[1:] + [0]))
-    return f"""
-_start:
-    lis r3, {base >> 16}
-    lis r10, {base >> 16}
-    {chr(10).join('    ' + x for x in loads)}
-    add r4, r3, r3
-    attn
-{data}
-"""
-
-
-def cycles(src, **kw):
-    return run_asm(src, threads=1, **kw).threads[0].cycles
-
+from powersim.machine.params import MachineParams
+from powersim.microbench import adds, chase_cycles_per_load, cold_loads, smt_loop
 
 def test_dependent_adds_take_2_5x_independent():
-    dep, ind = cycles(ADDS.format(body=DEP)), cycles(ADDS.format(body=INDEP))
-    assert dep >= 2.5 * ind
+    assert adds(dependent=True) >= 2.5 * adds(dependent=False)
 
 
 def test_pointer_chase_takes_3x_independent_misses():
-    chase = cycles(chase_source(dependent=True), memory=4 << 20)
-    indep = cycles(chase_source(dependent=False), memory=4 << 20)
-    assert chase >= 3 * indep
-
-
-LOOP = """
-_start:
-    cmpdi r3, 0
-    bne 2f
-    li r6, 2000
-    mtctr r6
-1:  addi r5, r5, 1
-    xor r7, r5, r6
-    bdnz 1b
-2:  attn
-"""
+    assert cold_loads(dependent=True) >= 3 * cold_loads(dependent=False)
 
 
 def test_single_thread_on_smt4_core_runs_at_smt1_speed():
     """Thread 0's siblings halt at once: the core runs it alone."""
-    smt1 = run_asm(LOOP, smt=1).threads[0].cycles
-    smt4 = run_asm(LOOP, smt=4).threads[0].cycles
-    assert smt4 <= 1.25 * smt1
+    assert smt_loop(4) <= 1.25 * smt_loop(1)
+
+
+def test_a_chase_pays_each_level_s_latency():
+    p = MachineParams()
+    assert round(chase_cycles_per_load(1024)) == p.lat_l2      # beyond L1, within L2
+    assert round(chase_cycles_per_load(256, 1152, timed_pass=1)) == p.ns_to_cycles(p.lat_dram_ns)
 
 
 def conflict_source(lines, stride, rounds=4):
