@@ -28,6 +28,7 @@ sched.py need nothing new):
 * Issue slots: ``issue_slices`` slice instructions (fixed point,
   load/store, multiply) or ``dispatch_width`` others per cycle, shared by
   the threads running on the core (sched.issue_costs, ``smt_cost_pct``).
+* Interrupts are taken once every result in flight is ready.
 * Serializing instructions (``DEP_BLOCK``: system instructions, barriers,
   mtspr/mfspr of other SPRs, CR moves) are charged their latency on the
   clock before they execute, as every instruction was before overlap was
@@ -203,6 +204,9 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                 ts[t, TS_FRAC] = frac
                 ts[t, TS_DRAIN] = drainv
                 if xv != 0:
+                    if drainv > clk:    # an interrupt completes what came before it
+                        clk = drainv
+                        ts[t, TS_CLK] = clk
                     if prm[PR_TRACE_EVENTS]:
                         trace_record(t, clk, EV_INTR, xv, xs, tlog, stats, ctl)
                     interrupt(t, xv, xs, xr, xv >= 0xE00, xh or xv >= 0xE00, ts, sprs, stats,
@@ -229,6 +233,8 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                 if ts[t, TS_PEND]:
                     i0 = ts[t, TS_IMPURE]
                     take_pending(t, ts, sprs, stats, prm)
+                    if ts[t, TS_IMPURE] != i0:      # taken: after what came before it
+                        ts[t, TS_CLK] = max(ts[t, TS_CLK], drainv + prm[PR_COST_INTR])
                     if prm[PR_TRACE_EVENTS] and ts[t, TS_IMPURE] != i0:
                         trace_record(t, ts[t, TS_CLK] - prm[PR_COST_INTR], EV_INTR, ts[t, TS_PC],
                                      pc, tlog, stats, ctl)
