@@ -540,6 +540,9 @@ class Table:
                     ws = w[sel]
                     env = {f.name: f.extract(ws) for f in self.fields.values()}
                     rows[sel, col] = bf.extract(ws) if key == "bf" else expr(env)
+        for k in np.unique(idx[legal]):
+            sel = np.flatnonzero(idx == k)
+            rows[sel, ops.P_SRC], rows[sel, ops.P_DST] = dependencies(self.insns[k], rows[sel])
         return rows
 
     @functools.cached_property
@@ -563,6 +566,96 @@ class Table:
                 if e is not None:
                     out[key].setdefault(e, []).append(i)
         return out
+
+
+# XER[CA] readers and writers (the scoreboard's DEP_XER)
+_CA_READ = {"adde", "addze", "addme", "subfe", "subfze", "subfme"}
+_CA_WRITE = _CA_READ | {"addc", "subfc", "addic", "subfic", "sraw", "srawi", "srad", "sradi"}
+_JUMP_SPRS = {1: ops.DEP_XER, 8: ops.DEP_LR, 9: ops.DEP_CTR}
+_NO_DRAIN = {"eieio", "msgsync", "mfmsr"}
+
+
+def _pack(regs, n):
+    """Ready-array indices (arrays, -1 = none) -> P_SRC/P_DST fields, lowest first."""
+    v = np.zeros(n, np.int64)
+    sh = np.zeros(n, np.int64)
+    for r in regs:
+        r = np.broadcast_to(np.asarray(r, np.int64), (n,))
+        on = r >= 0
+        v |= np.where(on, (r + 1) << sh, 0)
+        sh += np.where(on, ops.DEP_BITS, 0)
+    return v
+
+
+def dependencies(ins, rows):
+    """(P_SRC, P_DST) of rows predecoded from ``ins`` (layout in ops.py): the
+    registers read and written, from the operand names (RT a target, RS/RB
+    sources, RA a target when it comes first or updates, RA0 a source unless
+    0) and the semantic op (CR, LR, CTR, XER)."""
+    n = len(rows)
+    rt, ra, rb, imm = (rows[:, c] for c in (ops.P_RT, ops.P_RA, ops.P_RB, ops.P_IMM))
+    names = [o.field.name for o in ins.operands]
+    op, none = ins.opname, np.full(n, -1, np.int64)
+    src, dst, flags = [], [], 0
+    if ins.op >= ops.SYSTEM_LO and ins.op <= ops.SYSTEM_HI or \
+            op in ("mfcr", "mtcrf", "mfocrf", "mtocrf"):
+        drain = (op not in _NO_DRAIN) & ~((op == "sync") & (imm == 1))     # lwsync
+        flags = ops.DEP_BLOCK | np.where(drain, ops.DEP_DRAIN, 0)
+    elif op in ("mfspr", "mtspr"):
+        spr = [_JUMP_SPRS.get(int(x), -1) for x in imm]
+        sprs = np.array(spr, np.int64)
+        if op == "mfspr":
+            src.append(sprs)
+            dst.append(rt)
+        else:
+            src.append(rt)
+            dst.append(sprs)
+        block = sprs < 0
+        return (_pack(src, n), _pack(dst, n) | np.where(
+            block, ops.DEP_BLOCK | (ops.DEP_DRAIN if op == "mtspr" else 0), 0))
+    if "RT" in names:
+        dst.append(rt)
+    if "RS" in names:
+        src.append(rt)
+    if "RB" in names:
+        src.append(rb)
+    if "RA0" in names:
+        src.append(np.where(ra != 0, ra, -1))
+    if "RA" in names:
+        if names[0] == "RA":
+            dst.append(ra)
+            if op in ("rlwimi", "rldimi"):
+                src.append(ra)
+        else:
+            src.append(ra)
+            if ins.flags & ops.F_UPDATE:
+                dst.append(ra)
+    if ins.op >= ops.COMPARE_LO and ins.op <= ops.COMPARE_HI:
+        dst.append(ops.DEP_CR0 + rt)            # P_RT holds BF for compares
+    elif op == "mcrf":
+        dst.append(ops.DEP_CR0 + rt)
+        src.append(ops.DEP_CR0 + (ra >> 2))
+    elif op == "crlogic":
+        dst.append(ops.DEP_CR0 + (rt >> 2))
+        src += [ops.DEP_CR0 + (ra >> 2), ops.DEP_CR0 + (rb >> 2)]
+    elif op == "isel":
+        src.append(ops.DEP_CR0 + (imm >> 2))
+    elif ins.op >= ops.BRANCH_LO and ins.op <= ops.BRANCH_HI and op != "b":
+        src.append(np.where(rt & 16, none, ops.DEP_CR0 + (ra >> 2)))   # BO, BI
+        dec = (rt & 4) == 0 if op != "bcctr" else np.zeros(n, bool)
+        src.append(np.where(dec | (op == "bcctr"), ops.DEP_CTR, -1))
+        dst.append(np.where(dec, ops.DEP_CTR, -1))
+        if op == "bclr":
+            src.append(ops.DEP_LR)
+    if ins.flags & ops.F_LK:
+        dst.append(ops.DEP_LR)
+    if ins.flags & ops.F_RC or op == "stcx":
+        dst.append(ops.DEP_CR0)
+    if op in _CA_READ:
+        src.append(ops.DEP_XER)
+    if op in _CA_WRITE or ins.flags & ops.F_OE:
+        dst.append(ops.DEP_XER)
+    return _pack(src[:4], n), _pack(dst[:3], n) | flags
 
 
 def _check(ins, name, v, rng, align, wrap=False):

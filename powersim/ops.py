@@ -33,6 +33,14 @@ Row layout
 ``P_LAT``    result latency in cycles on the issuing thread (from the ISA table).
 ``P_UNIT``   execution unit (``U_*``).
 ``P_WORD``   the raw 32-bit word (for disassembly in traces and for HEAI).
+``P_SRC``    the registers the instruction reads, ``P_DST`` those it writes, for the
+             core's scoreboard: ``DEP_BITS``-bit fields, lowest first, each a
+             ready-array index + 1 (GPRs 0..31, CR fields ``DEP_CR0``.., ``DEP_LR``,
+             ``DEP_CTR``, ``DEP_XER``).  ``P_DST`` also carries ``DEP_BLOCK`` (the
+             instruction is serializing: its latency is charged to the thread's
+             clock before it executes, as for every instruction in a model
+             without overlap) and ``DEP_DRAIN`` (it first waits for every result
+             in flight: hwsync, isync, rfid, mtspr of a non-jump SPR, CR moves).
 """
 
 # --- row layout -------------------------------------------------------------
@@ -46,7 +54,21 @@ P_FLAGS = 6
 P_LAT = 7
 P_UNIT = 8
 P_WORD = 9
-NFIELDS = 10
+P_SRC = 10
+P_DST = 11
+NFIELDS = 12
+
+# --- the scoreboard's ready-array indices (P_SRC / P_DST) -------------------
+DEP_CR0 = 32            # CR field f is DEP_CR0 + f
+DEP_LR = 40
+DEP_CTR = 41
+DEP_XER = 42
+NDEP = 43
+DEP_BITS = 6
+DEP_MASK = (1 << DEP_BITS) - 1
+DEP_BLOCK = 1 << 62
+DEP_DRAIN = 1 << 61
+DEP_REGS = DEP_DRAIN - 1    # the P_DST fields without the flags
 
 # --- flags ------------------------------------------------------------------
 F_RC = 1 << 0

@@ -46,8 +46,8 @@ def test_count_walkers_pay_their_atomics_on_every_call(storms):
 def test_ipi_munmap_sends_each_round_to_the_gup_threads(storms):
     c = storms["ipi"].counters
     assert c["ipi_rounds"] == 8 and c["ipi_sent"] == 8 * 4      # 8 THPs, 4 threads
-    # count sends only when a walker is in its window at the clear (one round of 8)
-    assert storms["count"].counters["ipi_sent"] < c["ipi_sent"] // 4
+    # count sends only in the rounds that found a walker inside a walk
+    assert storms["count"].counters["ipi_sent"] < c["ipi_sent"]
     assert storms["ipi"].op_seconds > storms["none"].op_seconds
 
 

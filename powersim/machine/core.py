@@ -37,7 +37,7 @@ def run(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl):
     resumes), so calling again with a larger max_cycles continues the same
     run.  The arrays travel in groups (Machine._args): memv = (mem, m16, m32,
     m64) views of RAM, thr = (gpr, sprs, ts, stats, snap) per-thread state,
-    cache = (lines, l1, l2) the memory model, xl = (tlb, pwc, mmu) the
+    cache = (lines, l1, l2, l3) the memory model, xl = (tlb, pwc, mmu) the
     translation caches, io = (pir2t, chipfree) the XIVE routing."""
     ts = thr[2]
     n = 2

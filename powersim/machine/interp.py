@@ -11,6 +11,41 @@ pc advances, the boundary must run, the slice must end or other threads'
 clocks moved.  A new family gets its function in the room of its concern
 and one ``elif`` here.
 
+Issue model
+-----------
+A thread's clock is its issue frontier, an interval/scoreboard model in
+the manner of fast simulators (Sniper, ZSim) kept in order so that every
+memory access still happens at the thread's clock (the ordering rules of
+sched.py need nothing new):
+
+* Each thread keeps the cycle each register is ready (ts[t, TS_RDY0 + r],
+  GPRs, CR fields, LR, CTR, XER; the instruction's sources and targets are
+  predecoded, ops.py ``P_SRC``/``P_DST``).  An instruction issues when its
+  sources are ready (stall on use), its targets are ready ``P_LAT`` later, a
+  load's plus its miss latency (lsu.py): a miss stalls only the first use
+  of its result, so independent misses overlap up to the load-miss queue
+  and a pointer chase does not.  A store does not wait for its data.
+* Issue slots: ``issue_slices`` slice instructions (fixed point,
+  load/store, multiply) or ``dispatch_width`` others per cycle, shared by
+  the threads running on the core (sched.issue_costs, ``smt_cost_pct``).
+* Interrupts are taken once every result in flight is ready.
+* Serializing instructions (``DEP_BLOCK``: system instructions, barriers,
+  mtspr/mfspr of other SPRs, CR moves) are charged their latency on the
+  clock before they execute, as every instruction was before overlap was
+  modelled; ``DEP_DRAIN`` ones (hwsync, ptesync, isync, rfid, mtspr,
+  mtmsr, tlbie, attn...) first wait for every result in flight (TS_DRAIN).
+* A taken branch ends its cycle's fetch group (at most one taken branch a
+  cycle; UNVERIFIED: the usual front end, fetch follows one redirect a cycle).
+* Branches issue without waiting: they are predicted, statically (backward
+  taken, forward not taken; bclr/bcctr by the link stack and count cache,
+  always right).  A mispredicted one stalls the thread until its condition
+  is ready plus ``mispredict_penalty``.  A dynamic predictor needs per-branch
+  state the kernel's loops do not need: they are backward-taken loops and
+  forward error checks.
+* Not modelled: out-of-order issue past a stalled instruction (a later
+  independent instruction waits behind it), fetch and decode limits,
+  register-port and store-queue limits.
+
 Host cost
 ---------
 The scheduler and the interpreter are one loop (run_threads, called once per
@@ -32,24 +67,26 @@ from powersim.machine.irq import (
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
     ACC_FETCH, CTL_TRACE_N, D_LEAVE, D_OTHERS, D_RECHECK, D_STAY, D_UNDO, EV_INTR, HALTKEY,
-    L1_SETS, MSR_IR, OP_STALE, PR_COST_INTR, PR_EXACT, PR_MAX_CYCLES, PR_MEMORY,
-    PR_TRACE_EVENTS, PR_WATCH, RA_MASK, SPIN_LINES, SPR_CTR, SPR_LR, SPR_XER, SRR1_PROGTRAP,
-    S_HALT, S_RUN, TRACE_MARGIN, TS_CLK, TS_CORE, TS_CR, TS_DDELTA, TS_DPAGE, TS_DPERM,
-    TS_EVT, TS_IDELTA, TS_IMPURE, TS_INSN, TS_IPAGE, TS_MSR, TS_NLD, TS_PC, TS_PEND,
-    TS_SCALE, TS_SPIN_PC, TS_STATE, X_DECODE, X_DONE, X_MAXCYC, X_TRACE_FULL, X_WATCH,
+    MSR_IR, OP_STALE, PR_COST_INTR, PR_EXACT, PR_MAX_CYCLES, PR_MEMORY,
+    PR_MISPREDICT_PENALTY, PR_TRACE_EVENTS, PR_WATCH, RA_MASK, SLOT_ONE, SPIN_LINES, SPR_CTR,
+    SPR_LR, SPR_XER, SRR1_PROGTRAP, ST_MISPREDICTS, S_HALT, S_RUN, TRACE_MARGIN, TS_CLK,
+    TS_CORE, TS_CR, TS_DDELTA, TS_DPAGE, TS_DPERM, TS_DRAIN, TS_EVT, TS_FRAC, TS_IDELTA,
+    TS_IMPURE, TS_INSN, TS_IPAGE, TS_MSR, TS_NLD, TS_PC, TS_PEND, TS_RDY0, TS_SPIN_PC,
+    TS_STATE, X_DECODE, X_DONE, X_MAXCYC, X_TRACE_FULL, X_WATCH,
 )
 from powersim.machine.lsu import dcbz, load_store
 from powersim.machine.memory import trace_record
 from powersim.machine.mmu import fault_regs, xlate
-from powersim.machine.sched import sched_fix, sched_key, sched_sync, slice_ends
+from powersim.machine.sched import issue_costs, sched_fix, sched_key, sched_sync, slice_ends
 from powersim.machine.system import barrier, spr_move, system
 from powersim.ops import (
     ADDSUB_HI, ADDSUB_LO, BRANCH_HI, BRANCH_LO, COMPARE_HI, COMPARE_LO, CRFIELD_HI,
-    CRFIELD_LO, F_AA, F_LK, LOGICAL_HI, LOGICAL_LO, MEMORY_HI, MEMORY_LO, MULDIV_HI,
+    CRFIELD_LO, DEP_BITS, DEP_BLOCK, DEP_DRAIN, DEP_MASK, DEP_REGS, F_AA, F_LK, NDEP, LOGICAL_HI, LOGICAL_LO, MEMORY_HI, MEMORY_LO, MULDIV_HI,
     MULDIV_LO, OP_ADDI, OP_ADDIC, OP_ADDIS, OP_ATTN, OP_B, OP_BC, OP_BCCTR, OP_BCLR,
-    OP_CACHE, OP_DCBZ, OP_EIEIO, OP_ISEL, OP_ISYNC, OP_MSGSYNC, OP_SUBFIC, OP_SYNC, P_AUX,
-    P_FLAGS, P_IMM, P_LAT, P_OP, P_RA, P_RB, P_RT, ROTATE_HI, ROTATE_LO, SPRMOVE_HI,
-    SPRMOVE_LO, TRAP_HI, TRAP_LO, UNARY_HI, UNARY_LO,
+    OP_CACHE, OP_DCBZ, OP_EIEIO, OP_ISEL, OP_ISYNC, OP_MSGSYNC, OP_STORE, OP_SUBFIC, OP_SYNC,
+    P_AUX,
+    P_DST, P_FLAGS, P_IMM, P_LAT, P_OP, P_RA, P_RB, P_RT, P_SRC, P_UNIT, ROTATE_HI, ROTATE_LO, SPRMOVE_HI,
+    SPRMOVE_LO, TRAP_HI, TRAP_LO, U_LSU, UNARY_HI, UNARY_LO,
 )
 
 
@@ -126,8 +163,11 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
         # ---- one slice of thread t
         g = gpr[t]
         sp = sprs[t]
-        scale = ts[t, TS_SCALE]
-        l1base = ts[t, TS_CORE] * L1_SETS
+        rdy = ts[t, TS_RDY0:TS_RDY0 + NDEP]  # ready cycle of each register (ops.py DEP_*)
+        core = ts[t, TS_CORE]
+        frac = ts[t, TS_FRAC]
+        drainv = ts[t, TS_DRAIN]
+        c_slice = c_disp = 0   # issue-slot costs, set at every boundary
         pc = ts[t, TS_PC]
         clk = ts[t, TS_CLK]
         msr = ts[t, TS_MSR]
@@ -161,7 +201,12 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                 ts[t, TS_INSN] = ninsn
                 ts[t, TS_NLD] = nld
                 ts[t, TS_IMPURE] = impure
+                ts[t, TS_FRAC] = frac
+                ts[t, TS_DRAIN] = drainv
                 if xv != 0:
+                    if drainv > clk:    # an interrupt completes what came before it
+                        clk = drainv
+                        ts[t, TS_CLK] = clk
                     if prm[PR_TRACE_EVENTS]:
                         trace_record(t, clk, EV_INTR, xv, xs, tlog, stats, ctl)
                     interrupt(t, xv, xs, xr, xv >= 0xE00, xh or xv >= 0xE00, ts, sprs, stats,
@@ -188,6 +233,8 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                 if ts[t, TS_PEND]:
                     i0 = ts[t, TS_IMPURE]
                     take_pending(t, ts, sprs, stats, prm)
+                    if ts[t, TS_IMPURE] != i0:      # taken: after what came before it
+                        ts[t, TS_CLK] = max(ts[t, TS_CLK], drainv + prm[PR_COST_INTR])
                     if prm[PR_TRACE_EVENTS] and ts[t, TS_IMPURE] != i0:
                         trace_record(t, ts[t, TS_CLK] - prm[PR_COST_INTR], EV_INTR, ts[t, TS_PC],
                                      pc, tlog, stats, ctl)
@@ -197,7 +244,9 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                 clk = ts[t, TS_CLK]
                 msr = ts[t, TS_MSR]
                 impure = ts[t, TS_IMPURE]
-                lim = min(end, ts[t, TS_EVT])
+                # the core's running threads change at smt_until: a boundary then
+                c_slice, c_disp, smt_until = issue_costs(t, clk, ts, prm)
+                lim = min(end, ts[t, TS_EVT], smt_until)
                 dpage = ts[t, TS_DPAGE]
                 ddelta = ts[t, TS_DDELTA]
                 dperm = ts[t, TS_DPERM]
@@ -240,10 +289,26 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
             rb = code[i, P_RB]
             imm = code[i, P_IMM]
             fl = code[i, P_FLAGS]
-            cost = (code[i, P_LAT] * scale) >> 8
+            # ---- issue (module docstring, "Issue model")
+            dst = code[i, P_DST]
+            cost = 0
+            if dst >= DEP_BLOCK:        # serializing: charged before it executes
+                if dst & DEP_DRAIN and drainv > clk:
+                    clk = drainv
+                cost = code[i, P_LAT]
+                clk += cost
+                frac = 0
+            elif op != OP_STORE and (op < BRANCH_LO or op > BRANCH_HI):
+                s = code[i, P_SRC]
+                while s:
+                    r = rdy[(s & DEP_MASK) - 1]
+                    if r > clk:
+                        clk = r
+                        frac = 0
+                    s >>= DEP_BITS
             ninsn += 1
-            clk += cost
             npc = pc + 4
+            xlat = 0
 
             # ---- dispatch: each family one inlined function (ops.py FAMILIES), in
             # the order of their frequency in the kernel's loops
@@ -251,11 +316,23 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
             if op == OP_ADDI:
                 g[rt] = (g[ra] if ra else 0) + imm
             elif op >= MEMORY_LO and op <= MEMORY_HI:
-                clk, cr, nld, impure, xv, xs, xr, d = load_store(
+                clk, cr, nld, impure, xv, xs, xr, d, xlat = load_store(
                     t, (op, rt, ra, rb, imm, fl, cost), (pc, clk, msr, oend, cr, xer, nld, impure),
-                    (dpage, ddelta, dperm, l1base), memv, code, thr, cache, xl, io, log, prm)
+                    (dpage, ddelta, dperm, core), memv, code, thr, cache, xl, io, log, prm)
             elif op >= BRANCH_LO and op <= BRANCH_HI:
                 npc, lr, ctr = branch(op, rt, ra, imm, fl, pc, cr, lr, ctr)
+                if op == OP_BC and (rt & 0x14) != 0x14 and (npc != pc + 4) != (imm <= 0):
+                    # mispredicted (static: backward taken): wait for the branch to
+                    # resolve, then refetch
+                    s = code[i, P_SRC]
+                    while s:
+                        clk = max(clk, rdy[(s & DEP_MASK) - 1])
+                        s >>= DEP_BITS
+                    clk += prm[PR_MISPREDICT_PENALTY]
+                    frac = 0
+                    stats[t, ST_MISPREDICTS] += 1
+                if npc != pc + 4:
+                    frac = SLOT_ONE - c_disp     # a taken branch ends its fetch group
             elif op >= ADDSUB_LO and op <= ADDSUB_HI:
                 cr, xer = addsub(op, rt, ra, rb, fl, g, cr, xer)
             elif op >= COMPARE_LO and op <= COMPARE_HI:
@@ -309,6 +386,20 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     lim = -1
                 if d & D_STAY:
                     continue
+            if not d & D_UNDO:
+                # results ready, and the issue slot this instruction took
+                dm = dst & DEP_REGS
+                if dm:
+                    rv = clk if dst >= DEP_BLOCK else clk + code[i, P_LAT] + xlat
+                    if rv > drainv:
+                        drainv = rv
+                    while dm:
+                        rdy[(dm & DEP_MASK) - 1] = rv
+                        dm >>= DEP_BITS
+                frac += c_slice if code[i, P_UNIT] <= U_LSU else c_disp
+                if frac >= SLOT_ONE:
+                    clk += frac // SLOT_ONE
+                    frac %= SLOT_ONE
             if npc <= pc and (op == OP_BC or op == OP_B):
                 # ---- taken backward branch: spin-loop detection (module docstring)
                 if impure == 0 and nld <= SPIN_LINES:

@@ -7,6 +7,8 @@ well).  Register masks are LSB-style (``1 << (63 - ibm_bit)``), from [L-reg].
 """
 
 
+from powersim.ops import NDEP
+
 # --- per-thread control state: ts[t, TS_*] ---------------------------------
 TS_PC = 0
 TS_CLK = 1          # the thread's clock (cycles)
@@ -17,7 +19,7 @@ TS_PIR = 5
 TS_CORE = 6         # global core index
 TS_CHIP = 7
 TS_PAIR = 8         # global core-pair (L2/L3 slice) index
-TS_SCALE = 9        # instruction cost scale, fixed point /256 (SMT sharing)
+TS_FRAC = 9         # issue slots used in the current cycle, in 1/SLOT_ONE cycles
 TS_RES = 10         # reserved line (larx), -1 for none
 TS_PEND = 11        # pending interrupts (PB_*)
 TS_EVT = 12         # earliest of the arrival times below
@@ -66,7 +68,16 @@ TS_TLBI_ACK = TS_DPAGE + 5  # when every tlbie this thread issued is acknowledge
 ERAT_MAX = 64
 TS_ERAT_NEXT = TS_DPAGE + 6
 TS_ERAT0 = TS_DPAGE + 7
-NTS = TS_ERAT0 + ERAT_MAX
+# The issue model (interp.py): the cycle each register (ops.py DEP_*) is ready,
+# the latest of them (what a draining instruction waits for), and the load-miss
+# queue: completion clocks of the last LMQ_MAX misses, a ring.
+TS_RDY0 = TS_ERAT0 + ERAT_MAX
+TS_DRAIN = TS_RDY0 + NDEP
+TS_LMQ_I = TS_DRAIN + 1
+TS_LMQ0 = TS_LMQ_I + 1
+LMQ_MAX = 32
+NTS = TS_LMQ0 + LMQ_MAX
+SLOT_ONE = 4096     # one cycle of issue slots (TS_FRAC fixed point)
 MC_LOAD = 1
 MC_STORE = 2
 
@@ -94,7 +105,7 @@ STAT_NAMES = (             # "cycles_run" (clock minus stop, spin, stall) is add
     "int_c00", "int_e40", "int_e80", "int_ea0", "checkstop",
     "int_380", "int_400", "int_480", "int_e00",
     "tlb_hits", "tlb_misses", "pwc_hits", "walk_reads", "erat_misses", "tlbie", "tlbiel",
-    "trace_records", "trace_dropped", "cycles_stall",
+    "trace_records", "trace_dropped", "cycles_stall", "mispredicts", "lmq_full",
 )
 ST_CYCLES_STOP = 0
 ST_CYCLES_SPIN = 1
@@ -142,6 +153,8 @@ ST_TLBIEL = 42
 ST_TRACE_RECORDS = 43
 ST_TRACE_DROPPED = 44
 ST_CYCLES_STALL = 45
+ST_MISPREDICTS = 46
+ST_LMQ_FULL = 47        # L1 misses that waited for a free load-miss queue entry
 NSTAT = len(STAT_NAMES)
 
 # --- per-line state: lines[line, L_*] (128-byte lines [SK-dt]) -----------------
@@ -158,8 +171,17 @@ L_SHARED = 7        # 1 once a thread accessed a line another thread wrote: then
                     # access to it is ordered (fast mode keeps communication in time order)
 NL = 8
 
-L1_SETS = 256       # 32 KiB / 128 B [SK-dt], modelled direct-mapped
-L2_SETS = 4096      # 512 KiB / 128 B per core pair [SK-dt]
+# Set-associative, LRU (way 0 the most recent): 32 KiB and 512 KiB [SK-dt].
+# 8 ways each is UNVERIFIED: the POWER9 user's manual was not at hand; 8-way is
+# the figure commonly quoted for POWER9's L1D and L2 (POWER4's L2 was 8-way too)
+L1_WAYS = 8
+L1_SETS = 32        # 32 KiB / 128 B / 8 ways, per core
+L2_WAYS = 8
+L2_SETS = 512       # 512 KiB / 128 B / 8 ways, per core pair
+# The L3 region of a core pair: 10 MiB [RCS], 20 ways (UNVERIFIED, as the L1/L2
+# ways); tags (line + 1, version), 0 = empty, so untouched sets cost no host memory
+L3_WAYS = 20
+L3_SETS = 4096      # 10 MiB / 128 B / 20 ways
 
 # --- prm[PR_*]: the parameter array, in cycles ---------------------------------
 # Generated from MachineParams (powersim/machine/params.py: one slot per field in
@@ -178,49 +200,53 @@ PR_TIMEBASE_MHZ = 8
 PR_MEMORY = 9
 PR_QUANTUM = 10
 PR_SMT_COST_PCT = 11  # 4 slots
-PR_LAT_L1 = 15
-PR_LAT_L2 = 16
-PR_LAT_L3 = 17
-PR_LAT_REMOTE = 18
-PR_LAT_XCHIP = 19
-PR_LAT_DRAM = 20
-PR_COST_HWSYNC = 21
-PR_COST_LWSYNC = 22
-PR_COST_PTESYNC = 23
-PR_COST_ISYNC = 24
-PR_COST_EIEIO = 25
-PR_COST_MSGSYNC = 26
-PR_COST_INTR = 27
-PR_COST_RFID = 28
-PR_DB_CORE = 29
-PR_DB_CHIP = 30
-PR_DB_XCHIP = 31
-PR_XIVE_CHIP = 32
-PR_XIVE_XCHIP = 33
-PR_XIVE_INTERVAL = 34
-PR_ESB_LOAD = 35
-PR_ESB_STORE = 36
-PR_XIVE_IPI_PRIO = 37
-PR_STOP_LITE = 38
-PR_STOP = 39  # 16 slots
-PR_WAIT = 55
-PR_RC_HW_UPDATE = 56
-PR_PWC_ENTRIES = 57
-PR_PWC_WAYS = 58
-PR_COST_TLBIEL = 59
-PR_COST_TLBIE = 60
-PR_COST_TLBSYNC = 61
-PR_TLBIE_OCCUPANCY = 62
-PR_TLBIE_CHIP = 63
-PR_TLBIE_XCHIP = 64
-PR_TLBIE_APPLY = 65
-PR_ERAT_ENTRIES = 66
-PR_ERAT_MISS = 67
-PR_TRACE_CAPACITY = 68
-PR_TRACE_EVENTS = 69
-PR_ERRATUM_TLBIE_ERAT = 70
-PR_ERRATUM_TLBIE_STQ = 71
-NPRM = 72
+PR_DISPATCH_WIDTH = 15
+PR_ISSUE_SLICES = 16
+PR_MISPREDICT_PENALTY = 17
+PR_LMQ_ENTRIES = 18
+PR_LAT_L1 = 19
+PR_LAT_L2 = 20
+PR_LAT_L3 = 21
+PR_LAT_REMOTE = 22
+PR_LAT_XCHIP = 23
+PR_LAT_DRAM = 24
+PR_COST_HWSYNC = 25
+PR_COST_LWSYNC = 26
+PR_COST_PTESYNC = 27
+PR_COST_ISYNC = 28
+PR_COST_EIEIO = 29
+PR_COST_MSGSYNC = 30
+PR_COST_INTR = 31
+PR_COST_RFID = 32
+PR_DB_CORE = 33
+PR_DB_CHIP = 34
+PR_DB_XCHIP = 35
+PR_XIVE_CHIP = 36
+PR_XIVE_XCHIP = 37
+PR_XIVE_INTERVAL = 38
+PR_ESB_LOAD = 39
+PR_ESB_STORE = 40
+PR_XIVE_IPI_PRIO = 41
+PR_STOP_LITE = 42
+PR_STOP = 43  # 16 slots
+PR_WAIT = 59
+PR_RC_HW_UPDATE = 60
+PR_PWC_ENTRIES = 61
+PR_PWC_WAYS = 62
+PR_COST_TLBIEL = 63
+PR_COST_TLBIE = 64
+PR_COST_TLBSYNC = 65
+PR_TLBIE_OCCUPANCY = 66
+PR_TLBIE_CHIP = 67
+PR_TLBIE_XCHIP = 68
+PR_TLBIE_APPLY = 69
+PR_ERAT_ENTRIES = 70
+PR_ERAT_MISS = 71
+PR_TRACE_CAPACITY = 72
+PR_TRACE_EVENTS = 73
+PR_ERRATUM_TLBIE_ERAT = 74
+PR_ERRATUM_TLBIE_STQ = 75
+NPRM = 76
 # --- end generated ---
 
 # --- exit reasons (ctl[0]) ------------------------------------------------------

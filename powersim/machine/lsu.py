@@ -6,8 +6,12 @@ Both take the instruction as ``ins = (op, rt, ra, rb, imm, fl, cost)`` (cost:
 what the fetch charged, taken back when the access must yield) and the
 slice's registers as ``st = (pc, clk, msr, oend, cr, xer, nld, impure)``, and
 return the updated clock, CR, load count and purity, a synchronous
-interrupt (vector, SRR0, SRR1 reason) and the dispatcher flags ``D_*``
-(layout.py).  Timing and ordering: memory.py and sched.py docstrings.
+interrupt (vector, SRR0, SRR1 reason), the dispatcher flags ``D_*``
+(layout.py) and, for a load, the cycles its result comes later than an L1
+hit (the miss latency: the clock does not wait for it, a use of the result
+does; interp.py "Issue model").  An L1 miss takes an entry of the thread's
+load-miss queue (``lmq_entries``) until its line arrives; with all in use,
+the load issues when the oldest completes.  Timing and ordering: memory.py and sched.py docstrings.
 """
 
 from powersim.machine.bits import bswap, setcr, sext
@@ -15,13 +19,13 @@ from powersim.machine.irq import mmio
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
     CTL_TRACE_N, D_LEAVE, D_OTHERS, D_RECHECK, D_STAY, D_UNDO, ESB_BASE, ESB_STRIDE, EV_XIVE,
-    L1_SETS, LINE_SHIFT, L_RSV, L_SHARED, L_VER, L_WATCH, L_WTHR, MC_LOAD, MC_STORE, MSR_DR,
-    PR_ESB_LOAD, PR_ESB_STORE, PR_MEMORY, PR_TRACE_EVENTS, RA_MASK, SPIN_LINES, ST_LOADS,
-    ST_STCX_FAIL, ST_STCX_OK, ST_STORES, ST_XIVE_SENT, TIMA_BASE, TRACE_BASE, TRACE_MARGIN,
-    TRACE_SIZE, TS_LD0, TS_LDV0, TS_RES, TS_STDONE,
+    LINE_SHIFT, L_RSV, L_SEEN, L_SHARED, L_VER, L_WATCH, L_WTHR, MC_LOAD, MC_STORE, MSR_DR,
+    PR_ESB_LOAD, PR_ESB_STORE, PR_LAT_L1, PR_LMQ_ENTRIES, PR_MEMORY, PR_TRACE_EVENTS, RA_MASK, SPIN_LINES, ST_LOADS,
+    ST_LMQ_FULL, ST_STCX_FAIL, ST_STCX_OK, ST_STORES, ST_XIVE_SENT, TIMA_BASE, TRACE_BASE, TRACE_MARGIN,
+    TRACE_SIZE, TS_CHIP, TS_LD0, TS_LDV0, TS_LMQ0, TS_LMQ_I, TS_RES, TS_STDONE,
 )
 from powersim.machine.memory import (
-    fill_cost, invalidate_code, rd, store_effects, store_line, trace_record, wr,
+    fill_cost, invalidate_code, l1_set, rd, store_effects, store_line, trace_record, wr,
 )
 from powersim.machine.mmu import data_xlate
 from powersim.ops import (
@@ -37,9 +41,9 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
     base index, ``log`` = (tlog, ctl)."""
     op, rt, ra, rb, imm, fl, cost = ins
     pc, clk, msr, oend, cr, xer, nld, impure = st
-    dpage, ddelta, dperm, l1base = mc
+    dpage, ddelta, dperm, core = mc
     gpr, sprs, ts, stats, _ = thr
-    lines, l1, _ = cache
+    lines, l1 = cache[0], cache[1]
     tlog, ctl = log
     g = gpr[t]
     m64 = memv[3]
@@ -58,7 +62,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             d |= D_LEAVE | D_RECHECK    # let Python drain the log (X_TRACE_FULL)
         if fl & F_UPDATE:
             g[ra] = ea
-        return clk, cr, nld, impure, 0, 0, 0, d
+        return clk, cr, nld, impure, 0, 0, 0, d, 0
     if not msr & MSR_DR:
         rea = ea & RA_MASK
     elif ea >> 12 == dpage and dperm & (MC_STORE if op == OP_STORE or op == OP_STCX
@@ -66,13 +70,13 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         rea = ea + ddelta
     else:
         if clk - cost >= oend:      # ordered, as below: yield
-            return clk - cost, cr, nld, impure, 0, 0, 0, D_STAY | D_UNDO | D_LEAVE | D_RECHECK
+            return clk - cost, cr, nld, impure, 0, 0, 0, D_STAY | D_UNDO | D_LEAVE | D_RECHECK, 0
         rea, xv, xr, c = data_xlate(t, ea, op == OP_STORE or op == OP_STCX, msr, clk, m64, ts,
                                     sprs, cache, xl, stats, prm)
         clk += c
         d = D_RECHECK
         if xv != 0:
-            return clk, cr, nld, impure, xv, pc, xr, D_STAY | D_RECHECK
+            return clk, cr, nld, impure, xv, pc, xr, D_STAY | D_RECHECK, 0
     if rea + sz > memsize:
         line = -1
         ordered = True
@@ -87,12 +91,17 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             lines[line, L_SHARED] = 1
         elif lines[line, L_SHARED]:
             private = False
-        ordered = not private or op == OP_LARX or op == OP_STCX
-        i1 = l1base + (line & (L1_SETS - 1))
+        # a line's first fetch into the chip is ordered too: which thread
+        # brings it in decides who else finds it in the L2/L3
+        ordered = not private or op == OP_LARX or op == OP_STCX or \
+            ((lines[line, L_SEEN] >> ts[t, TS_CHIP]) & 1) == 0
+        i1 = l1_set(core, line)         # way 0 holds the set's most recent line
         hit = private and l1[i1, 0] == line and l1[i1, 1] == lines[line, L_VER]
     if ordered and clk - cost >= oend:
         # ordered operation while others are behind: undo the fetch, yield
-        return clk - cost, cr, nld, impure, 0, 0, 0, d | D_STAY | D_UNDO | D_LEAVE | D_RECHECK
+        return (clk - cost, cr, nld, impure, 0, 0, 0, d | D_STAY | D_UNDO | D_LEAVE | D_RECHECK,
+                0)
+    lat = 0
     if rea + sz > memsize:
         i0 = stats[t, ST_XIVE_SENT]
         d |= D_OTHERS       # an ESB access may post to a thread
@@ -102,7 +111,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             trace_record(t, clk, EV_XIVE, io[0][(rea - ESB_BASE) // ESB_STRIDE], 0, tlog,
                          stats, ctl)
         if not ok:
-            return clk, cr, nld, impure, 0x200, pc, 0, d | D_STAY | D_RECHECK
+            return clk, cr, nld, impure, 0x200, pc, 0, d | D_STAY | D_RECHECK, 0
         if op == OP_LOAD:
             v = v if fl & F_BYTEREV else bswap(v, sz)   # registers are big-endian
             g[rt] = sext(v, sz) if fl & F_SIGNED else v
@@ -115,7 +124,9 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         d |= D_LEAVE | D_RECHECK
     elif op == OP_LOAD or op == OP_LARX:
         if not hit:
-            clk += fill_cost(t, line, clk, ts, cache, stats, prm)
+            lat = fill_cost(t, line, clk, ts, cache, stats, prm)
+            if lat > 0:
+                clk = lmq_take(t, clk, clk + lat + prm[PR_LAT_L1], ts, stats, prm)
         v = rd(memv, rea, sz)
         if fl & F_BYTEREV:
             v = bswap(v, sz)
@@ -165,7 +176,22 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         impure += 1
     if fl & F_UPDATE:
         g[ra] = ea
-    return clk, cr, nld, impure, 0, 0, 0, d
+    return clk, cr, nld, impure, 0, 0, 0, d, lat
+
+
+@jit()
+def lmq_take(t, clk, done, ts, stats, prm):
+    """A load miss completing at ``done`` takes the oldest load-miss queue
+    entry, first waiting for it to free; -> the clock it issues at."""
+    k = ts[t, TS_LMQ_I]
+    free = ts[t, TS_LMQ0 + k]
+    if free > clk:
+        stats[t, ST_LMQ_FULL] += 1
+        done += free - clk
+        clk = free
+    ts[t, TS_LMQ0 + k] = done
+    ts[t, TS_LMQ_I] = (k + 1) % prm[PR_LMQ_ENTRIES]
+    return clk
 
 
 @jit(inline="always")

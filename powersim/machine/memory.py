@@ -5,22 +5,21 @@ woken), stale predecoded code, and the trace-port log.
 
 Timing model (cycle-approximate)
 --------------------------------
-* Each thread has its own clock.  An instruction costs its ``P_LAT`` (from
-  isa/, [GCC]/[LLVM]) scaled by the core's SMT sharing factor
-  (``smt_cost_pct`` for the number of threads the core was *started* with:
-  a static SMT mode, so a thread's timing never depends on how its siblings
-  are interleaved).  Latencies are charged serially: no overlap of
-  independent instructions.
+* Each thread has its own clock, its issue frontier (interp.py "Issue
+  model"): an instruction issues once its sources are ready, its result is
+  ready ``P_LAT`` later (plus a load's miss latency from here).
 * Memory: 128-byte lines.  Every line has a version bumped by each store; a
-  per-core L1 (256 sets) and a per-core-pair L2 (4096 sets), both modelled
-  direct-mapped, hold (line, version) tags, so a copy is valid while nobody
-  else has written the line.  A miss is served, in order, by the L2 of the
-  pair, the last writer's cache (same pair, same chip or other chip), the
-  chip's L3 (a line some core of the chip has held), or DRAM.
-* Stores retire into a store queue: the thread pays ``P_LAT`` and the
-  ownership latency sets when the store is globally performed; ``sync``
-  waits for it.  ``stcx.`` waits for ownership (so contended atomics pay a
-  cache-to-cache transfer per attempt, as on real hardware).
+  per-core L1 (32 sets x 8 ways) and a per-core-pair L2 (512 sets x 8 ways),
+  LRU, hold (line, version) tags, so a copy is valid while nobody else has
+  written the line.  A miss is served, in order, by the L2 of the pair, the
+  last writer's cache (same pair, same chip or other chip), the pair's L3
+  region (4096 sets x 20 ways, filled with the L2, LRU), another region of
+  the chip's L3 (a line some core of the chip has held: ``lat_remote``), or
+  DRAM.
+* Stores retire into a store queue: the ownership latency sets when the
+  store is globally performed; ``sync`` waits for it.  ``stcx.`` waits for
+  ownership (so contended atomics pay a cache-to-cache transfer per attempt,
+  as on real hardware).
 
 Memory-ordering model: sequentially consistent.  Every access is performed
 in the order the scheduler executes instructions (global (cycle, PIR) order
@@ -39,7 +38,7 @@ import numpy as np
 from powersim.machine.bits import srl
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L2_SETS, L_RSV, L_SEEN, L_VER, L_WATCH, L_WCORE,
+    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, L_RSV, L_SEEN, L_VER, L_WATCH, L_WCORE,
     L_WTHR, L_WTIME, M32, OP_STALE, PR_CODE_BYTES, PR_CORES_PER_CHIP, PR_LAT_DRAM,
     PR_LAT_L1, PR_LAT_L2, PR_LAT_L3, PR_LAT_REMOTE, PR_LAT_XCHIP, ST_C2C_CHIP, ST_C2C_XCHIP,
     ST_DRAM, ST_L1_MISS, ST_L2_HITS, ST_L3_HITS, ST_TRACE_DROPPED, ST_TRACE_RECORDS, S_SPIN,
@@ -80,26 +79,62 @@ def wr(memv, ra, sz, v):
             mem[ra + i] = srl(v, 8 * i) & 0xFF
 
 @jit()
+def way_of(tags, base, ways, line):
+    """The way of the set starting at row ``base`` holding ``line``, or -1."""
+    for w in range(ways):
+        if tags[base + w, 0] == line:
+            return w
+    return -1
+
+@jit()
+def make_mru(tags, base, w, ways, line, ver):
+    """Put (line, ver) in way 0 of the set at ``base``, shifting the ways
+    before ``w`` down (w < 0: a miss, the LRU way is evicted)."""
+    if w < 0:
+        w = ways - 1
+    for k in range(w, 0, -1):
+        tags[base + k, 0] = tags[base + k - 1, 0]
+        tags[base + k, 1] = tags[base + k - 1, 1]
+    tags[base, 0] = line
+    tags[base, 1] = ver
+
+@jit()
+def l1_set(core, line):
+    return (core * L1_SETS + (line & (L1_SETS - 1))) * L1_WAYS
+
+@jit()
+def l2_set(pair, line):
+    return (pair * L2_SETS + (line & (L2_SETS - 1))) * L2_WAYS
+
+@jit()
+def l3_set(pair, line):
+    return (pair * L3_SETS + (line & (L3_SETS - 1))) * L3_WAYS
+
+@jit()
 def fill_cost(t, line, clk, ts, cache, stats, prm):
     """Extra cycles (beyond an L1 hit) to bring `line` into t's L1 at `clk`, and
-    fill the tags.  A value cannot be seen before it was written: a line
+    fill the tags (LRU; the pair's L3 region too, as if inclusive).  A value cannot be seen before it was written: a line
     written by another core at a later clock (possible when fast mode lets
     threads run apart) first waits for that clock; in exact mode this never
     applies."""
-    lines, l1, l2 = cache
+    lines, l1, l2, l3 = cache
     core = ts[t, TS_CORE]
     ver = lines[line, L_VER]
     wait = max(0, lines[line, L_WTIME] - clk)
-    i1 = core * L1_SETS + (line & (L1_SETS - 1))
-    if l1[i1, 0] == line and l1[i1, 1] == ver:
+    s1 = l1_set(core, line)
+    w1 = way_of(l1, s1, L1_WAYS, line)
+    if w1 >= 0 and l1[s1 + w1, 1] == ver:
+        if w1 > 0:
+            make_mru(l1, s1, w1, L1_WAYS, line, ver)
         return wait
     stats[t, ST_L1_MISS] += 1
     pair = ts[t, TS_PAIR]
     chip = ts[t, TS_CHIP]
-    i2 = pair * L2_SETS + (line & (L2_SETS - 1))
+    s2 = l2_set(pair, line)
+    w2 = way_of(l2, s2, L2_WAYS, line)
     w = lines[line, L_WCORE] - 1     # -1: none
     cpc = prm[PR_CORES_PER_CHIP]
-    if l2[i2, 0] == line and l2[i2, 1] == ver:
+    if w2 >= 0 and l2[s2 + w2, 1] == ver:
         lat = prm[PR_LAT_L2]
         stats[t, ST_L2_HITS] += 1
     elif w >= 0 and w != core and w // cpc == chip:
@@ -112,35 +147,40 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
     elif w >= 0 and w != core:
         lat = prm[PR_LAT_XCHIP]
         stats[t, ST_C2C_XCHIP] += 1
-    elif (lines[line, L_SEEN] >> chip) & 1:
-        lat = prm[PR_LAT_L3]
-        stats[t, ST_L3_HITS] += 1
     else:
-        lat = prm[PR_LAT_DRAM]
-        stats[t, ST_DRAM] += 1
+        s3 = l3_set(pair, line)
+        w3 = way_of(l3, s3, L3_WAYS, line + 1)
+        if w3 >= 0 and l3[s3 + w3, 1] == ver:
+            lat = prm[PR_LAT_L3]
+            stats[t, ST_L3_HITS] += 1
+        elif (lines[line, L_SEEN] >> chip) & 1:
+            lat = prm[PR_LAT_REMOTE]       # another region's L3 of the chip
+            stats[t, ST_C2C_CHIP] += 1
+        else:
+            lat = prm[PR_LAT_DRAM]
+            stats[t, ST_DRAM] += 1
+        make_mru(l3, s3, w3, L3_WAYS, line + 1, ver)
     extra = max(0, lat - prm[PR_LAT_L1])     # the load's P_LAT already has the L1 hit
     lines[line, L_SEEN] |= 1 << chip
-    l1[i1, 0] = line
-    l1[i1, 1] = ver
-    l2[i2, 0] = line
-    l2[i2, 1] = ver
+    make_mru(l1, s1, w1, L1_WAYS, line, ver)
+    make_mru(l2, s2, w2, L2_WAYS, line, ver)
     return wait + extra
 
 @jit()
 def store_line(t, line, clk, ts, cache):
     """Make t's core the owner of the new version of `line`."""
-    lines, l1, l2 = cache
+    lines, l1, l2, l3 = cache
     ver = lines[line, L_VER] + 1
     lines[line, L_VER] = ver
     lines[line, L_WCORE] = ts[t, TS_CORE] + 1
     lines[line, L_WTIME] = clk
     lines[line, L_WTHR] = t + 1
-    i1 = ts[t, TS_CORE] * L1_SETS + (line & (L1_SETS - 1))
-    i2 = ts[t, TS_PAIR] * L2_SETS + (line & (L2_SETS - 1))
-    l1[i1, 0] = line
-    l1[i1, 1] = ver
-    l2[i2, 0] = line
-    l2[i2, 1] = ver
+    s1 = l1_set(ts[t, TS_CORE], line)
+    s2 = l2_set(ts[t, TS_PAIR], line)
+    make_mru(l1, s1, way_of(l1, s1, L1_WAYS, line), L1_WAYS, line, ver)
+    make_mru(l2, s2, way_of(l2, s2, L2_WAYS, line), L2_WAYS, line, ver)
+    s3 = l3_set(ts[t, TS_PAIR], line)
+    make_mru(l3, s3, way_of(l3, s3, L3_WAYS, line + 1), L3_WAYS, line + 1, ver)
 
 @jit()
 def store_effects(t, line, clk, ts, lines):

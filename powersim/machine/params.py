@@ -65,10 +65,27 @@ class MachineParams:
                          "in fast mode", "rationale: below the smallest cross-core latency "
                          "of interest (doorbells, DRAM)", 1, 1 << 30)
     smt_cost_pct: tuple = param((100, 150, 190, 220), "%",
-                                "instruction cost with 1..4 threads started on a core, "
+                                "issue-slot cost of an instruction with 1..4 threads "
+                                "running on its core (not in stop, wait or halted), "
                                 "relative to single-thread",
                                 "UNVERIFIED: 4 slices x 11 entries and 6-wide dispatch "
                                 "shared [LLVM]; SMT4 throughput gain ~1.8x assumed")
+    # --- the issue model: in-order issue, stall on use, non-blocking loads ------
+    dispatch_width: int = param(6, "insns/cycle", "instructions a thread alone on its core "
+                                "dispatches per cycle (branches, CR and SPR moves take "
+                                "only a dispatch slot)", "[LLVM] 6-wide dispatch", 1, 16)
+    issue_slices: int = param(4, "insns/cycle", "fixed-point, load/store and multiply "
+                              "instructions issued per cycle (one per execution slice)",
+                              "[LLVM] 4 slices", 1, 16)
+    mispredict_penalty: int = param(16, "cycles", "a mispredicted conditional branch: "
+                                    "cycles from its resolution (its CR/CTR source ready) "
+                                    "to the next instruction's issue; the predictor is static "
+                                    "(backward taken, forward not taken)", "[LLVM] "
+                                    "MispredictPenalty", 0, 1000)
+    lmq_entries: int = param(8, "entries", "L1 load misses a thread has outstanding at "
+                             "once (the load-miss queue); the next miss waits for the "
+                             "oldest", "UNVERIFIED: POWER9's per-thread LMQ size is not "
+                             "public here; POWER-class cores keep 8-16 misses per core", 1, 32)
     # --- memory hierarchy (128-byte lines [SK-dt]) ---------------------------
     lat_l1: int = param(4, "cycles", "L1 load-to-use (the load's P_LAT already includes it)",
                         "[GCC]", 1, 100)

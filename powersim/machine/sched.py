@@ -22,7 +22,10 @@ a run stopped there and resumed with a larger limit is the same run
 """
 
 from powersim.machine.jit import jit
-from powersim.machine.layout import HALTKEY, INF, PR_QUANTUM, S_HALT, TS_CLK, TS_STATE
+from powersim.machine.layout import (
+    HALTKEY, INF, PR_DISPATCH_WIDTH, PR_ISSUE_SLICES, PR_QUANTUM, PR_SMT, PR_SMT_COST_PCT,
+    SLOT_ONE, S_HALT, S_STOP, TS_CLK, TS_SLEEP_T, TS_STATE, TS_THR,
+)
 
 
 @jit()
@@ -90,3 +93,38 @@ def slice_ends(t, key, tree, maxc, exact, prm):
         return maxc, maxc
     oend = second + 1 if t < nxt else second
     return oend, (min(oend, maxc) if exact else second + prm[PR_QUANTUM])
+
+@jit()
+def issue_costs(t, clk, ts, prm):
+    """(slice, dispatch, until) for thread t at ``clk``: the issue-slot costs
+    of one instruction in 1/SLOT_ONE cycles (a slice instruction -- fixed
+    point, load/store, multiply -- takes one of ``issue_slices`` per cycle,
+    any other one of ``dispatch_width``), scaled by ``smt_cost_pct`` for the
+    threads *running* on t's core at ``clk``, and the clock until which that
+    count holds.  A sibling in stop, wait or halted leaves its slots to the
+    others from the clock it stopped at (TS_SLEEP_T, or its clock when
+    halted) to its wake-up; a detected spin loop still spins.  Judged at
+    ``clk``, not by the sibling's state now, so a thread running ahead in
+    fast mode and one behind see the same core."""
+    t0 = t - ts[t, TS_THR]
+    n = 0
+    until = INF
+    for u in range(t0, t0 + prm[PR_SMT]):
+        s = ts[u, TS_STATE]
+        run = True
+        if s == S_HALT:
+            off, on = ts[u, TS_CLK], INF
+        elif s == S_STOP:
+            off, on = ts[u, TS_SLEEP_T], ts[u, TS_CLK]
+        else:
+            off, on = INF, INF
+        if off <= clk < on:
+            run = False
+        if clk < off:
+            until = min(until, off)
+        elif clk < on:
+            until = min(until, on)
+        if run:
+            n += 1
+    one = SLOT_ONE * prm[PR_SMT_COST_PCT + max(n, 1) - 1] // 100
+    return one // prm[PR_ISSUE_SLICES], one // prm[PR_DISPATCH_WIDTH], until

@@ -18,12 +18,12 @@ from powersim import ops
 from powersim.errors import PowersimError
 from powersim.machine import core
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, HID0_HILE, INF, L1_SETS, L2_SETS, LINE_SHIFT, LPCR_HVICE,
+    CTL_TRACE_DROP, CTL_TRACE_N, HID0_HILE, INF, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, LINE_SHIFT, LPCR_HVICE,
     LPCR_ILE, MSR_HV, MSR_LE, MSR_ME, MSR_SF, NL, NMM, NPE, NSPR, NSTAT, NTE, NTR, NTS,
     OP_STALE, SPR_DEC, SPR_HID0, SPR_LPCR, SPR_PIR, ST_CYCLES_SPIN, ST_CYCLES_STOP, S_HALT,
     S_RUN, S_SPIN, S_STOP, TLB_ROWS, TLB_WAYS, TR_CYCLE, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK,
     TS_CORE, TS_CPPR, TS_DPAGE, TS_EVT, TS_IPAGE, TS_MSR, TS_PAIR, TS_PC, TS_PIR, TS_RES,
-    TS_SCALE, TS_SLEEP_T, TS_SPIN_PC, TS_STATE, TS_THR, TS_T_DEC, TS_T_HDB, TS_T_HVI,
+    TS_SLEEP_T, TS_SPIN_PC, TS_STATE, TS_THR, TS_T_DEC, TS_T_HDB, TS_T_HVI,
     TS_T_PDB, X_DECODE, X_MAXCYC, X_TRACE_FULL,
 )
 from powersim.machine.params import MachineParams
@@ -75,8 +75,9 @@ class Machine:
         # all-zero (no writer yet: L_WCORE/L_WTHR hold writer + 1), so the pages of
         # lines the run never touches are never allocated by the host
         self.lines = np.zeros((p.memory >> LINE_SHIFT, NL), np.int64)
-        self.l1 = np.full((self.ncores * L1_SETS, 2), -1, np.int64)
-        self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS, 2), -1, np.int64)
+        self.l1 = np.full((self.ncores * L1_SETS * L1_WAYS, 2), -1, np.int64)
+        self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS * L2_WAYS, 2), -1, np.int64)
+        self.l3 = np.zeros((p.chips * self.npairs_per_chip * L3_SETS * L3_WAYS, 2), np.int64)
         self.pir2t = np.full(p.chips << 8, -1, np.int64)
         self.chipfree = np.zeros(p.chips, np.int64)
         # radix MMU: per-core TLB, page walk cache and cached table entries (mmu.py)
@@ -102,7 +103,6 @@ class Machine:
             row[TS_RES] = row[TS_SPIN_PC] = row[TS_DPAGE] = row[TS_IPAGE] = -1
             row[[TS_EVT, TS_T_DEC, TS_T_HDB, TS_T_PDB, TS_T_HVI]] = INF
             row[TS_CPPR] = 0xFF     # as Linux leaves it after xive_setup_cpu [L-xive]
-            row[TS_SCALE] = 256
             self.sprs[t, SPR_PIR] = pir
             self.sprs[t, SPR_DEC] = 0x7FFFFFFF
 
@@ -145,7 +145,6 @@ class Machine:
         if not 1 <= n <= self.nthreads:
             raise PowersimError(f"threads = {n}: this machine has {self.nthreads} hardware "
                                 f"threads (allowed 1..{self.nthreads})")
-        pct = self.p.smt_cost_pct
         for t in range(n):
             row = self.ts[t]
             row[TS_STATE] = S_RUN
@@ -156,11 +155,6 @@ class Machine:
             self.sprs[t, SPR_HID0] = HID0_HILE
             self.ts[t, TS_T_DEC] = self._cycles_of_tb(0x80000000)
             self.ts[t, TS_EVT] = self.ts[t, TS_T_DEC]
-        # the SMT mode of a core is fixed by the threads it starts with (memory.py)
-        started = np.bincount(self.ts[:n, TS_CORE], minlength=self.ncores)
-        for t in range(n):
-            k = started[self.ts[t, TS_CORE]]
-            self.ts[t, TS_SCALE] = (256 * pct[k - 1] + 50) // 100
 
     def _cycles_of_tb(self, tb: int) -> int:
         return -(-tb * self.p.freq_mhz // self.p.timebase_mhz)
@@ -239,7 +233,7 @@ class Machine:
     def _args(self, prm):
         return ((self.mem, self.m16, self.m32, self.m64), self.code,
                 (self.gpr, self.sprs, self.ts, self.stats, self.snap),
-                (self.lines, self.l1, self.l2), (self.tlb, self.pwc, self.mmu),
+                (self.lines, self.l1, self.l2, self.l3), (self.tlb, self.pwc, self.mmu),
                 (self.pir2t, self.chipfree), self.sprcls, self.tlog, prm, self.ctl)
 
     def _drain_trace(self):
@@ -293,7 +287,7 @@ class Machine:
         a, b = (v - (1 << 64) if v >> 63 else v for v in (a, b))    # as int64 patterns
         args = tuple(int(v) for v in (a, b, c, d, e))     # one type: UniTuple(int64)
         return core.mmu_call(kind, t, args, self.m64, self.ts, self.sprs,
-                             (self.lines, self.l1, self.l2), (self.tlb, self.pwc, self.mmu),
+                             (self.lines, self.l1, self.l2, self.l3), (self.tlb, self.pwc, self.mmu),
                              self.stats, self.prm(1, False))
 
     def prepare(self):

@@ -31,7 +31,7 @@ from powersim.workloads import Plan, bracket, lasting
 
 WINDOWS = 24                # walker_window slots per window CPU
 WINDOW_FILL = 2             # a window lasts about 1/WINDOW_FILL of its slot
-LOOP_CYCLES = 4             # cycles per iteration of walker_window's bdnz loop (measured
+LOOP_CYCLES = 1             # cycles per iteration of walker_window's bdnz loop (measured
                             # on the core model; a longer window only delays the next)
 START_US = 1                # every CPU starts 1 us after boot
 

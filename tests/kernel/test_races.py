@@ -95,7 +95,7 @@ def test_dereference_without_a_walk_is_a_clear_error():
 N_THPS = 4                  # a small region: every walker meets every split and collapse
 WINDOW_CPUS = (1, 2, 3)     # walker_window: long read-to-use windows
 GUP_CPUS = (4, 5, 6, 7)     # gup_fast_loop
-GUP_WALKS = 25_000          # per CPU: 100,000 GUP-fast walks in all
+GUP_WALKS = 125_000         # per CPU: enough to walk through the whole churn
 ROUNDS = 13                 # split, then collapse half a round later, of one THP per round;
                             # then split THPs 0 and 1 and munmap them (their tables freed)
 ROUND_TB = 400_000          # timebase ticks per round (~1.9M cycles at 2.4 GHz)
