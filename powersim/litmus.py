@@ -392,19 +392,19 @@ class _Cond:
             self.error(f"unexpected {self.peek()!r}")
         return p
 
-    def disj(self):
-        p = self.conj()
-        while self.peek() == "\\/":
+    def _chain(self, token, op, operand):
+        """operand (token operand)*, left-associative."""
+        p = operand()
+        while self.peek() == token:
             self.take()
-            p = ("or", p, self.conj())
+            p = (op, p, operand())
         return p
 
+    def disj(self):
+        return self._chain("\\/", "or", self.conj)
+
     def conj(self):
-        p = self.unary()
-        while self.peek() == "/\\":
-            self.take()
-            p = ("and", p, self.unary())
-        return p
+        return self._chain("/\\", "and", self.unary)
 
     def unary(self):
         tok = self.take()
