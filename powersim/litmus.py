@@ -204,7 +204,7 @@ def parse(text: str, path: str = "<litmus>") -> Litmus:
         if t >= len(threads):
             rd.error(at, f"initial state names {t}:r{r}: the test has threads "
                          f"0..{len(threads) - 1}")
-    kind, prop, cond_text = _parse_condition(rd, init_regs, len(threads))
+    kind, prop, cond_text = _parse_condition(rd, len(threads))
     for x in _prop_locs(prop):
         if x not in locations:
             locations.append(x)
@@ -329,7 +329,7 @@ _TOKEN = re.compile(r"\s*(/\\|\\/|~|\(|\)|\d+:r\d+|(?!\d)\w+|=|-?(?:0[xX][0-9a-f
                     r"|\S)")
 
 
-def _parse_condition(rd, init_regs, nthreads):
+def _parse_condition(rd, nthreads):
     n, line = rd.next()
     if line is None:
         rd.error(n, "no condition: expected 'exists (...)', '~exists (...)' or "

@@ -152,7 +152,8 @@ def _thread(p, test, lay, k, obs):
         p.add(f"\tstd r{r},{8 * j}({R_RES})")
     p.add(f"\taddi {R_RES},{R_RES},{8 * len(obs)}", f"\taddi {R_DELAY},{R_DELAY},8",
           f"\taddi {R_LOC},{R_LOC},{lay.stride}", f"\taddi {R_I},{R_I},1",
-          f"\tcmpdi {R_I},{lay.n}", f"\tblt _h{k}_loop", "\tattn")
+          f"\tcmpdi {R_I},{lay.n}", f"\tblt _h{k}_loop",
+          "\tsync", "\tattn")       # every store performed before the host reads memory
 
 
 def _barrier(p, k, nthreads):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from powersim import cli
+from powersim.errors import PowersimError
 from powersim.litmus import LitmusError, load, parse
 from powersim.litmus_run import placement_shape, run_litmus
 
@@ -143,6 +144,12 @@ def test_an_assembly_error_names_the_litmus_line(tmp_path):
         run_litmus(t, iterations=1)
     assert str(e.value).startswith("bad.litmus:10: P1: ")
     assert "frob" in str(e.value)
+
+
+def test_a_test_that_never_ends_is_an_error():
+    t = parse(_lines(SB, 10, " lwz r3,0(r4) | LC00: b LC00 ;"), "loop.litmus")
+    with pytest.raises(PowersimError, match="loop.litmus: SB did not finish 1 iterations"):
+        run_litmus(t, iterations=1)
 
 
 def test_cli_errors_are_one_line_without_a_traceback(tmp_path, capsys):
