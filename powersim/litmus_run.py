@@ -8,14 +8,16 @@ machine and count its final states.
     out.witnesses, out.status, out.iterations_per_second
 
 One machine run executes a batch of iterations.  Test thread k runs on the
-hardware thread ``placement`` gives it and loops: a barrier with the other test
-threads (a counter, ldarx/stdcx.), a delay of a seeded number of cycles
-(mtspr SIMSTALL; a table per thread and iteration drawn from ``seed``), the
-registers set as the initial state says, the test's code, and a store of the
-registers the condition names.  Every iteration uses fresh 128-byte lines for
-the test's locations (one line each), so no iteration sees another's stores
-and the final memory of every iteration is still there after the run.
-Hardware threads that run no test thread halt at once.
+hardware thread ``placement`` gives it and loops: it writes every location's
+initial value, meets the other test threads at a barrier (a counter, ldarx/
+stdcx.) whose last arrival sets a common start time, waits until that time
+plus its own delay (the cycle counter and mtspr SIMSTALL; a table per thread
+and iteration drawn from ``seed``), sets its registers as the initial state
+says, runs the test's code and stores the registers the condition names.
+Every iteration uses fresh 128-byte lines for the test's locations (one line
+each), so no iteration sees another's stores and the final memory of every
+iteration is still there after the run.  Hardware threads that run no test
+thread halt at once.
 """
 
 import re
@@ -26,12 +28,11 @@ import numpy as np
 
 from powersim.errors import AsmError, PowersimError
 from powersim.litmus import LitmusError, labels_of
+from powersim.machine.layout import (LINE_SHIFT, S_HALT, SPR_SIMCYC, SPR_SIMSTALL, TS_CLK,
+                                     TS_STATE)
 
 PLACEMENTS = ("smt", "cores", "chips", "mixed")
-LINE = 128
-# powersim.machine.layout's SPR_SIMCYC (read: the cycle counter) and SPR_SIMSTALL
-# (write: stall this many cycles)
-SPR_SIMCYC, SPR_SIMSTALL = 1006, 1007
+LINE = 1 << LINE_SHIFT
 START_MARGIN = 1000         # cycles from the last barrier arrival to the start time
 MAX_BATCH = 10000           # iterations per machine run (cmpdi's 16-bit immediate)
 CODE_LIMIT = 0x10000
@@ -284,7 +285,6 @@ def _batch(test, shape, n, exact, rng, max_delay):
     t0 = time.perf_counter()
     m.run(limit, exact)
     host = time.perf_counter() - t0
-    from powersim.machine.layout import S_HALT, TS_CLK, TS_STATE
     if not (m.ts[:, TS_STATE] == S_HALT).all():
         raise PowersimError(f"{test.path}: {test.name} did not finish {n} iterations within "
                             f"{limit} cycles (a loop in the test's code?)")
