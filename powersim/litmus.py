@@ -22,13 +22,15 @@ The format (herd7/litmus7 [Herd]):
      lwz r3,0(r4) | lwz r3,0(r4) ;
     exists (0:r3=0 /\\ 1:r3=0)
 
-The condition is ``exists P``, ``~exists P`` or ``forall P``; P combines
-``N:rK=V`` and ``loc=V`` with ``/\\``, ``\\/``, ``~``, ``true``, ``false`` and
-parentheses.  A *witness* is a final state satisfying P (``exists``,
-``~exists``) or violating it (``forall``); the verdict (``Allowed`` or
-``Forbidden``, from the ``(* powersim: ... *)`` comment) says whether POWER
-permits a witness.  Every mistake raises LitmusError naming the file, the line
-and what is allowed.  The runner is powersim/litmus_run.py.
+An optional ``locations [x; 0:r1;]`` line before the condition adds to what
+the histogram shows.  The condition is ``exists P``, ``~exists P`` or
+``forall P``; P combines ``N:rK=V`` and ``loc=V`` with ``/\\``, ``\\/``,
+``~``, ``true``, ``false`` and parentheses.  A *witness* is a final state
+satisfying P (``exists``, ``~exists``) or violating it (``forall``); the
+verdict (``Allowed`` or ``Forbidden``, from the ``(* powersim: ... *)``
+comment) says whether POWER permits a witness.  Every mistake raises
+LitmusError naming the file, the line and what is allowed.  The runner is
+powersim/litmus_run.py.
 """
 
 import re
@@ -68,12 +70,15 @@ class Litmus:
     prop: tuple             # the proposition (see _Cond)
     cond_text: str
     verdict: str | None     # "Allowed", "Forbidden" or None (no powersim comment)
+    shown: list = attrs.Factory(list)   # `locations [...]`: (thread, reg) or location
 
     def observed(self) -> tuple:
         """What a final state holds: ((thread, reg), ...) sorted, then the
-        locations the condition names."""
+        locations, those the condition or a `locations [...]` line names."""
         regs, locs = set(), set()
         _atoms(self.prop, regs, locs)
+        for x in self.shown:
+            (locs if isinstance(x, str) else regs).add(x)
         return tuple(sorted(regs)), tuple(x for x in self.locations if x in locs)
 
     def holds(self, state: dict) -> bool:
@@ -204,13 +209,13 @@ def parse(text: str, path: str = "<litmus>") -> Litmus:
         if t >= len(threads):
             rd.error(at, f"initial state names {t}:r{r}: the test has threads "
                          f"0..{len(threads) - 1}")
-    kind, prop, cond_text = _parse_condition(rd, len(threads))
-    for x in _prop_locs(prop):
+    kind, prop, cond_text, shown = _parse_condition(rd, len(threads))
+    for x in _prop_locs(prop) + [x for x in shown if isinstance(x, str)]:
         if x not in locations:
             locations.append(x)
     return Litmus(name=name, path=path, threads=threads, init_regs=init_regs,
                   init_mem=init_mem, locations=locations, kind=kind, prop=prop,
-                  cond_text=cond_text, verdict=rd.verdict)
+                  cond_text=cond_text, verdict=rd.verdict, shown=shown)
 
 
 def _prop_locs(p) -> list:
@@ -334,11 +339,14 @@ def _parse_condition(rd, nthreads):
     if line is None:
         rd.error(n, "no condition: expected 'exists (...)', '~exists (...)' or "
                     "'forall (...)' after the thread table")
-    first = n
+    shown = []
     if line.startswith("locations"):
-        n, line = rd.next()     # `locations [x; y;]`: we show the condition's locations
-        first = n
-    text = line
+        shown = _locations(rd, n, line, nthreads)
+        n, line = rd.next()
+        if line is None:
+            rd.error(n, "no condition after the locations: expected 'exists (...)', "
+                        "'~exists (...)' or 'forall (...)'")
+    first, text = n, line
     while True:
         n2, more = rd.next()
         if more is None:
@@ -351,7 +359,25 @@ def _parse_condition(rd, nthreads):
     kind = re.sub(r"\s+", "", m.group(1))
     cond = _Cond(rd, first, m.group(2), nthreads)
     prop = cond.parse()
-    return kind, prop, f"{kind} {m.group(2).strip()}"
+    return kind, prop, f"{kind} {m.group(2).strip()}", shown
+
+
+def _locations(rd, n, line, nthreads) -> list:
+    """`locations [x; 0:r1;]`: more registers and locations for the histogram."""
+    m = re.match(r"locations\s*\[(.*)\]\s*;?$", line)
+    if m is None:
+        rd.error(n, f"{line!r}: expected 'locations [x; 0:r1; ...]'")
+    shown = []
+    for item in filter(None, (x.strip() for x in m.group(1).split(";"))):
+        reg = re.match(r"(\d+):r(\d+)$", item)
+        if reg and int(reg.group(1)) < nthreads and int(reg.group(2)) <= 31:
+            shown.append((int(reg.group(1)), int(reg.group(2))))
+        elif _IDENT.match(item):
+            shown.append(item)
+        else:
+            rd.error(n, f"locations item {item!r}: allowed a location or N:rK with thread "
+                        f"N in 0..{nthreads - 1} and register r0..r31")
+    return shown
 
 
 class _Cond:

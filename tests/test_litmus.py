@@ -89,6 +89,14 @@ def test_parse_condition_operators():
     assert t.kind == "~exists" and t.witness({"x": 1, (0, 3): 0, (1, 3): 0})
 
 
+def test_locations_line_adds_to_the_histogram():
+    t = parse(SB.replace("exists", "locations [x; 0:r1; z;]\nexists"), "l.litmus")
+    assert t.observed() == (((0, 1), (0, 3), (1, 3)), ("x", "z"))
+    out = run_litmus(t, iterations=50, placement="smt")
+    assert all(s.startswith("0:r1=1; 0:r3=") and s.endswith(" x=1; z=0;")
+               for s, _, _ in out.histogram)
+
+
 def _lines(text, line, new):
     rows = text.splitlines()
     rows[line - 1] = new
@@ -119,6 +127,11 @@ MALFORMED = [
     (_lines(SB, 9, " stw r1,0(r2) | stw r28,0(r2) ;"), 9, ["P1", "uses r28", "harness"]),
     (SB.replace("exists (0:r3=0 /\\ 1:r3=0)\n", ""), 10, ["no condition"]),
     (SB.replace("exists (", "maybe ("), 11, ["expected 'exists', '~exists' or 'forall'"]),
+    (SB.replace("exists", "locations [x; 2:r1;]\nexists"), 11,
+     ["locations item '2:r1'", "thread N in 0..1"]),
+    (SB.replace("exists", "locations x\nexists"), 11, ["expected 'locations [x; 0:r1"]),
+    (SB.replace("exists (0:r3=0 /\\ 1:r3=0)", "locations [x;]"), 11,
+     ["no condition after the locations"]),
     (SB.replace("1:r3=0)", ")"), 11, ["condition: unexpected ')'", "'N:rK=V'"]),
     (SB.replace("1:r3=0)", "1:r3=0"), 11, ["condition: ends too early"]),
     (SB.replace("1:r3=0)", "5:r3=0)"), 11, ["5:r3", "threads are 0..1"]),
