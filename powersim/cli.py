@@ -178,6 +178,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "plot extra)")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    lt = sub.add_parser("litmus", help="run PPC litmus tests and count their outcomes",
+                        description="Run each litmus test (herd's PPC format) many times "
+                                    "with seeded start delays, print the histogram of final "
+                                    "states, whether the condition was observed and the "
+                                    "POWER verdict the file records; exit status 1 when an "
+                                    "outcome POWER forbids appeared.")
+    lt.add_argument("files", nargs="+", metavar="FILE.litmus")
+    lt.add_argument("--iterations", type=_int, default=10000, metavar="N",
+                    help="iterations per test (default 10000)")
+    lt.add_argument("--placement", default="cores", choices=("smt", "cores", "chips", "mixed"),
+                    help="test threads on SMT siblings of one core, thread 0 of distinct "
+                         "cores of one chip, distinct chips, or a mix (default cores)")
+    lt.add_argument("--exact", action="store_true",
+                    help="every instruction in global cycle order (slower)")
+    lt.add_argument("--seed", type=_int, default=1, metavar="N",
+                    help="seed of the start delays (default 1)")
+    lt.add_argument("--max-delay", type=_count, default=300, metavar="CYCLES",
+                    help="start delays are drawn from 0..CYCLES per thread and iteration "
+                         "(default 300)")
+    lt.add_argument("--json", metavar="OUT.json", help="write the outcomes as JSON")
+
     return p
 
 
@@ -305,6 +326,9 @@ def main(argv=None) -> int:
         if args.command == "results":
             from powersim.store import cmd_results
             return cmd_results(args)
+        if args.command == "litmus":
+            from powersim.litmus_run import cmd_litmus
+            return cmd_litmus(args)
         if args.command == "plot":
             from powersim.plot import cmd_plot
             return cmd_plot(args)
