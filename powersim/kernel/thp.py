@@ -34,6 +34,7 @@ operations"), as assembled routines.
     references dropped), not Linux's instructions for it.
 """
 
+from powersim.asm_builder import R0, R3, R4, R5, R6, R7, R26, R27, R28, R29, R30, R31
 from powersim.kernel import page, pgtable
 from powersim.kernel.irq import prologue
 from powersim.kernel.mm import PAGE_SHIFT, PMD_SIZE, pmd_kind
@@ -43,40 +44,46 @@ from powersim.radix import C, R
 PTRS_PER_PTE = PMD_SIZE >> PAGE_SHIFT
 _SUBPMD_RPN = PMD_SIZE - (1 << PAGE_SHIFT)      # RPN bits of a 64K page inside 2 MiB
 
+# The frame of split_huge_pmd and collapse_huge_page: _begin, _end and both bodies
+# share it, so it is named once here.
+MM, HADDR, PMDP, PTL = R31, R30, R29, R28       # PTL: the PMD lock, held
+RET = OLD_PMD = NEW_PMD = R27       # the result at _end; the old / the new PMD in a body
+PGTABLE = R26                       # the PTE table withdrawn / deposited
+
 
 def _locked(b, lock, mm):
     pgtable.pmd_lock_addr(b, lock, mm)
-    pgtable.spin_lock(b, lock, "r4")
+    pgtable.spin_lock(b, lock, R4)
 
 
 def _begin(b, name):
     """``name(mm, addr)``: r31 = mm, r30 = haddr, r29 = pmdp (returns 0 when the
     walk finds no PMD table); r28 = the PMD lock, taken.  Returns the epilogue."""
     b.label(name)
-    epilogue = prologue(b, 80, ["r31", "r30", "r29", "r28", "r27", "r26"])
-    b.mr("r31", "r3")
-    b.rldicr("r30", "r4", 0, 63 - pgtable.PMD_SHIFT)    # haddr = addr & HPAGE_PMD_MASK
-    b.mr("r4", "r30")
+    epilogue = prologue(b, 80, [MM, HADDR, PMDP, PTL, RET, PGTABLE])
+    b.mr(MM, R3)
+    b.rldicr(HADDR, R4, 0, 63 - pgtable.PMD_SHIFT)      # haddr = addr & HPAGE_PMD_MASK
+    b.mr(R4, HADDR)
     b.bl("pmd_offset")
-    b.mr_rc("r29", "r3")
+    b.mr_rc(PMDP, R3)
     b.beq(nothing := b.local("nopmd"))
-    _locked(b, "r28", "r31")
+    _locked(b, PTL, MM)
     return epilogue, nothing
 
 
 def _end(b, epilogue, nothing, unlock):
     """The common exit of split/collapse: return 1 when the change was made, 0 when
     the re-check at ``unlock`` or the walk at ``nothing`` found nothing to do."""
-    b.li("r27", 1)
+    b.li(RET, 1)
     b.b(out := b.local("out"))
     b.label(unlock)
-    b.li("r27", 0)
+    b.li(RET, 0)
     b.label(out)
-    pgtable.spin_unlock(b, "r28")
-    b.mr("r3", "r27")
+    pgtable.spin_unlock(b, PTL)
+    b.mr(R3, RET)
     epilogue()
     b.label(nothing)
-    b.li("r3", 0)
+    b.li(R3, 0)
     epilogue()
 
 
@@ -88,78 +95,78 @@ def _struct_page(b, dst, pmd, lay):
 
 def _emit_split(b, lay):
     epilogue, nothing = _begin(b, "split_huge_pmd")
-    b.ldbrx("r4", 0, "r29")
-    pmd_kind(b, "r5", "r4")
-    b.cmpdi("r5", 3)                    # a present huge leaf
+    b.ldbrx(R4, 0, PMDP)
+    pmd_kind(b, R5, R4)
+    b.cmpdi(R5, 3)                      # a present huge leaf
     b.bne(unlock := b.local("unlock"))
-    b.mr("r3", "r31")
-    b.mr("r4", "r30")
-    b.mr("r5", "r29")
+    b.mr(R3, MM)
+    b.mr(R4, HADDR)
+    b.mr(R5, PMDP)
     b.bl("pmdp_invalidate")
-    b.mr("r27", "r3")                   # old_pmd
-    b.mr("r3", "r31")
-    b.mr("r4", "r29")
+    b.mr(OLD_PMD, R3)
+    b.mr(R3, MM)
+    b.mr(R4, PMDP)
     b.bl("pgtable_trans_huge_withdraw")
-    b.mr("r26", "r3")
-    b.li("r5", PTRS_PER_PTE)            # set_pte_at: plain big-endian stores [L-pgt]
-    b.mtctr("r5")
-    b.addi("r6", "r26", -8)
-    b.mr("r7", "r27")
+    b.mr(PGTABLE, R3)
+    b.li(R5, PTRS_PER_PTE)              # set_pte_at: plain big-endian stores [L-pgt]
+    b.mtctr(R5)
+    b.addi(R6, PGTABLE, -8)
+    b.mr(R7, OLD_PMD)
     b.label(fill := b.local("fill"))
-    b.addi("r6", "r6", 8)
-    b.stdbrx("r7", 0, "r6")
-    b.addis("r7", "r7", (1 << PAGE_SHIFT) >> 16)    # the next 64K frame
+    b.addi(R6, R6, 8)
+    b.stdbrx(R7, 0, R6)
+    b.addis(R7, R7, (1 << PAGE_SHIFT) >> 16)        # the next 64K frame
     b.bdnz(fill)
-    _struct_page(b, "r3", "r27", lay)
+    _struct_page(b, R3, OLD_PMD, lay)
     b.bl("split_huge_pmd_rmap")         # the PTEs' references and mapcounts (page.py)
     b.lwsync()                          # smp_wmb: the PTEs before the PMD [L-bar]
-    b.mr("r3", "r31")
-    b.mr("r4", "r29")
-    b.mr("r5", "r26")
+    b.mr(R3, MM)
+    b.mr(R4, PMDP)
+    b.mr(R5, PGTABLE)
     b.bl("pmd_populate")
     _end(b, epilogue, nothing, unlock)
 
 
 def _emit_collapse(b, lay):
     epilogue, nothing = _begin(b, "collapse_huge_page")
-    b.ldbrx("r4", 0, "r29")
-    pmd_kind(b, "r5", "r4")             # a table pointer (cr0 from pmd_kind)
+    b.ldbrx(R4, 0, PMDP)
+    pmd_kind(b, R5, R4)                 # a table pointer (cr0 from pmd_kind)
     b.bne(unlock := b.local("unlock"))
-    pgtable._next_table(b, "r26", "r4")
-    b.li("r5", PTRS_PER_PTE)            # isolate: every PTE present
-    b.mtctr("r5")
-    b.addi("r6", "r26", -8)
+    pgtable._next_table(b, PGTABLE, R4)
+    b.li(R5, PTRS_PER_PTE)              # isolate: every PTE present
+    b.mtctr(R5)
+    b.addi(R6, PGTABLE, -8)
     b.label(check := b.local("check"))
-    b.ldu("r7", "8(r6)")
-    b.andi_rc("r7", "r7", 0x80)           # V (bit 63 of the big-endian entry: byte 0)
+    b.ldu(R7, f"8({R6})")
+    b.andi_rc(R7, R7, 0x80)               # V (bit 63 of the big-endian entry: byte 0)
     b.beq(unlock)
     b.bdnz(check)
-    b.mr("r3", "r31")
-    b.mr("r4", "r30")
-    b.mr("r5", "r29")
+    b.mr(R3, MM)
+    b.mr(R4, HADDR)
+    b.mr(R5, PMDP)
     b.bl("pmdp_collapse_flush")
-    pgtable.spin_unlock(b, "r28")
-    b.ldbrx("r27", 0, "r26")            # _pmd = mk_huge_pmd(first PTE), mkdirty
-    b.li64("r5", _SUBPMD_RPN)
-    b.andc("r27", "r27", "r5")
-    b.ori("r27", "r27", R | C)
-    b.li("r5", PTRS_PER_PTE)            # __collapse_huge_page_copy: pte_clear each
-    b.mtctr("r5")
-    b.addi("r6", "r26", -8)
-    b.li("r0", 0)
+    pgtable.spin_unlock(b, PTL)
+    b.ldbrx(NEW_PMD, 0, PGTABLE)        # _pmd = mk_huge_pmd(first PTE), mkdirty
+    b.li64(R5, _SUBPMD_RPN)
+    b.andc(NEW_PMD, NEW_PMD, R5)
+    b.ori(NEW_PMD, NEW_PMD, R | C)
+    b.li(R5, PTRS_PER_PTE)              # __collapse_huge_page_copy: pte_clear each
+    b.mtctr(R5)
+    b.addi(R6, PGTABLE, -8)
+    b.li(R0, 0)
     b.label(clear := b.local("clear"))
-    b.stdu("r0", "8(r6)")
+    b.stdu(R0, f"8({R6})")
     b.bdnz(clear)
-    _struct_page(b, "r3", "r27", lay)
+    _struct_page(b, R3, NEW_PMD, lay)
     b.bl("collapse_huge_page_rmap")     # the frames PMD-mapped again (page.py)
     b.lwsync()                          # smp_wmb: the copy before set_pmd_at [L-bar]
-    _locked(b, "r28", "r31")
-    b.mr("r3", "r31")
-    b.mr("r4", "r29")
-    b.mr("r5", "r26")
+    _locked(b, PTL, MM)
+    b.mr(R3, MM)
+    b.mr(R4, PMDP)
+    b.mr(R5, PGTABLE)
     b.bl("pgtable_trans_huge_deposit")
-    b.stdbrx("r27", 0, "r29")           # set_pmd_at: radix__set_pte_at, a plain store [L-pgt]
-    trace(b, PMD_SET, "r29", "r27", scratch="r5")
+    b.stdbrx(NEW_PMD, 0, PMDP)          # set_pmd_at: radix__set_pte_at, a plain store [L-pgt]
+    trace(b, PMD_SET, PMDP, NEW_PMD, scratch=R5)
     _end(b, epilogue, nothing, unlock)
 
 
