@@ -8,6 +8,7 @@ and ``serialize_against_pte_lookup`` sends its IPI round to mm_cpumask only
 when the count is non-zero (no spin-until-zero).  Call sites and page-table
 freeing are those of ``ipi``."""
 
+from powersim.asm_builder import R3, R4, R31
 from powersim.kernel.irq import local_irq_restore, local_irq_save
 from powersim.kernel.layout import MM_WALKERS
 from powersim.kernel.methods import ipi
@@ -20,9 +21,11 @@ serialize, free_pgtable = ipi.serialize, ipi.free_pgtable
 
 def emit(b, lay):
     """serialize_against_pte_lookup, gated on running_lockless_pgtbl_walk."""
+    mm = R31                # where ipi.emit_serialize keeps mm
+
     def gate(skip):
-        b.ld("r4", f"{MM_WALKERS}(r31)")    # atomic_read: a plain load after the smp_mb
-        b.cmpdi("r4", 0)
+        b.ld(R4, f"{MM_WALKERS}({mm})")     # atomic_read: a plain load after the smp_mb
+        b.cmpdi(R4, 0)
         b.beq(skip)
     ipi.emit_serialize(b, gate=gate)
 
@@ -31,17 +34,17 @@ def _atomic_add(b, mm, delta):
     """``atomic_add(delta, &mm->lockless_pgtbl_walkers)``: ldarx/stdcx., no
     barriers (atomic_inc/dec return nothing, so Linux orders nothing) [L-bar].
     Uses r3, r4."""
-    b.addi("r3", mm, MM_WALKERS)
+    b.addi(R3, mm, MM_WALKERS)
     b.label(retry := b.local("atomic"))
-    b.ldarx("r4", 0, "r3")
-    b.addi("r4", "r4", delta)
-    b.stdcx_rc("r4", 0, "r3")
+    b.ldarx(R4, 0, R3)
+    b.addi(R4, R4, delta)
+    b.stdcx_rc(R4, 0, R3)
     b.emit(f"bne- {retry}")
 
 
 def walker_begin(b, mm, flags):
     _atomic_add(b, mm, 1)
-    local_irq_save(b, flags, "r4")
+    local_irq_save(b, flags, R4)
     b.sync()                # no page-table read before the count is visible
 
 

@@ -8,6 +8,7 @@ cannot complete while any CPU of the mask is inside an irq-off lockless walk
 The helpers here (the irq bracket, the IPI round) are shared by the methods
 built on the same mechanism (``none``, ``count``, ``robust``, ``trim``)."""
 
+from powersim.asm_builder import R3, R4, R5, R6, R31
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import LINE
 
@@ -20,20 +21,21 @@ def emit_serialize(b, func="do_nothing", gate=None, info_is_mm=False):
     """``serialize_against_pte_lookup(r3 = mm)`` [LM-serialize]: ``smp_mb``, then
     ``gate(skip)`` (r31 = mm; may branch to ``skip`` to send nothing), then a
     synchronous round of ``func`` to mm_cpumask (info = mm or NULL)."""
+    mm = R31                            # gate() finds it here too
     b.label("serialize_against_pte_lookup")
-    epilogue = prologue(b, 48, ["r31"])
+    epilogue = prologue(b, 48, [mm])
     b.sync()                            # smp_mb: the PMD store before reading the mask
-    b.mr("r31", "r3")
+    b.mr(mm, R3)
     skip = b.local("noround")
     if gate:
         gate(skip)
-    b.addi("r3", "r31", LINE)           # mm_cpumask(mm) (layout.mm_cpumask)
-    b.load_addr("r4", func)
+    b.addi(R3, mm, LINE)                # mm_cpumask(mm) (layout.mm_cpumask)
+    b.load_addr(R4, func)
     if info_is_mm:
-        b.mr("r5", "r31")
+        b.mr(R5, mm)
     else:
-        b.li("r5", 0)
-    b.li("r6", 1)                       # wait
+        b.li(R5, 0)
+    b.li(R6, 1)                         # wait
     b.bl("smp_call_function_many")
     b.label(skip)
     epilogue()
@@ -54,7 +56,7 @@ def free_pgtable(b):
 def walker_begin(b, mm, flags):
     """``local_irq_save(flags)`` [LM-walk]: an IPI that arrives now waits in
     irq_happened until walker_end."""
-    local_irq_save(b, flags, "r4")
+    local_irq_save(b, flags, R4)
 
 
 def walker_end(b, mm, flags):

@@ -9,6 +9,7 @@ plain increment/decrement, no atomics):
 mm_cpumask whose counter is > 0 and sends the IPI round only to them.  Call
 sites and page-table freeing are those of ``ipi``."""
 
+from powersim.asm_builder import R0, R1, R3, R4, R5, R6, R7, R8, R9, R13, R30, R31
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import LINE, PACA_PERCPU
 from powersim.kernel.methods import ipi
@@ -24,37 +25,38 @@ def emit(b, lay):
     """serialize_against_pte_lookup with the mask of walking CPUs."""
     b.label("serialize_against_pte_lookup")     # (mm)
     words = lay.mask_bytes // 8
-    epilogue = prologue(b, -(-(32 + 8 * words + 16) // 16) * 16, ["r31", "r30"])
+    mask, cpu = R31, R30                # mm_cpumask(mm); the for_each_cpu cursor
+    epilogue = prologue(b, -(-(32 + 8 * words + 16) // 16) * 16, [mask, cpu])
     b.sync()                            # smp_mb: the PMD store before the counters
-    b.addi("r31", "r3", LINE)           # mm_cpumask(mm)
-    b.li("r0", 0)
+    b.addi(mask, R3, LINE)              # mm_cpumask(mm)
+    b.li(R0, 0)
     for w in range(words):              # cm = {} on the stack, at 32(r1)
-        b.std("r0", f"{32 + 8 * w}(r1)")
+        b.std(R0, f"{32 + 8 * w}({R1})")
 
-    def add_if_walking():               # r30 = cpu
-        _per_cpu(b, "r5", lay.paca_base, "r30")
-        b.ld("r5", f"{PACA_PERCPU}(r5)")    # per_cpu(counter, cpu): a plain load
-        b.cmpdi("r5", 0)
+    def add_if_walking():
+        _per_cpu(b, R5, lay.paca_base, cpu)
+        b.ld(R5, f"{PACA_PERCPU}({R5})")    # per_cpu(counter, cpu): a plain load
+        b.cmpdi(R5, 0)
         b.ble(out := b.local("idle"))
-        cpumask_set_cpu(b, "r1", "r30", ("r6", "r7", "r8", "r9"), off=32)
+        cpumask_set_cpu(b, R1, cpu, (R6, R7, R8, R9), off=32)
         b.label(out)
-    _for_each_cpu(b, lay.ncpus, "r30", "r31", add_if_walking)
-    b.addi("r3", "r1", 32)
-    b.load_addr("r4", "do_nothing")
-    b.li("r5", 0)
-    b.li("r6", 1)
+    _for_each_cpu(b, lay.ncpus, cpu, mask, add_if_walking)
+    b.addi(R3, R1, 32)
+    b.load_addr(R4, "do_nothing")
+    b.li(R5, 0)
+    b.li(R6, 1)
     b.bl("smp_call_function_many")
     epilogue()
 
 
 def _counter_add(b, delta):
-    b.ld("r4", f"{PACA_PERCPU}(r13)")
-    b.addi("r4", "r4", delta)
-    b.std("r4", f"{PACA_PERCPU}(r13)")
+    b.ld(R4, f"{PACA_PERCPU}({R13})")
+    b.addi(R4, R4, delta)
+    b.std(R4, f"{PACA_PERCPU}({R13})")
 
 
 def walker_begin(b, mm, flags):
-    local_irq_save(b, flags, "r4")
+    local_irq_save(b, flags, R4)
     _counter_add(b, 1)
     b.sync()
 

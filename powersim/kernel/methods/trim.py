@@ -13,6 +13,7 @@ an IPI round of ``exit_lazy_flush_tlb(mm, always_flush=true)`` [L-tlb].
 Walkers bracket with local_irq_save/restore; page-table pages are freed at
 once."""
 
+from powersim.asm_builder import R3, R4, R5, R6, R7, R8, R9, R13
 from powersim.kernel.irq import prologue
 from powersim.kernel.layout import LINE, MM_ACTIVE_CPUS, MM_PID, PACA_CURRENT_MM, PACA_TRIM
 from powersim.kernel.methods import ipi
@@ -29,6 +30,7 @@ TRIM_CLOCK_MAX = 1073       # mm_cpumask_trim_clock_max [L-tlb] (v5.12 radix_tlb
 
 def _emit_exit_lazy_flush_tlb(b, name, always_flush):
     """``name(mm)``: ``exit_lazy_flush_tlb(mm, always_flush)`` [L-tlb] (v5.12)."""
+    mm = R3
     b.label(name)
     flush = b.local("flush")
 
@@ -37,24 +39,24 @@ def _emit_exit_lazy_flush_tlb(b, name, always_flush):
             b.beq(flush)
         else:
             b.beqlr()
-    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
-    b.cmpd("r4", "r3")
+    b.ld(R4, f"{PACA_CURRENT_MM}({R13})")
+    b.cmpd(R4, mm)
     keep()                              # this CPU runs the mm
     test_this_cpu_in_mask(b)            # r6 = mask word address, r7 = bit, cr0: r8 == 0
     keep()                              # a racing IPI already trimmed it
-    b.addi("r8", "r3", MM_ACTIVE_CPUS)  # atomic_dec(&mm->context.active_cpus)
+    b.addi(R8, mm, MM_ACTIVE_CPUS)      # atomic_dec(&mm->context.active_cpus)
     b.label(dec := b.local("dec"))
-    b.ldarx("r9", 0, "r8")
-    b.addi("r9", "r9", -1)
-    b.stdcx_rc("r9", 0, "r8")
+    b.ldarx(R9, 0, R8)
+    b.addi(R9, R9, -1)
+    b.stdcx_rc(R9, 0, R8)
     b.emit(f"bne- {dec}")
     b.label(clr := b.local("clr"))      # cpumask_clear_cpu: atomic andc
-    b.ldarx("r9", 0, "r6")
-    b.andc("r9", "r9", "r7")
-    b.stdcx_rc("r9", 0, "r6")
+    b.ldarx(R9, 0, R6)
+    b.andc(R9, R9, R7)
+    b.stdcx_rc(R9, 0, R6)
     b.emit(f"bne- {clr}")
     b.label(flush)
-    b.ld("r3", f"{MM_PID}(r3)")
+    b.ld(R3, f"{MM_PID}({mm})")
     b.b("_tlbiel_pid_all")              # _tlbiel_pid(pid, RIC_FLUSH_ALL), tail call
 
 
@@ -68,21 +70,21 @@ def emit(b, lay):
 
     b.label("exit_flush_lazy_tlbs")     # (mm): every CPU of the mask trims and flushes
     epilogue = prologue(b)
-    b.mr("r5", "r3")
-    b.addi("r3", "r3", LINE)
-    b.load_addr("r4", "do_exit_flush_lazy_tlb")
-    b.li("r6", 1)
+    b.mr(R5, R3)
+    b.addi(R3, R3, LINE)
+    b.load_addr(R4, "do_exit_flush_lazy_tlb")
+    b.li(R6, 1)
     b.bl("smp_call_function_many")
     epilogue()
 
     b.label("tick_and_test_trim_clock")     # () -> 1 every TRIM_CLOCK_MAX-th call
-    b.ld("r4", f"{PACA_TRIM}(r13)")
-    b.addi("r4", "r4", 1)
-    b.li("r3", 0)
-    b.cmpdi("r4", TRIM_CLOCK_MAX)
+    b.ld(R4, f"{PACA_TRIM}({R13})")
+    b.addi(R4, R4, 1)
+    b.li(R3, 0)
+    b.cmpdi(R4, TRIM_CLOCK_MAX)
     b.bne(keep := b.local("tick"))
-    b.li("r4", 0)
-    b.li("r3", 1)
+    b.li(R4, 0)
+    b.li(R3, 1)
     b.label(keep)
-    b.std("r4", f"{PACA_TRIM}(r13)")
+    b.std(R4, f"{PACA_TRIM}({R13})")
     b.blr()
