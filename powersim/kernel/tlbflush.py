@@ -58,6 +58,8 @@ then ``tlb_table_flush`` (mm.py: the batched tables to the method's
 ``free_pgtable``, only after the flush).
 """
 
+from powersim.asm_builder import (R0, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R26, R27,
+                                   R28, R29, R30, R31)
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
 from powersim.kernel.layout import (LINE, MM_ACTIVE_CPUS, MM_PID, MM_USERS, PACA_CPU,
                                     PACA_CURRENT_MM)
@@ -97,12 +99,12 @@ def _fixups(b, kp, stq_rb, rs):
     ``ptesync; tlbie stq_rb`` with the PID again.  Uses r11, r12."""
     if not kp.tlbie_fixups():
         return
-    b.li("r11", IS_PID)
-    b.li("r12", 0)
+    b.li(R11, IS_PID)
+    b.li(R12, 0)
     for fix in kp.tlbie_fixups():
         b.ptesync()
         if fix == "erat":
-            b.tlbie("r11", "r12", RIC_FLUSH_TLB, 1, 1)
+            b.tlbie(R11, R12, RIC_FLUSH_TLB, 1, 1)
         else:
             b.tlbie(stq_rb, rs, RIC_FLUSH_TLB, 1, 1)
 
@@ -110,30 +112,30 @@ def _fixups(b, kp, stq_rb, rs):
 def _emit_pid_flushes(b, kp):
     for ric, suffix in ((RIC_FLUSH_TLB, "tlb"), (RIC_FLUSH_ALL, "all")):
         b.label(f"_tlbie_pid_{suffix}")     # (pid)
-        b.sldi("r5", "r3", 32)              # RS = pid << 32
-        b.li("r4", IS_PID)
+        b.sldi(R5, R3, 32)                  # RS = pid << 32
+        b.li(R4, IS_PID)
         b.ptesync()
-        b.tlbie("r4", "r5", ric, 1, 1)
+        b.tlbie(R4, R5, ric, 1, 1)
         if "stq" in kp.tlbie_fixups():
-            b.li64("r6", STQ_PID_VA | AP[PAGE_SHIFTS["64K"]] << 5)
-        _fixups(b, kp, "r6", "r5")
+            b.li64(R6, STQ_PID_VA | AP[PAGE_SHIFTS["64K"]] << 5)
+        _fixups(b, kp, R6, R5)
         b.eieio()
         b.tlbsync()
         b.ptesync()
         b.blr()
 
         b.label(f"_tlbiel_pid_{suffix}")    # (pid)
-        b.sldi("r5", "r3", 32)
-        b.li("r4", IS_PID)
+        b.sldi(R5, R3, 32)
+        b.li(R4, IS_PID)
         b.ptesync()
-        b.tlbiel("r4", "r5", ric, 1, 1)     # set 0 with the RIC (RIC 2: the whole PWC)
-        b.li("r6", 1)
+        b.tlbiel(R4, R5, ric, 1, 1)         # set 0 with the RIC (RIC 2: the whole PWC)
+        b.li(R6, 1)
         b.label(loop := b.local("set"))
-        b.sldi("r4", "r6", 12)              # RB SET field
-        b.ori("r4", "r4", IS_PID)
-        b.tlbiel("r4", "r5", RIC_FLUSH_TLB, 1, 1)
-        b.addi("r6", "r6", 1)
-        b.cmpdi("r6", TLB_SETS_RADIX)
+        b.sldi(R4, R6, 12)                  # RB SET field
+        b.ori(R4, R4, IS_PID)
+        b.tlbiel(R4, R5, RIC_FLUSH_TLB, 1, 1)
+        b.addi(R6, R6, 1)
+        b.cmpdi(R6, TLB_SETS_RADIX)
         b.blt(loop)
         b.ptesync()                         # ppc_after_tlbiel_barrier
         b.slbia(SLBIA_ERAT_USER)
@@ -156,27 +158,27 @@ def _emit_va_ranges(b, kp):
         insn = b.tlbiel if local else b.tlbie
         b.label("_tlbiel_va_range" if local else "_tlbie_va_range")
         # (start r3, end r4, pid r5, shift r6, also_pwc r7)
-        b.sldi("r5", "r5", 32)
-        b.li("r8", 1)
-        b.sld("r8", "r8", "r6")             # page size
-        _ap_bits(b, "r9", "r6")
+        b.sldi(R5, R5, 32)
+        b.li(R8, 1)
+        b.sld(R8, R8, R6)                   # page size
+        _ap_bits(b, R9, R6)
         b.ptesync()
-        b.cmpdi("r7", 0)
+        b.cmpdi(R7, 0)
         b.beq(nopwc := b.local("nopwc"))
-        b.li("r10", IS_PID)
-        insn("r10", "r5", RIC_FLUSH_PWC, 1, 1)
+        b.li(R10, IS_PID)
+        insn(R10, R5, RIC_FLUSH_PWC, 1, 1)
         b.label(nopwc)
         b.label(loop := b.local("page"))
-        b.rldicr("r10", "r3", 0, 51)        # va & ~PPC_BITMASK(52, 63)
+        b.rldicr(R10, R3, 0, 51)            # va & ~PPC_BITMASK(52, 63)
         b.emit("or r10,r10,r9")
-        insn("r10", "r5", RIC_FLUSH_TLB, 1, 1)
-        b.add("r3", "r3", "r8")
-        b.cmpld("r3", "r4")
+        insn(R10, R5, RIC_FLUSH_TLB, 1, 1)
+        b.add(R3, R3, R8)
+        b.cmpld(R3, R4)
         b.blt(loop)
         if local:
             b.ptesync()
         else:
-            _fixups(b, kp, "r10", "r5")     # r10: the last page's RB
+            _fixups(b, kp, R10, R5)         # r10: the last page's RB
             b.eieio()
             b.tlbsync()
             b.ptesync()
@@ -187,63 +189,64 @@ def _emit_flush_type_v512(b):
     """``flush_type_needed(mm, fullmm)``, v5.12 (54bb503345b8, 9393544842d6
     [LM-zap]), with the trim method's routines.  Not modelled: copros
     (no nest MMU)."""
+    mm, fullmm = R31, R30
     b.label("flush_type_needed")
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
+    epilogue = prologue(b, 48, [mm, fullmm])
+    b.mr(mm, R3)
+    b.mr(fullmm, R4)
     none, local, glob = b.local("none"), b.local("local"), b.local("global")
-    b.ld("r5", f"{MM_ACTIVE_CPUS}(r3)")
-    b.cmpdi("r5", 0)
+    b.ld(R5, f"{MM_ACTIVE_CPUS}({R3})")
+    b.cmpdi(R5, 0)
     b.beq(none)
-    b.cmpdi("r5", 1)
+    b.cmpdi(R5, 1)
     b.bne(multi := b.local("multi"))
     b.bl("cpu_in_mm_cpumask")
-    b.cmpdi("r3", 0)
+    b.cmpdi(R3, 0)
     b.beq(multi)
-    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
-    b.cmpd("r4", "r31")
+    b.ld(R4, f"{PACA_CURRENT_MM}({R13})")
+    b.cmpd(R4, mm)
     b.beq(local)                        # the only CPU, running the mm
     b.bl("tick_and_test_trim_clock")    # asynchronous flushes may trim to nothing
-    b.cmpdi("r3", 0)
+    b.cmpdi(R3, 0)
     b.beq(local)
-    b.mr("r3", "r31")
+    b.mr(R3, mm)
     b.bl("do_exit_flush_lazy_tlb")      # exit_lazy_flush_tlb(mm, true) on this CPU
     b.b(none)
     b.label(multi)
-    b.cmpdi("r30", 0)
+    b.cmpdi(fullmm, 0)
     b.bne(glob)                         # fullmm: a tlbie beats IPI + tlbiel
-    b.ld("r4", f"{MM_USERS}(r31)")
-    b.cmpdi("r4", 1)
+    b.ld(R4, f"{MM_USERS}({mm})")
+    b.cmpdi(R4, 1)
     b.bgt(clock := b.local("clock"))
-    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
-    b.cmpd("r4", "r31")
+    b.ld(R4, f"{PACA_CURRENT_MM}({R13})")
+    b.cmpd(R4, mm)
     b.bne(clock)
-    b.mr("r3", "r31")                   # single-threaded, flushing its own mm:
+    b.mr(R3, mm)                        # single-threaded, flushing its own mm:
     b.bl("exit_flush_lazy_tlbs")        # the others trim and flush; LOCAL suffices
     b.b(local)
     b.label(clock)
     b.bl("tick_and_test_trim_clock")
-    b.cmpdi("r3", 0)
+    b.cmpdi(R3, 0)
     b.beq(glob)
-    b.mr("r3", "r31")
+    b.mr(R3, mm)
     b.bl("exit_flush_lazy_tlbs")        # the others trim and flush
-    b.ld("r4", f"{PACA_CURRENT_MM}(r13)")
-    b.cmpd("r4", "r31")
+    b.ld(R4, f"{PACA_CURRENT_MM}({R13})")
+    b.cmpd(R4, mm)
     b.beq(local)
-    b.mr("r3", "r31")
+    b.mr(R3, mm)
     b.bl("cpu_in_mm_cpumask")
-    b.cmpdi("r3", 0)
+    b.cmpdi(R3, 0)
     b.beq(none)
-    b.mr("r3", "r31")
+    b.mr(R3, mm)
     b.bl("do_exit_flush_lazy_tlb")
     b.label(none)
-    b.li("r3", FLUSH_TYPE_NONE)
+    b.li(R3, FLUSH_TYPE_NONE)
     b.b(out := b.local("out"))
     b.label(local)
-    b.li("r3", FLUSH_TYPE_LOCAL)
+    b.li(R3, FLUSH_TYPE_LOCAL)
     b.b(out)
     b.label(glob)
-    b.li("r3", FLUSH_TYPE_GLOBAL)
+    b.li(R3, FLUSH_TYPE_GLOBAL)
     b.label(out)
     epilogue()
 
@@ -253,21 +256,21 @@ def _emit_decisions(b, lay, kp, method):
     b.label("mm_is_thread_local")       # (mm) -> 1 local / 0 global
     if not v512:
         b.label("flush_type_needed")    # v5.4: (mm, fullmm ignored) [L-tlb]
-    b.ld("r4", f"{MM_ACTIVE_CPUS}(r3)")
-    b.cmpdi("r4", 1)
+    b.ld(R4, f"{MM_ACTIVE_CPUS}({R3})")
+    b.cmpdi(R4, 1)
     b.bgt(no := b.local("global"))
     b.label("cpu_in_mm_cpumask")        # (mm) -> 1 when this CPU's bit is set
-    b.ld("r5", f"{PACA_CPU}(r13)")
-    b.srdi("r6", "r5", 6)
-    b.sldi("r6", "r6", 3)
-    b.addi("r6", "r6", LINE)            # mm_cpumask(mm) = mm + LINE
-    b.ldx("r6", "r3", "r6")
-    b.clrldi("r5", "r5", 58)
-    b.srd("r6", "r6", "r5")
-    b.andi_rc("r3", "r6", 1)
+    b.ld(R5, f"{PACA_CPU}({R13})")
+    b.srdi(R6, R5, 6)
+    b.sldi(R6, R6, 3)
+    b.addi(R6, R6, LINE)                # mm_cpumask(mm) = mm + LINE
+    b.ldx(R6, R3, R6)
+    b.clrldi(R5, R5, 58)
+    b.srd(R6, R6, R5)
+    b.andi_rc(R3, R6, 1)
     b.blr()
     b.label(no)
-    b.li("r3", 0)
+    b.li(R3, 0)
     b.blr()
     if v512:
         _emit_flush_type_v512(b)
@@ -278,15 +281,17 @@ def _emit_decisions(b, lay, kp, method):
             b.cmpdi(reg, FLUSH_TYPE_NONE)
             b.beq(out)
 
+    mm = R31                            # pick()'s callers keep mm there
+
     def pick(args, local_target, global_target, fullmm):
         """Call local_target or global_target (or nothing) by
         flush_type_needed(r31, fullmm); ``args()`` loads their arguments (after
         the decision, which clobbers the volatile registers; cr0 kept)."""
-        b.mr("r3", "r31")
-        b.li("r4", fullmm)
+        b.mr(R3, mm)
+        b.li(R4, fullmm)
         b.bl("flush_type_needed")
-        unless_none("r3", out := b.local("out"))
-        b.cmpdi("r3", FLUSH_TYPE_GLOBAL)
+        unless_none(R3, out := b.local("out"))
+        b.cmpdi(R3, FLUSH_TYPE_GLOBAL)
         args()
         b.beq(glob := b.local("g"))
         b.bl(local_target)
@@ -296,35 +301,36 @@ def _emit_decisions(b, lay, kp, method):
         b.label(out)
 
     # (mm, start, end, shift, also_pwc)
+    mm, start, end, shift, also_pwc, pid = R31, R30, R29, R28, R27, R26
     b.label("radix__flush_tlb_range_psize")
     epilogue = prologue(b, 80, [f"r{r}" for r in range(26, 32)])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.mr("r29", "r5")
-    b.mr("r28", "r6")
-    b.mr("r27", "r7")
-    b.ld("r26", f"{MM_PID}(r3)")
+    b.mr(mm, R3)
+    b.mr(start, R4)
+    b.mr(end, R5)
+    b.mr(shift, R6)
+    b.mr(also_pwc, R7)
+    b.ld(pid, f"{MM_PID}({R3})")
     b.sync()                            # smp_mb: pairs with switch_mm's [LM-cpumask]
-    b.li("r4", 0)
+    b.li(R4, 0)
     b.bl("flush_type_needed")
-    b.subf("r4", "r30", "r29")
-    b.srd("r4", "r4", "r28")            # nr_pages
-    b.mr("r0", "r3")
-    b.mr("r3", "r26")
-    unless_none("r0", done := b.local("done"))
-    b.cmpdi("r0", FLUSH_TYPE_GLOBAL)
+    b.subf(R4, start, end)
+    b.srd(R4, R4, shift)                # nr_pages
+    b.mr(R0, R3)
+    b.mr(R3, pid)
+    unless_none(R0, done := b.local("done"))
+    b.cmpdi(R0, FLUSH_TYPE_GLOBAL)
     b.beq(glob := b.local("global"))
 
     def pid_flush_above(ceiling, insn):
         """More than ``ceiling`` pages: a PID flush (RIC 2 when also_pwc), else
         fall to the returned per-page range label."""
-        b.cmpldi("r4", ceiling)
+        b.cmpldi(R4, ceiling)
         b.ble(per_page := b.local("range"))
-        b.cmpdi("r27", 0)
-        b.bne(also_pwc := b.local("all"))
+        b.cmpdi(also_pwc, 0)
+        b.bne(pwc := b.local("all"))
         b.bl(f"_{insn}_pid_tlb")
         b.b(done)
-        b.label(also_pwc)
+        b.label(pwc)
         b.bl(f"_{insn}_pid_all")
         b.b(done)
         return per_page
@@ -334,156 +340,162 @@ def _emit_decisions(b, lay, kp, method):
     grange = pid_flush_above(kp.tlb_single_page_flush_ceiling, "tlbie")
     for label, target in ((lrange, "_tlbiel_va_range"), (grange, "_tlbie_va_range")):
         b.label(label)
-        b.mr("r3", "r30")
-        b.mr("r4", "r29")
-        b.mr("r5", "r26")
-        b.mr("r6", "r28")
-        b.mr("r7", "r27")
+        b.mr(R3, start)
+        b.mr(R4, end)
+        b.mr(R5, pid)
+        b.mr(R6, shift)
+        b.mr(R7, also_pwc)
         b.bl(target)
         b.b(done)
     b.label(done)
     epilogue()
 
+    mm, addr = R31, R30
     b.label("radix__flush_tlb_collapsed_pmd")   # (mm, addr)
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
+    epilogue = prologue(b, 48, [mm, addr])
+    b.mr(mm, R3)
+    b.mr(addr, R4)
     b.sync()
 
     def range_args():
-        b.mr("r3", "r30")
-        b.addis("r4", "r30", (1 << PMD_SHIFT) >> 16)
-        b.ld("r5", f"{MM_PID}(r31)")
-        b.li("r6", PAGE_SHIFTS["64K"])  # PAGE_SIZE pages (64K base)
-        b.li("r7", 1)                   # the PWC first
+        b.mr(R3, addr)
+        b.addis(R4, addr, (1 << PMD_SHIFT) >> 16)
+        b.ld(R5, f"{MM_PID}({mm})")
+        b.li(R6, PAGE_SHIFTS["64K"])    # PAGE_SIZE pages (64K base)
+        b.li(R7, 1)                     # the PWC first
     pick(range_args, "_tlbiel_va_range", "_tlbie_va_range", 0)
     epilogue()
 
+    mm, pid = R31, R30
     b.label("__flush_all_mm")           # (mm): RIC 2 PID flush
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.ld("r30", f"{MM_PID}(r3)")
+    epilogue = prologue(b, 48, [mm, pid])
+    b.mr(mm, R3)
+    b.ld(pid, f"{MM_PID}({R3})")
     b.sync()
-    pick(lambda: b.mr("r3", "r30"), "_tlbiel_pid_all", "_tlbie_pid_all", 1)
+    pick(lambda: b.mr(R3, pid), "_tlbiel_pid_all", "_tlbie_pid_all", 1)
     epilogue()
 
 
 def _emit_gather(b):
     b.label("tlb_gather_mmu")           # (tlb, mm, start, end)
-    b.std("r4", f"{TLB_MM}(r3)")
-    b.addi("r7", "r6", 1)               # fullmm = !(start | (end + 1))
+    b.std(R4, f"{TLB_MM}({R3})")
+    b.addi(R7, R6, 1)                   # fullmm = !(start | (end + 1))
     b.emit("or. r7,r7,r5")
-    b.li("r7", 0)
+    b.li(R7, 0)
     b.bne(part := b.local("part"))
-    b.li("r7", 1)
+    b.li(R7, 1)
     b.label(part)
-    b.std("r7", f"{TLB_FULLMM}(r3)")
-    b.li("r0", 0)
-    b.std("r0", f"{TLB_PAGE_SHIFT}(r3)")
-    b.std("r0", f"{TLB_NR_TABLES}(r3)")
-    b.std("r0", f"{TLB_BATCH_COUNT}(r3)")       # tlb->local: no next, empty, the bundle
-    b.std("r0", f"{TLB_LOCAL + BATCH_NEXT}(r3)")
-    b.stw("r0", f"{TLB_LOCAL + BATCH_NR}(r3)")
-    b.li("r7", MMU_GATHER_BUNDLE)
-    b.stw("r7", f"{TLB_LOCAL + BATCH_MAX}(r3)")
-    b.addi("r7", "r3", TLB_LOCAL)
-    b.std("r7", f"{TLB_ACTIVE}(r3)")
+    b.std(R7, f"{TLB_FULLMM}({R3})")
+    b.li(R0, 0)
+    b.std(R0, f"{TLB_PAGE_SHIFT}({R3})")
+    b.std(R0, f"{TLB_NR_TABLES}({R3})")
+    b.std(R0, f"{TLB_BATCH_COUNT}({R3})")       # tlb->local: no next, empty, the bundle
+    b.std(R0, f"{TLB_LOCAL + BATCH_NEXT}({R3})")
+    b.stw(R0, f"{TLB_LOCAL + BATCH_NR}({R3})")
+    b.li(R7, MMU_GATHER_BUNDLE)
+    b.stw(R7, f"{TLB_LOCAL + BATCH_MAX}({R3})")
+    b.addi(R7, R3, TLB_LOCAL)
+    b.std(R7, f"{TLB_ACTIVE}({R3})")
     b.label("__tlb_reset_range")        # (tlb): fullmm: ~0..~0; else TASK_SIZE..0
-    b.li("r0", 0)
-    b.std("r0", f"{TLB_FREED_TABLES}(r3)")
-    b.ld("r7", f"{TLB_FULLMM}(r3)")
-    b.li("r5", -1)
-    b.li("r6", -1)
-    b.cmpdi("r7", 0)
+    b.li(R0, 0)
+    b.std(R0, f"{TLB_FREED_TABLES}({R3})")
+    b.ld(R7, f"{TLB_FULLMM}({R3})")
+    b.li(R5, -1)
+    b.li(R6, -1)
+    b.cmpdi(R7, 0)
     b.bne(full := b.local("full"))
-    b.li64("r5", TASK_SIZE)
-    b.li("r6", 0)
+    b.li64(R5, TASK_SIZE)
+    b.li(R6, 0)
     b.label(full)
-    b.std("r5", f"{TLB_START}(r3)")
-    b.std("r6", f"{TLB_END}(r3)")
+    b.std(R5, f"{TLB_START}({R3})")
+    b.std(R6, f"{TLB_END}({R3})")
     b.blr()
 
     b.label("tlb_remove_pmd_tlb_entry")     # (tlb, pmdp, addr)
-    b.mr("r4", "r5")
-    b.lis("r5", (1 << PMD_SHIFT) >> 16)
+    b.mr(R4, R5)
+    b.lis(R5, (1 << PMD_SHIFT) >> 16)
     b.label("__tlb_adjust_range")       # (tlb, addr, size)
-    b.ld("r6", f"{TLB_START}(r3)")
-    b.cmpld("r4", "r6")
+    b.ld(R6, f"{TLB_START}({R3})")
+    b.cmpld(R4, R6)
     b.bge(keep := b.local("start"))
-    b.std("r4", f"{TLB_START}(r3)")
+    b.std(R4, f"{TLB_START}({R3})")
     b.label(keep)
-    b.add("r4", "r4", "r5")
-    b.ld("r6", f"{TLB_END}(r3)")
-    b.cmpld("r4", "r6")
+    b.add(R4, R4, R5)
+    b.ld(R6, f"{TLB_END}({R3})")
+    b.cmpld(R4, R6)
     b.ble(keep := b.local("end"))
-    b.std("r4", f"{TLB_END}(r3)")
+    b.std(R4, f"{TLB_END}({R3})")
     b.label(keep)
     b.blr()
 
+    tlb, shift = R31, R30
     b.label("tlb_change_page_size")     # (tlb, shift)
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.ld("r5", f"{TLB_PAGE_SHIFT}(r3)")
-    b.cmpdi("r5", 0)
+    epilogue = prologue(b, 48, [tlb, shift])
+    b.mr(tlb, R3)
+    b.mr(shift, R4)
+    b.ld(R5, f"{TLB_PAGE_SHIFT}({R3})")
+    b.cmpdi(R5, 0)
     b.beq(same := b.local("same"))
-    b.cmpd("r5", "r4")
+    b.cmpd(R5, R4)
     b.beq(same)
-    b.ld("r5", f"{TLB_FULLMM}(r3)")
-    b.cmpdi("r5", 0)
+    b.ld(R5, f"{TLB_FULLMM}({R3})")
+    b.cmpdi(R5, 0)
     b.bne(same)
     b.bl("tlb_flush_mmu")
     b.label(same)
-    b.std("r30", f"{TLB_PAGE_SHIFT}(r31)")
+    b.std(shift, f"{TLB_PAGE_SHIFT}({tlb})")
     epilogue()
 
     b.label("tlb_remove_table")         # (tlb, table): into the batch, flushed when full
-    b.ld("r5", f"{TLB_NR_TABLES}(r3)")
-    b.sldi("r6", "r5", 3)
-    b.addi("r6", "r6", TLB_TABLES)
-    b.stdx("r4", "r3", "r6")
-    b.addi("r5", "r5", 1)
-    b.std("r5", f"{TLB_NR_TABLES}(r3)")
-    b.cmpdi("r5", TLB_MAX_TABLES)
+    b.ld(R5, f"{TLB_NR_TABLES}({R3})")
+    b.sldi(R6, R5, 3)
+    b.addi(R6, R6, TLB_TABLES)
+    b.stdx(R4, R3, R6)
+    b.addi(R5, R5, 1)
+    b.std(R5, f"{TLB_NR_TABLES}({R3})")
+    b.cmpdi(R5, TLB_MAX_TABLES)
     b.bltlr()
     b.b("tlb_flush_mmu")
 
+    tlb = R31
     b.label("tlb_finish_mmu")           # (tlb)
     b.label("tlb_flush_mmu")            # (tlb): TLB first, then the tables and pages
-    epilogue = prologue(b, 48, ["r31"])
-    b.mr("r31", "r3")
+    epilogue = prologue(b, 48, [tlb])
+    b.mr(tlb, R3)
     b.bl("tlb_flush_mmu_tlbonly")
-    b.mr("r3", "r31")
+    b.mr(R3, tlb)
     b.bl("tlb_flush_mmu_free")
     epilogue()
 
+    tlb = R31
     b.label("tlb_flush_mmu_tlbonly")    # (tlb)
-    b.ld("r4", f"{TLB_END}(r3)")
-    b.cmpdi("r4", 0)
+    b.ld(R4, f"{TLB_END}({R3})")
+    b.cmpdi(R4, 0)
     b.beqlr()                           # nothing gathered
-    epilogue = prologue(b, 48, ["r31"])
-    b.mr("r31", "r3")
+    epilogue = prologue(b, 48, [tlb])
+    b.mr(tlb, R3)
     b.bl("radix__tlb_flush")
-    b.mr("r3", "r31")
+    b.mr(R3, tlb)
     b.bl("__tlb_reset_range")
     epilogue()
 
+    tlb = R31
     b.label("tlb_flush_mmu_free")       # (tlb): the tables, then the pages
-    epilogue = prologue(b, 48, ["r31"])
-    b.mr("r31", "r3")
+    epilogue = prologue(b, 48, [tlb])
+    b.mr(tlb, R3)
     b.bl("tlb_table_flush")
-    b.mr("r3", "r31")
+    b.mr(R3, tlb)
     b.bl("tlb_batch_pages_flush")
     epilogue()
 
     b.label("radix__tlb_flush")         # (tlb)
-    b.ld("r8", f"{TLB_FULLMM}(r3)")
-    b.cmpdi("r8", 0)
-    b.ld("r4", f"{TLB_START}(r3)")
-    b.ld("r5", f"{TLB_END}(r3)")
-    b.ld("r6", f"{TLB_PAGE_SHIFT}(r3)")
-    b.ld("r7", f"{TLB_FREED_TABLES}(r3)")       # the _pwc_ variant when tables were freed
-    b.ld("r3", f"{TLB_MM}(r3)")
+    b.ld(R8, f"{TLB_FULLMM}({R3})")
+    b.cmpdi(R8, 0)
+    b.ld(R4, f"{TLB_START}({R3})")
+    b.ld(R5, f"{TLB_END}({R3})")
+    b.ld(R6, f"{TLB_PAGE_SHIFT}({R3})")
+    b.ld(R7, f"{TLB_FREED_TABLES}({R3})")       # the _pwc_ variant when tables were freed
+    b.ld(R3, f"{TLB_MM}({R3})")
     b.beq("radix__flush_tlb_range_psize")
     b.b("__flush_all_mm")
 
@@ -497,41 +509,42 @@ def _emit_switch_mm(b):
     already current, current->mm = next and ``mtspr PIDR; isync``
     (radix__switch_mmu_context [L-tlb]).  ``next`` = 0: no mm (PID 0), so
     that the trim can drop this CPU."""
+    next_mm, flags = R31, R30
     b.label("switch_mm")
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    local_irq_save(b, "r30", "r4")      # irqs off: no do_serialize sees a half switch
-    b.mr("r3", "r31")
+    epilogue = prologue(b, 48, [next_mm, flags])
+    b.mr(next_mm, R3)
+    local_irq_save(b, flags, R4)        # irqs off: no do_serialize sees a half switch
+    b.mr(R3, next_mm)
     b.bl("switch_mm_irqs_off")
-    local_irq_restore(b, "r30")
+    local_irq_restore(b, flags)
     epilogue()
 
     b.label("switch_mm_irqs_off")
-    b.li("r4", 0)                       # PID 0 when switching to no mm
-    b.cmpdi("r3", 0)
+    b.li(R4, 0)                         # PID 0 when switching to no mm
+    b.cmpdi(R3, 0)
     b.beq(switch := b.local("switch"))
     test_this_cpu_in_mask(b)            # r6 = mask word address, r7 = bit, cr0: r8 == 0
     b.bne(used := b.local("used"))      # cpumask_test_cpu: already in the mask
-    b.addi("r8", "r3", MM_ACTIVE_CPUS)  # inc_mm_active_cpus: atomic_inc
+    b.addi(R8, R3, MM_ACTIVE_CPUS)      # inc_mm_active_cpus: atomic_inc
     b.label(inc := b.local("inc"))
-    b.ldarx("r9", 0, "r8")
-    b.addi("r9", "r9", 1)
-    b.stdcx_rc("r9", 0, "r8")
+    b.ldarx(R9, 0, R8)
+    b.addi(R9, R9, 1)
+    b.stdcx_rc(R9, 0, R8)
     b.emit(f"bne- {inc}")
     b.label(set_ := b.local("set"))     # cpumask_set_cpu: atomic or
-    b.ldarx("r9", 0, "r6")
+    b.ldarx(R9, 0, R6)
     b.emit("or r9,r9,r7")
-    b.stdcx_rc("r9", 0, "r6")
+    b.stdcx_rc(R9, 0, R6)
     b.emit(f"bne- {set_}")
     b.sync()                            # smp_mb [LM-cpumask]
     b.label(used)
-    b.ld("r4", f"{MM_PID}(r3)")
+    b.ld(R4, f"{MM_PID}({R3})")
     b.label(switch)
-    b.ld("r5", f"{PACA_CURRENT_MM}(r13)")
-    b.cmpd("r5", "r3")
+    b.ld(R5, f"{PACA_CURRENT_MM}({R13})")
+    b.cmpd(R5, R3)
     b.beqlr()                           # prev == next: nothing else to do
-    b.std("r3", f"{PACA_CURRENT_MM}(r13)")
-    b.mtspr(SPR_PIDR, "r4")
+    b.std(R3, f"{PACA_CURRENT_MM}({R13})")
+    b.mtspr(SPR_PIDR, R4)
     b.isync()
     b.blr()
 
@@ -540,16 +553,17 @@ def _emit_flush_loop(b):
     """Test hook ``flush_range_loop(mm, start, n)``: ``n`` flushes of the one 2M
     page at ``start`` (``radix__flush_tlb_range_psize``, no PWC): drives the
     per-CPU trim clock to its 1073rd tick."""
+    mm, start, n = R31, R30, R29
     b.label("flush_range_loop")
-    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.mr("r29", "r5")
+    epilogue = prologue(b, 64, [mm, start, n])
+    b.mr(mm, R3)
+    b.mr(start, R4)
+    b.mr(n, R5)
     b.label(loop := b.local("loop"))
-    b.cmpdi("r29", 0)
+    b.cmpdi(n, 0)
     b.beq(out := b.local("out"))
-    flush_pmd_tlb_range(b, "r31", "r30")
-    b.addi("r29", "r29", -1)
+    flush_pmd_tlb_range(b, mm, start)
+    b.addi(n, n, -1)
     b.b(loop)
     b.label(out)
     epilogue()
