@@ -70,6 +70,7 @@ Walkers that loop many walks inside one CALL pass no quiescent point until
 they return; such loops can call ``rcu_qs`` between walks (cond_resched).
 """
 
+from powersim.asm_builder import R0, R1, R3, R4, R5, R6, R7, R8, R9, R10, R13, R28, R29, R30, R31
 from powersim.kernel.irq import DEC_MAX, hard_irq, prologue
 from powersim.kernel.layout import (LINE, MM_LOCK, MM_PGD, PACA_CPU, PACA_MARKS, PACA_QS,
                                     POOL_FREE, POOL_HEAD, POOL_LOCK, PT_FRAME_SHIFT,
@@ -90,9 +91,9 @@ RED_ZONE_SLOT = -8          # scratch doubleword below r1 (ELFv2 red zone; inter
 # --- macros ---------------------------------------------------------------------------
 def bswap64(b, dst, src):
     """``dst = byte-reversed src`` through the red zone (POWER9 has no brd)."""
-    b.li("r0", RED_ZONE_SLOT)
-    b.stdbrx(src, "r1", "r0")
-    b.ld(dst, f"{RED_ZONE_SLOT}(r1)")
+    b.li(R0, RED_ZONE_SLOT)
+    b.stdbrx(src, R1, R0)
+    b.ld(dst, f"{RED_ZONE_SLOT}({R1})")
 
 
 def spin_lock(b, lock, tmp):
@@ -101,19 +102,19 @@ def spin_lock(b, lock, tmp):
     spin the machine sleeps through (waiting costs nothing) [L-bar].  Clobbers
     r0 and cr0."""
     top, busy, got = b.local("lock"), b.local("busy"), b.local("locked")
-    b.ld(tmp, f"{PACA_CPU}(r13)")
+    b.ld(tmp, f"{PACA_CPU}({R13})")
     b.addi(tmp, tmp, 1)                 # the token: CPU number + 1 (never 0)
     b.label(top)
-    b.lwarx("r0", 0, lock, 1)
-    b.cmpwi("r0", 0)
+    b.lwarx(R0, 0, lock, 1)
+    b.cmpwi(R0, 0)
     b.emit(f"bne- {busy}")
     b.stwcx_rc(tmp, 0, lock)
     b.emit(f"bne- {top}")
     b.isync()
     b.b(got)
     b.label(busy)
-    b.lwz("r0", f"0({lock})")
-    b.cmpwi("r0", 0)
+    b.lwz(R0, f"0({lock})")
+    b.cmpwi(R0, 0)
     b.bne(busy)
     b.b(top)
     b.label(got)
@@ -122,19 +123,19 @@ def spin_lock(b, lock, tmp):
 def spin_unlock(b, lock):
     """``arch_spin_unlock``: lwsync (release), store 0 [L-bar].  Clobbers r0."""
     b.lwsync()
-    b.li("r0", 0)
-    b.stw("r0", f"0({lock})")
+    b.li(R0, 0)
+    b.stw(R0, f"0({lock})")
 
 
 
 def flush_pmd_tlb_range(b, mm, addr):
     """flush_pmd_tlb_range(vma, addr, addr + 2M): one 2M page of ``mm`` at ``addr``
     (``radix__flush_tlb_range_psize``, no PWC).  Clobbers the argument registers."""
-    b.mr("r3", mm)
-    b.mr("r4", addr)
-    b.addis("r5", addr, (1 << PMD_SHIFT) >> 16)
-    b.li("r6", PMD_SHIFT)
-    b.li("r7", 0)
+    b.mr(R3, mm)
+    b.mr(R4, addr)
+    b.addis(R5, addr, (1 << PMD_SHIFT) >> 16)
+    b.li(R6, PMD_SHIFT)
+    b.li(R7, 0)
     b.bl("radix__flush_tlb_range_psize")
 
 def pmd_lock_addr(b, dst, mm):
@@ -144,12 +145,12 @@ def pmd_lock_addr(b, dst, mm):
 
 def _mem_map_slot(b, dst, pmdp, lay):
     """``dst = &pmd_huge_pte`` of the PMD table holding ``pmdp``."""
-    b.li64("r0", lay.pgtables)
-    b.subf(dst, "r0", pmdp)
+    b.li64(R0, lay.pgtables)
+    b.subf(dst, R0, pmdp)
     b.srdi(dst, dst, PT_FRAME_SHIFT)
     b.sldi(dst, dst, 3)
-    b.li64("r0", lay.mem_map)
-    b.add(dst, dst, "r0")
+    b.li64(R0, lay.mem_map)
+    b.add(dst, dst, R0)
 
 
 def _next_table(b, dst, entry):
@@ -160,9 +161,9 @@ def _next_table(b, dst, entry):
 
 def _qs_bump(b, tmp, delta):
     b.lwsync()                          # this CPU's earlier page-table loads first
-    b.ld(tmp, f"{PACA_QS}(r13)")
+    b.ld(tmp, f"{PACA_QS}({R13})")
     b.addi(tmp, tmp, delta)
-    b.std(tmp, f"{PACA_QS}(r13)")
+    b.std(tmp, f"{PACA_QS}({R13})")
     b.sync()                            # before its later ones (store -> load)
 
 
@@ -203,41 +204,41 @@ def sleep_for(b, ticks, tmp, insn):
 # --- routines -------------------------------------------------------------------------
 def _emit_pool(b, lay):
     b.label("pte_alloc_one")
-    b.li64("r4", lay.pgtable_pool + POOL_LOCK)
-    spin_lock(b, "r4", "r5")
-    b.ld("r3", f"{POOL_HEAD - POOL_LOCK}(r4)")
-    b.cmpdi("r3", 0)
+    b.li64(R4, lay.pgtable_pool + POOL_LOCK)
+    spin_lock(b, R4, R5)
+    b.ld(R3, f"{POOL_HEAD - POOL_LOCK}({R4})")
+    b.cmpdi(R3, 0)
     b.beq(empty := b.local("empty"))
-    b.ld("r5", "0(r3)")
-    b.std("r5", f"{POOL_HEAD - POOL_LOCK}(r4)")
-    b.ld("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
-    b.addi("r5", "r5", -1)
-    b.std("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
+    b.ld(R5, f"0({R3})")
+    b.std(R5, f"{POOL_HEAD - POOL_LOCK}({R4})")
+    b.ld(R5, f"{POOL_FREE - POOL_LOCK}({R4})")
+    b.addi(R5, R5, -1)
+    b.std(R5, f"{POOL_FREE - POOL_LOCK}({R4})")
     b.label(empty)
-    spin_unlock(b, "r4")
-    b.cmpdi("r3", 0)
+    spin_unlock(b, R4)
+    b.cmpdi(R3, 0)
     b.beqlr()
-    b.li("r5", 0)                       # __GFP_ZERO: every PTE none
-    b.li("r6", PTE_TABLE_BYTES // 8)
-    b.mtctr("r6")
-    b.addi("r6", "r3", -8)
+    b.li(R5, 0)                         # __GFP_ZERO: every PTE none
+    b.li(R6, PTE_TABLE_BYTES // 8)
+    b.mtctr(R6)
+    b.addi(R6, R3, -8)
     b.label(zero := b.local("zero"))
-    b.stdu("r5", "8(r6)")
+    b.stdu(R5, f"8({R6})")
     b.bdnz(zero)
-    trace(b, PT_ALLOC, "r3", scratch="r6")
+    trace(b, PT_ALLOC, R3, scratch=R6)
     b.blr()
 
     b.label("pte_free")
-    trace(b, PT_FREE, "r3", scratch="r4")
-    b.li64("r4", lay.pgtable_pool + POOL_LOCK)
-    spin_lock(b, "r4", "r5")
-    b.ld("r5", f"{POOL_HEAD - POOL_LOCK}(r4)")
-    b.std("r5", "0(r3)")
-    b.std("r3", f"{POOL_HEAD - POOL_LOCK}(r4)")
-    b.ld("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
-    b.addi("r5", "r5", 1)
-    b.std("r5", f"{POOL_FREE - POOL_LOCK}(r4)")
-    spin_unlock(b, "r4")
+    trace(b, PT_FREE, R3, scratch=R4)
+    b.li64(R4, lay.pgtable_pool + POOL_LOCK)
+    spin_lock(b, R4, R5)
+    b.ld(R5, f"{POOL_HEAD - POOL_LOCK}({R4})")
+    b.std(R5, f"0({R3})")
+    b.std(R3, f"{POOL_HEAD - POOL_LOCK}({R4})")
+    b.ld(R5, f"{POOL_FREE - POOL_LOCK}({R4})")
+    b.addi(R5, R5, 1)
+    b.std(R5, f"{POOL_FREE - POOL_LOCK}({R4})")
+    spin_unlock(b, R4)
     b.blr()
 
 
@@ -246,123 +247,125 @@ def _emit_walk(b):
     0 when a level is none or a PUD is a 1G leaf."""
     b.label("pmd_offset")
     none = b.local("none")
-    b.ld("r5", f"{MM_PGD}(r3)")
+    b.ld(R5, f"{MM_PGD}({R3})")
     for shift, bits, last in ((PGD_SHIFT, GEOMETRY["64K"][0], False),
                               (PUD_SHIFT, GEOMETRY["64K"][1], True)):
-        b.rldicl("r6", "r4", 64 - shift, 64 - bits)     # index at this level
-        b.sldi("r6", "r6", 3)
-        b.ldbrx("r7", "r5", "r6")
-        b.rldicl("r8", "r7", 1, 63)     # V
-        b.cmpdi("r8", 0)
+        b.rldicl(R6, R4, 64 - shift, 64 - bits)         # index at this level
+        b.sldi(R6, R6, 3)
+        b.ldbrx(R7, R5, R6)
+        b.rldicl(R8, R7, 1, 63)         # V
+        b.cmpdi(R8, 0)
         b.beq(none)
         if last:
-            b.rldicl("r8", "r7", 2, 63)     # L: a 1G leaf has no PMD table
-            b.cmpdi("r8", 0)
+            b.rldicl(R8, R7, 2, 63)         # L: a 1G leaf has no PMD table
+            b.cmpdi(R8, 0)
             b.bne(none)
-        _next_table(b, "r5", "r7")
-    b.rldicl("r6", "r4", 64 - PMD_SHIFT, 64 - GEOMETRY["64K"][2])
-    b.sldi("r6", "r6", 3)
-    b.add("r3", "r5", "r6")
+        _next_table(b, R5, R7)
+    b.rldicl(R6, R4, 64 - PMD_SHIFT, 64 - GEOMETRY["64K"][2])
+    b.sldi(R6, R6, 3)
+    b.add(R3, R5, R6)
     b.blr()
     b.label(none)
-    b.li("r3", 0)
+    b.li(R3, 0)
     b.blr()
 
 
 def _emit_pmd_ops(b, lay, method):
     b.label("pmd_hugepage_update")      # (mm, addr, pmdp r5, clr r6, set r7) -> old
-    bswap64(b, "r6", "r6")              # cpu_to_be64(clr), cpu_to_be64(set)
-    bswap64(b, "r7", "r7")
+    bswap64(b, R6, R6)                  # cpu_to_be64(clr), cpu_to_be64(set)
+    bswap64(b, R7, R7)
     b.label(retry := b.local("upd"))
-    b.ldarx("r8", 0, "r5")
-    b.andc("r9", "r8", "r6")
+    b.ldarx(R8, 0, R5)
+    b.andc(R9, R8, R6)
     b.emit("or r9,r9,r7")
-    b.stdcx_rc("r9", 0, "r5")
+    b.stdcx_rc(R9, 0, R5)
     b.emit(f"bne- {retry}")
-    trace(b, PMD_SET_BE, "r5", "r9", scratch="r10")
-    bswap64(b, "r3", "r8")              # be64_to_cpu(old)
+    trace(b, PMD_SET_BE, R5, R9, scratch=R10)
+    bswap64(b, R3, R8)                  # be64_to_cpu(old)
     b.blr()
+
+    mm, addr, old, full = R31, R30, R29, R28   # the frame of each routine below
 
     def update_then(name, clr, set_, after):
         """``name(mm, addr, pmdp)``: old = pmd_hugepage_update(clr, set); after();
         return old.  r31 = mm, r30 = addr, r29 = old."""
         b.label(name)
-        epilogue = prologue(b, 64, ["r31", "r30", "r29"])
-        b.mr("r31", "r3")
-        b.mr("r30", "r4")
-        b.li64("r6", clr)
-        b.li64("r7", set_)
+        epilogue = prologue(b, 64, [mm, addr, old])
+        b.mr(mm, R3)
+        b.mr(addr, R4)
+        b.li64(R6, clr)
+        b.li64(R7, set_)
         b.bl("pmd_hugepage_update")
-        b.mr("r29", "r3")
+        b.mr(old, R3)
         after()
-        b.mr("r3", "r29")
+        b.mr(R3, old)
         epilogue()
 
     def serialize(collapse=False):
-        b.mr("r3", "r31")
+        b.mr(R3, mm)
         method.serialize(b, collapse=collapse)
-        trace(b, SERIALIZED, "r31", scratch="r3")
+        trace(b, SERIALIZED, mm, scratch=R3)
 
     update_then("pmdp_huge_get_and_clear", (1 << 64) - 1, 0, serialize)
 
     b.label("pmdp_huge_get_and_clear_full")     # (mm, addr, pmdp, full r6)
     if method.zap_flush_per_pmd:        # v5.8+: flush now unless the whole mm goes
-        epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
-        b.mr("r31", "r3")
-        b.mr("r30", "r4")
-        b.mr("r28", "r6")
+        epilogue = prologue(b, 64, [mm, addr, old, full])
+        b.mr(mm, R3)
+        b.mr(addr, R4)
+        b.mr(full, R6)
         b.bl("pmdp_huge_get_and_clear")
-        b.mr("r29", "r3")
-        b.cmpdi("r28", 0)
+        b.mr(old, R3)
+        b.cmpdi(full, 0)
         b.bne(full := b.local("full"))
-        flush_pmd_tlb_range(b, "r31", "r30")
+        flush_pmd_tlb_range(b, mm, addr)
         b.label(full)
-        b.mr("r3", "r29")
+        b.mr(R3, old)
         epilogue()
     else:                               # v5.4: the generic one
         b.b("pmdp_huge_get_and_clear")
 
     def flush_then_serialize():
-        flush_pmd_tlb_range(b, "r31", "r30")
+        flush_pmd_tlb_range(b, mm, addr)
         serialize()
     update_then("pmdp_invalidate", _PAGE_PRESENT, _PAGE_INVALID, flush_then_serialize)
 
     b.label("pmdp_collapse_flush")      # (mm, addr, pmdp) -> old
-    epilogue = prologue(b, 64, ["r31", "r30", "r29"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.ldbrx("r29", 0, "r5")             # pmd = *pmdp; pmd_clear(pmdp): a plain store
-    b.li("r0", 0)
-    b.std("r0", "0(r5)")
-    trace(b, PMD_SET, "r5", "r0", scratch="r6")
+    epilogue = prologue(b, 64, [mm, addr, old])
+    b.mr(mm, R3)
+    b.mr(addr, R4)
+    b.ldbrx(old, 0, R5)                 # pmd = *pmdp; pmd_clear(pmdp): a plain store
+    b.li(R0, 0)
+    b.std(R0, f"0({R5})")
+    trace(b, PMD_SET, R5, R0, scratch=R6)
     serialize(collapse=True)
-    b.mr("r3", "r31")
-    b.mr("r4", "r30")
+    b.mr(R3, mm)
+    b.mr(R4, addr)
     b.bl("radix__flush_tlb_collapsed_pmd")
-    b.mr("r3", "r29")
+    b.mr(R3, old)
     epilogue()
 
     b.label("pmd_populate")             # (mm, pmdp r4, table r5): V | table | NLS
-    b.li64("r6", _PAGE_PRESENT | PTE_INDEX_SIZE)
+    b.li64(R6, _PAGE_PRESENT | PTE_INDEX_SIZE)
     b.emit("or r6,r6,r5")
-    b.stdbrx("r6", 0, "r4")
-    trace(b, PMD_SET, "r4", "r6", scratch="r7")
+    b.stdbrx(R6, 0, R4)
+    trace(b, PMD_SET, R4, R6, scratch=R7)
     b.blr()
 
     b.label("pgtable_trans_huge_deposit")      # (mm, pmdp r4, table r5), PMD lock held
-    _mem_map_slot(b, "r6", "r4", lay)
-    b.ld("r7", "0(r6)")
-    b.std("r7", "0(r5)")
-    b.std("r5", "0(r6)")
+    _mem_map_slot(b, R6, R4, lay)
+    b.ld(R7, f"0({R6})")
+    b.std(R7, f"0({R5})")
+    b.std(R5, f"0({R6})")
     b.blr()
 
     b.label("pgtable_trans_huge_withdraw")     # (mm, pmdp r4) -> table, PMD lock held
-    _mem_map_slot(b, "r6", "r4", lay)
-    b.ld("r3", "0(r6)")
-    b.ld("r7", "0(r3)")
-    b.std("r7", "0(r6)")
-    b.li("r0", 0)                       # the link was PTE slot 0: none again
-    b.std("r0", "0(r3)")
+    _mem_map_slot(b, R6, R4, lay)
+    b.ld(R3, f"0({R6})")
+    b.ld(R7, f"0({R3})")
+    b.std(R7, f"0({R6})")
+    b.li(R0, 0)                         # the link was PTE slot 0: none again
+    b.std(R0, f"0({R3})")
     b.blr()
 
 
@@ -370,103 +373,106 @@ def _emit_deferred(b, lay):
     """tlb_remove_table_deferred, rcu_poll_deferred (the rule: module docstring)."""
     b.label("rcu_start_gp")             # (r4 = &rcu line, its lock held)
     b.sync()                            # smp_mb: the unlinks before the counter reads
-    b.ld("r5", f"{RCU_TOTAL}(r4)")
-    b.std("r5", f"{RCU_CUR}(r4)")
-    b.li64("r6", lay.paca_base + PACA_QS)
-    b.li64("r7", lay.rcu_snapshot)
-    b.li("r8", lay.ncpus)
-    b.mtctr("r8")
+    b.ld(R5, f"{RCU_TOTAL}({R4})")
+    b.std(R5, f"{RCU_CUR}({R4})")
+    b.li64(R6, lay.paca_base + PACA_QS)
+    b.li64(R7, lay.rcu_snapshot)
+    b.li(R8, lay.ncpus)
+    b.mtctr(R8)
     b.label(loop := b.local("snap"))
-    b.ld("r9", "0(r6)")
-    b.std("r9", "0(r7)")
-    b.addi("r6", "r6", LINE)
-    b.addi("r7", "r7", 8)
+    b.ld(R9, f"0({R6})")
+    b.std(R9, f"0({R7})")
+    b.addi(R6, R6, LINE)
+    b.addi(R7, R7, 8)
     b.bdnz(loop)
-    b.ld("r5", f"{PACA_CPU}(r13)")      # this CPU: quiescent (odd)
-    b.sldi("r5", "r5", 3)
-    b.li64("r7", lay.rcu_snapshot)
-    b.li("r9", 1)
-    b.stdx("r9", "r7", "r5")
+    b.ld(R5, f"{PACA_CPU}({R13})")      # this CPU: quiescent (odd)
+    b.sldi(R5, R5, 3)
+    b.li64(R7, lay.rcu_snapshot)
+    b.li(R9, 1)
+    b.stdx(R9, R7, R5)
     b.blr()
 
+    rcu = R31                           # &rcu line lock
     b.label("tlb_remove_table_deferred")    # (table)
-    epilogue = prologue(b, 48, ["r31"])
-    b.li64("r31", lay.rcu + RCU_LOCK)
-    spin_lock(b, "r31", "r4")
-    b.ld("r5", f"{RCU_TOTAL}(r31)")     # pending[total++] = table (capacity: the pool)
-    b.li64("r6", lay.rcu_tables)
-    b.sldi("r7", "r5", 3)
-    b.stdx("r3", "r6", "r7")
-    b.addi("r5", "r5", 1)
-    b.std("r5", f"{RCU_TOTAL}(r31)")
-    b.ld("r5", f"{RCU_CUR}(r31)")
-    b.cmpdi("r5", 0)
+    epilogue = prologue(b, 48, [rcu])
+    b.li64(rcu, lay.rcu + RCU_LOCK)
+    spin_lock(b, rcu, R4)
+    b.ld(R5, f"{RCU_TOTAL}({rcu})")     # pending[total++] = table (capacity: the pool)
+    b.li64(R6, lay.rcu_tables)
+    b.sldi(R7, R5, 3)
+    b.stdx(R3, R6, R7)
+    b.addi(R5, R5, 1)
+    b.std(R5, f"{RCU_TOTAL}({rcu})")
+    b.ld(R5, f"{RCU_CUR}({rcu})")
+    b.cmpdi(R5, 0)
     b.bne(running := b.local("gp"))
-    b.mr("r4", "r31")
+    b.mr(R4, rcu)
     b.bl("rcu_start_gp")
     b.label(running)
-    spin_unlock(b, "r31")
+    spin_unlock(b, rcu)
     b.bl("rcu_poll_deferred")
     epilogue()
 
+    rcu, freed, ncur, slot = R31, R30, R29, R28    # ncur: the grace period's tables;
+    #                                                slot: the cursor in rcu_tables
     b.label("rcu_poll_deferred")        # () -> tables freed
-    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
-    b.li64("r31", lay.rcu + RCU_LOCK)
-    spin_lock(b, "r31", "r4")
-    b.li("r30", 0)
-    b.ld("r29", f"{RCU_CUR}(r31)")
-    b.cmpdi("r29", 0)
+    epilogue = prologue(b, 64, [rcu, freed, ncur, slot])
+    b.li64(rcu, lay.rcu + RCU_LOCK)
+    spin_lock(b, rcu, R4)
+    b.li(freed, 0)
+    b.ld(ncur, f"{RCU_CUR}({rcu})")
+    b.cmpdi(ncur, 0)
     b.beq(out := b.local("out"))
-    b.li64("r6", lay.paca_base + PACA_QS)
-    b.li64("r7", lay.rcu_snapshot)
-    b.li("r8", lay.ncpus)
-    b.mtctr("r8")
+    b.li64(R6, lay.paca_base + PACA_QS)
+    b.li64(R7, lay.rcu_snapshot)
+    b.li(R8, lay.ncpus)
+    b.mtctr(R8)
     b.label(loop := b.local("cpu"))
-    b.ld("r9", "0(r7)")
-    b.andi_rc("r10", "r9", 1)
+    b.ld(R9, f"0({R7})")
+    b.andi_rc(R10, R9, 1)
     b.bne(qs := b.local("qs"))          # idle at the start, or the starting CPU
-    b.ld("r10", "0(r6)")
-    b.cmpd("r9", "r10")
+    b.ld(R10, f"0({R6})")
+    b.cmpd(R9, R10)
     b.beq(out)                          # still in the section it was in: not yet
     b.label(qs)
-    b.addi("r6", "r6", LINE)
-    b.addi("r7", "r7", 8)
+    b.addi(R6, R6, LINE)
+    b.addi(R7, R7, 8)
     b.bdnz(loop)
     b.lwsync()                          # the counter reads before the frees' stores
-    b.li64("r28", lay.rcu_tables)
+    b.li64(slot, lay.rcu_tables)
     b.label(free := b.local("free"))
-    b.ld("r3", "0(r28)")
+    b.ld(R3, f"0({slot})")
     b.bl("pte_free")
-    b.addi("r28", "r28", 8)
-    b.addi("r30", "r30", 1)
-    b.cmpd("r30", "r29")
+    b.addi(slot, slot, 8)
+    b.addi(freed, freed, 1)
+    b.cmpd(freed, ncur)
     b.blt(free)
-    b.ld("r5", f"{RCU_TOTAL}(r31)")     # the tables queued since move to the front
-    b.subf_rc("r5", "r29", "r5")
-    b.std("r5", f"{RCU_TOTAL}(r31)")
-    b.li("r0", 0)
-    b.std("r0", f"{RCU_CUR}(r31)")
+    b.ld(R5, f"{RCU_TOTAL}({rcu})")     # the tables queued since move to the front
+    b.subf_rc(R5, ncur, R5)
+    b.std(R5, f"{RCU_TOTAL}({rcu})")
+    b.li(R0, 0)
+    b.std(R0, f"{RCU_CUR}({rcu})")
     b.beq(out)
-    b.mtctr("r5")
-    b.li64("r6", lay.rcu_tables)
+    b.mtctr(R5)
+    b.li64(R6, lay.rcu_tables)
     b.label(move := b.local("move"))
-    b.ld("r8", "0(r28)")
-    b.std("r8", "0(r6)")
-    b.addi("r28", "r28", 8)
-    b.addi("r6", "r6", 8)
+    b.ld(R8, f"0({slot})")
+    b.std(R8, f"0({R6})")
+    b.addi(slot, slot, 8)
+    b.addi(R6, R6, 8)
     b.bdnz(move)
-    b.mr("r4", "r31")
+    b.mr(R4, rcu)
     b.bl("rcu_start_gp")
     b.label(out)
-    spin_unlock(b, "r31")
-    b.mr("r3", "r30")
+    spin_unlock(b, rcu)
+    b.mr(R3, freed)
     epilogue()
 
     b.label("stamp_u64")                # test hook (slot, addr): marks[slot] = *addr
-    b.ld("r5", f"{PACA_MARKS}(r13)")
-    b.ld("r4", "0(r4)")
-    b.sldi("r3", "r3", 3)
-    b.stdx("r4", "r5", "r3")
+    b.ld(R5, f"{PACA_MARKS}({R13})")
+    b.ld(R4, f"0({R4})")
+    b.sldi(R3, R3, 3)
+    b.stdx(R4, R5, R3)
     b.blr()
 
 
