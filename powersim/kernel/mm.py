@@ -46,6 +46,8 @@ Data pages are frame numbers only: host memory grows with page tables and the
 struct pages (page.build_struct_pages, 64 B per 64K frame), never with data.
 """
 
+from powersim.asm_builder import (R0, R1, R3, R4, R5, R6, R7, R8, R9, R22, R23, R24, R25, R26,
+                                   R27, R28, R29, R30, R31)
 import array
 
 import attrs
@@ -78,30 +80,34 @@ def pmd_kind(b, dst, entry):
     b.cmpdi(dst, 2)
 
 
+# The frame of a loop over the PMDs of [start, end) of a gather (unmap_vmas,
+# free_pgtables), set up by _pmd_loop_head.
+_TLB, _ADDR, _END, _PMDP = R28, R31, R30, R29
+
 
 def _pmd_loop_head(b):
     """The head of a loop over the PMDs of [start, end) of a gather, the routine's
     (tlb, start, end) arguments: r28 = tlb, r31 = addr, r30 = end, r29 = pmdp and
     r4 = the PMD's value inside the body; a missing PMD table skips to ``nxt``.
     Returns (loop, nxt, done) for ``_pmd_loop_tail``."""
-    b.mr("r28", "r3")
-    b.mr("r31", "r4")
-    b.mr("r30", "r5")
+    b.mr(_TLB, R3)
+    b.mr(_ADDR, R4)
+    b.mr(_END, R5)
     b.label(loop := b.local("pmd"))
-    b.cmpld("r31", "r30")
+    b.cmpld(_ADDR, _END)
     b.bge(done := b.local("done"))
-    b.ld("r3", f"{TLB_MM}(r28)")
-    b.mr("r4", "r31")
+    b.ld(R3, f"{TLB_MM}({_TLB})")
+    b.mr(R4, _ADDR)
     b.bl("pmd_offset")
-    b.mr_rc("r29", "r3")
+    b.mr_rc(_PMDP, R3)
     b.beq(nxt := b.local("next"))
-    b.ldbrx("r4", 0, "r29")
+    b.ldbrx(R4, 0, _PMDP)
     return loop, nxt, done
 
 
 def _pmd_loop_tail(b, loop, nxt, done):
     b.label(nxt)
-    b.addis("r31", "r31", PMD_SIZE >> 16)
+    b.addis(_ADDR, _ADDR, PMD_SIZE >> 16)
     b.b(loop)
     b.label(done)
 
@@ -114,72 +120,73 @@ def emit(b, lay, method):
     epilogue()
 
     b.label("zap_huge_pmd")             # (tlb, pmdp, addr) -> 1 zapped / 0 not huge
-    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28", "r27"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.mr("r29", "r5")
-    b.li("r4", pgtable.PMD_SHIFT)
+    tlb, pmdp, addr, mm, pg = R31, R30, R29, R28, R27    # pg: the page, once zapped
+    epilogue = prologue(b, 64, [tlb, pmdp, addr, mm, pg])
+    b.mr(tlb, R3)
+    b.mr(pmdp, R4)
+    b.mr(addr, R5)
+    b.li(R4, pgtable.PMD_SHIFT)
     b.bl("tlb_change_page_size")
-    b.ld("r28", f"{TLB_MM}(r31)")
-    pgtable.pmd_lock_addr(b, "r3", "r28")
-    pgtable.spin_lock(b, "r3", "r4")
-    b.li("r27", 0)                      # the page, once zapped
-    b.ldbrx("r4", 0, "r30")             # still huge under the lock?
-    b.rldicl("r4", "r4", 2, 63)         # _PAGE_PTE
-    b.cmpdi("r4", 0)
+    b.ld(mm, f"{TLB_MM}({tlb})")
+    pgtable.pmd_lock_addr(b, R3, mm)
+    pgtable.spin_lock(b, R3, R4)
+    b.li(pg, 0)
+    b.ldbrx(R4, 0, pmdp)                # still huge under the lock?
+    b.rldicl(R4, R4, 2, 63)             # _PAGE_PTE
+    b.cmpdi(R4, 0)
     b.beq(unlock := b.local("notthp"))
-    b.mr("r3", "r28")
-    b.mr("r4", "r29")
-    b.mr("r5", "r30")
-    b.ld("r6", f"{TLB_FULLMM}(r31)")
+    b.mr(R3, mm)
+    b.mr(R4, addr)
+    b.mr(R5, pmdp)
+    b.ld(R6, f"{TLB_FULLMM}({tlb})")
     b.bl("pmdp_huge_get_and_clear_full")
-    page.frame_index(b, "r27", "r3")    # pmd_page
-    page.index_to_page(b, "r27", "r27", lay)
-    b.mr("r3", "r31")
-    b.mr("r4", "r30")
-    b.mr("r5", "r29")
+    page.frame_index(b, pg, R3)         # pmd_page
+    page.index_to_page(b, pg, pg, lay)
+    b.mr(R3, tlb)
+    b.mr(R4, pmdp)
+    b.mr(R5, addr)
     b.bl("tlb_remove_pmd_tlb_entry")
-    b.mr("r3", "r27")
+    b.mr(R3, pg)
     b.bl("page_remove_rmap_thp")        # page_remove_rmap(page, true)
-    b.ld("r4", f"{page.SP_MAPPING}(r27)")   # PageAnon
-    b.andi_rc("r4", "r4", page.PAGE_MAPPING_ANON)
+    b.ld(R4, f"{page.SP_MAPPING}({pg})")    # PageAnon
+    b.andi_rc(R4, R4, page.PAGE_MAPPING_ANON)
     b.beq(unlock)
-    b.mr("r3", "r28")
-    b.mr("r4", "r30")
+    b.mr(R3, mm)
+    b.mr(R4, pmdp)
     b.bl("zap_deposited_table")
-    b.addi("r3", "r28", MM_RSS_ANON)    # add_mm_counter(mm, MM_ANONPAGES, -HPAGE_PMD_NR)
-    b.li("r4", -FRAMES_PER_THP)
-    page.atomic_rmw(b, "r3", "add", "r4", "r5")
+    b.addi(R3, mm, MM_RSS_ANON)         # add_mm_counter(mm, MM_ANONPAGES, -HPAGE_PMD_NR)
+    b.li(R4, -FRAMES_PER_THP)
+    page.atomic_rmw(b, R3, "add", R4, R5)
     b.label(unlock)
-    pgtable.pmd_lock_addr(b, "r3", "r28")
-    pgtable.spin_unlock(b, "r3")
-    b.li("r3", 0)
-    b.cmpdi("r27", 0)
+    pgtable.pmd_lock_addr(b, R3, mm)
+    pgtable.spin_unlock(b, R3)
+    b.li(R3, 0)
+    b.cmpdi(pg, 0)
     b.beq(out := b.local("out"))        # not huge under the lock: nothing zapped
-    b.mr("r3", "r31")
-    b.mr("r4", "r27")
+    b.mr(R3, tlb)
+    b.mr(R4, pg)
     b.bl("tlb_remove_page_size")
-    b.li("r3", 1)
+    b.li(R3, 1)
     b.label(out)
     epilogue()
 
     _emit_pte_level(b, lay, method)
 
     b.label("unmap_vmas")               # (tlb, start, end): zap_pmd_range
-    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
+    epilogue = prologue(b, 64, [_ADDR, _END, _PMDP, _TLB])
     loop, nxt, done = _pmd_loop_head(b)
-    b.mr("r3", "r28")
-    b.mr("r5", "r31")
-    b.rldicl("r6", "r4", 2, 63)         # pmd_trans_huge: _PAGE_PTE
-    b.cmpdi("r6", 0)
-    b.mr("r4", "r29")
+    b.mr(R3, _TLB)
+    b.mr(R5, _ADDR)
+    b.rldicl(R6, R4, 2, 63)             # pmd_trans_huge: _PAGE_PTE
+    b.cmpdi(R6, 0)
+    b.mr(R4, _PMDP)
     b.beq(ptes := b.local("ptes"))
     b.bl("zap_huge_pmd")
     b.b(nxt)
     b.label(ptes)
-    b.ldbrx("r6", 0, "r29")             # a table pointer: present without _PAGE_PTE
-    b.rldicl("r6", "r6", 1, 63)
-    b.cmpdi("r6", 0)
+    b.ldbrx(R6, 0, _PMDP)               # a table pointer: present without _PAGE_PTE
+    b.rldicl(R6, R6, 1, 63)
+    b.cmpdi(R6, 0)
     b.beq(nxt)
     b.bl("zap_pte_range")
     _pmd_loop_tail(b, loop, nxt, done)
@@ -189,27 +196,28 @@ def emit(b, lay, method):
     # one VMA [start, start + len) under a fullmm gather (tlb_gather_mmu(mm, 0, -1))
     for name, fullmm in (("munmap", False), ("exit_mmap", True)):
         b.label(name)
-        epilogue = prologue(b, 32 + TLB_SIZE + 16, ["r31", "r30"])
-        b.mr("r31", "r3")
-        b.add("r30", "r3", "r4")
-        b.addi("r3", "r1", 32)          # struct mmu_gather on the stack
-        b.li64("r4", lay.mm)
+        start, end = R31, R30
+        epilogue = prologue(b, 32 + TLB_SIZE + 16, [start, end])
+        b.mr(start, R3)
+        b.add(end, R3, R4)
+        b.addi(R3, R1, 32)              # struct mmu_gather on the stack
+        b.li64(R4, lay.mm)
         if fullmm:
-            b.li("r5", 0)
-            b.li("r6", -1)
+            b.li(R5, 0)
+            b.li(R6, -1)
         else:
-            b.mr("r5", "r31")
-            b.mr("r6", "r30")
+            b.mr(R5, start)
+            b.mr(R6, end)
         b.bl("tlb_gather_mmu")
-        b.addi("r3", "r1", 32)
-        b.mr("r4", "r31")
-        b.mr("r5", "r30")
+        b.addi(R3, R1, 32)
+        b.mr(R4, start)
+        b.mr(R5, end)
         b.bl("unmap_vmas")
-        b.addi("r3", "r1", 32)
-        b.mr("r4", "r31")
-        b.mr("r5", "r30")
+        b.addi(R3, R1, 32)
+        b.mr(R4, start)
+        b.mr(R5, end)
         b.bl("free_pgtables")
-        b.addi("r3", "r1", 32)
+        b.addi(R3, R1, 32)
         b.bl("tlb_finish_mmu")
         epilogue()
     _emit_base_pages(b, lay)
@@ -244,118 +252,121 @@ def _emit_base_pages(b, lay):
     __radix__flush_tlb_range, CONFIG_TRANSPARENT_HUGEPAGE).
     """
     b.label("fault_in_base_pages")      # (start, len) -> 1 / 0
-    epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
-    b.mr("r31", "r3")
-    b.add("r30", "r3", "r4")
-    b.li64("r29", lay.mm)
+    addr, end, mm, pmdp = R31, R30, R29, R28
+    epilogue = prologue(b, 64, [addr, end, mm, pmdp])
+    b.mr(addr, R3)
+    b.add(end, R3, R4)
+    b.li64(mm, lay.mm)
     b.label(loop := b.local("page"))
-    b.cmpld("r31", "r30")
+    b.cmpld(addr, end)
     b.bge(ok := b.local("ok"))
-    b.mr("r3", "r29")
-    b.mr("r4", "r31")
+    b.mr(R3, mm)
+    b.mr(R4, addr)
     b.bl("pmd_offset")
-    b.mr_rc("r28", "r3")
+    b.mr_rc(pmdp, R3)
     b.beq(fail := b.local("fail"))
-    b.ldbrx("r4", 0, "r28")
-    b.cmpdi("r4", 0)
+    b.ldbrx(R4, 0, pmdp)
+    b.cmpdi(R4, 0)
     b.bne(have := b.local("have"))
     b.bl("pte_alloc_one")               # __pte_alloc
-    b.mr_rc("r5", "r3")
+    b.mr_rc(R5, R3)
     b.beq(fail)
     b.lwsync()                          # smp_wmb: the zeroed table before the PMD [L-bar]
-    b.mr("r3", "r29")
-    b.mr("r4", "r28")
+    b.mr(R3, mm)
+    b.mr(R4, pmdp)
     b.bl("pmd_populate")
-    b.ldbrx("r4", 0, "r28")
+    b.ldbrx(R4, 0, pmdp)
     b.label(have)
-    pmd_kind(b, "r5", "r4")             # a table pointer?
+    pmd_kind(b, R5, R4)                 # a table pointer?
     b.bne(fail)
-    pgtable._next_table(b, "r6", "r4")
-    b.rldicl("r7", "r31", 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
-    b.sldi("r7", "r7", 3)               # pte_index(addr) * 8
-    b.li64("r9", (THP_FRAMES - THP_EA) & ((1 << 64) - 1))
-    b.add("r9", "r9", "r31")            # the page's frame
-    b.li64("r8", BASE_PTE)
+    pgtable._next_table(b, R6, R4)
+    b.rldicl(R7, addr, 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
+    b.sldi(R7, R7, 3)                   # pte_index(addr) * 8
+    b.li64(R9, (THP_FRAMES - THP_EA) & ((1 << 64) - 1))
+    b.add(R9, R9, addr)                 # the page's frame
+    b.li64(R8, BASE_PTE)
     b.emit("or r8,r8,r9")
-    b.stdbrx("r8", "r6", "r7")          # set_pte_at
-    b.addis("r31", "r31", (1 << PAGE_SHIFT) >> 16)
+    b.stdbrx(R8, R6, R7)                # set_pte_at
+    b.addis(addr, addr, (1 << PAGE_SHIFT) >> 16)
     b.b(loop)
     b.label(ok)
-    b.li("r3", 1)
+    b.li(R3, 1)
     epilogue()
     b.label(fail)
-    b.li("r3", 0)
+    b.li(R3, 0)
     epilogue()
 
     b.label("change_protection")        # (start, len): mprotect(PROT_READ)
+    addr, end, start, pages = R31, R30, R25, R24   # start: kept for the flush
+    mm, pmdp, pmd_end, ptep = R28, R29, R27, R26
     epilogue = prologue(b, 96, [f"r{r}" for r in range(24, 32)])
-    b.mr("r31", "r3")                   # addr
-    b.add("r30", "r3", "r4")            # end
-    b.mr("r25", "r3")                   # start, for the flush
-    b.li64("r28", lay.mm)
-    b.li("r24", 0)                      # pages changed
+    b.mr(addr, R3)
+    b.add(end, R3, R4)
+    b.mr(start, R3)
+    b.li64(mm, lay.mm)
+    b.li(pages, 0)
     b.label(pmds := b.local("pmd"))
-    b.cmpld("r31", "r30")
+    b.cmpld(addr, end)
     b.bge(flush := b.local("flush"))
-    b.addis("r27", "r31", PMD_SIZE >> 16)       # next = pmd_addr_end(addr, end)
-    b.rldicr("r27", "r27", 0, 63 - pgtable.PMD_SHIFT)
-    b.cmpld("r27", "r30")
+    b.addis(pmd_end, addr, PMD_SIZE >> 16)      # next = pmd_addr_end(addr, end)
+    b.rldicr(pmd_end, pmd_end, 0, 63 - pgtable.PMD_SHIFT)
+    b.cmpld(pmd_end, end)
     b.ble(capped := b.local("cap"))
-    b.mr("r27", "r30")
+    b.mr(pmd_end, end)
     b.label(capped)
-    b.mr("r3", "r28")
-    b.mr("r4", "r31")
+    b.mr(R3, mm)
+    b.mr(R4, addr)
     b.bl("pmd_offset")
-    b.mr_rc("r29", "r3")
+    b.mr_rc(pmdp, R3)
     b.beq(nxt := b.local("next"))       # no PMD table
-    b.ldbrx("r4", 0, "r29")
-    pmd_kind(b, "r5", "r4")             # pmd_none_or_clear_bad / trans_huge: skip
+    b.ldbrx(R4, 0, pmdp)
+    pmd_kind(b, R5, R4)                 # pmd_none_or_clear_bad / trans_huge: skip
     b.bne(nxt)
-    pgtable.pmd_lock_addr(b, "r3", "r28")       # pte_offset_map_lock
-    pgtable.spin_lock(b, "r3", "r4")
-    b.ldbrx("r4", 0, "r29")             # still a table pointer under the lock?
-    pmd_kind(b, "r5", "r4")
+    pgtable.pmd_lock_addr(b, R3, mm)            # pte_offset_map_lock
+    pgtable.spin_lock(b, R3, R4)
+    b.ldbrx(R4, 0, pmdp)                # still a table pointer under the lock?
+    pmd_kind(b, R5, R4)
     b.bne(unlock := b.local("unlock"))
-    pgtable._next_table(b, "r26", "r4")
-    b.rldicl("r4", "r31", 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
-    b.sldi("r4", "r4", 3)
-    b.add("r26", "r26", "r4")           # pte_offset(pmd, addr)
+    pgtable._next_table(b, ptep, R4)
+    b.rldicl(R4, addr, 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
+    b.sldi(R4, R4, 3)
+    b.add(ptep, ptep, R4)               # pte_offset(pmd, addr)
     b.label(ptes := b.local("pte"))
-    b.ldbrx("r4", 0, "r26")
-    b.rldicl("r4", "r4", 1, 63)         # pte_present
-    b.cmpdi("r4", 0)
+    b.ldbrx(R4, 0, ptep)
+    b.rldicl(R4, R4, 1, 63)             # pte_present
+    b.cmpdi(R4, 0)
     b.beq(skip := b.local("skip"))
-    b.mr("r3", "r28")                   # ptep_modify_prot_start
-    b.mr("r4", "r31")
-    b.mr("r5", "r26")
-    b.li64("r6", V)
-    b.li64("r7", pgtable._PAGE_INVALID)
+    b.mr(R3, mm)                        # ptep_modify_prot_start
+    b.mr(R4, addr)
+    b.mr(R5, ptep)
+    b.li64(R6, V)
+    b.li64(R7, pgtable._PAGE_INVALID)
     b.bl("pmd_hugepage_update")
-    b.li64("r4", pgtable._PAGE_INVALID | RW)    # pte_modify(old, PAGE_READONLY)
-    b.andc("r3", "r3", "r4")
-    b.li64("r4", V)
+    b.li64(R4, pgtable._PAGE_INVALID | RW)      # pte_modify(old, PAGE_READONLY)
+    b.andc(R3, R3, R4)
+    b.li64(R4, V)
     b.emit("or r3,r3,r4")
-    b.stdbrx("r3", 0, "r26")            # ptep_modify_prot_commit: set_pte_at
-    b.addi("r24", "r24", 1)
+    b.stdbrx(R3, 0, ptep)               # ptep_modify_prot_commit: set_pte_at
+    b.addi(pages, pages, 1)
     b.label(skip)
-    b.addi("r26", "r26", 8)
-    b.addis("r31", "r31", (1 << PAGE_SHIFT) >> 16)
-    b.cmpld("r31", "r27")
+    b.addi(ptep, ptep, 8)
+    b.addis(addr, addr, (1 << PAGE_SHIFT) >> 16)
+    b.cmpld(addr, pmd_end)
     b.blt(ptes)
     b.label(unlock)
-    pgtable.pmd_lock_addr(b, "r3", "r28")
-    pgtable.spin_unlock(b, "r3")
+    pgtable.pmd_lock_addr(b, R3, mm)
+    pgtable.spin_unlock(b, R3)
     b.label(nxt)
-    b.mr("r31", "r27")
+    b.mr(addr, pmd_end)
     b.b(pmds)
     b.label(flush)
-    b.cmpdi("r24", 0)                   # if (pages) flush_tlb_range(vma, start, end)
+    b.cmpdi(pages, 0)                   # if (pages) flush_tlb_range(vma, start, end)
     b.beq(out := b.local("out"))
-    b.mr("r3", "r28")
-    b.mr("r4", "r25")
-    b.mr("r5", "r30")
-    b.li("r6", PAGE_SHIFT)
-    b.li("r7", 0)
+    b.mr(R3, mm)
+    b.mr(R4, start)
+    b.mr(R5, end)
+    b.li(R6, PAGE_SHIFT)
+    b.li(R7, 0)
     b.bl("radix__flush_tlb_range_psize")
     b.label(out)
     epilogue()
@@ -365,67 +376,67 @@ def _emit_pte_level(b, lay, method):
     """zap_pte_range, free_pgtables, tlb_table_flush."""
     b.label("zap_pte_range")            # (tlb, pmdp, addr)
     tlb, mm, lock, ptep, addr, end, pmdp, force, rss, pg = \
-        "r31", "r28", "r27", "r26", "r30", "r29", "r25", "r24", "r23", "r22"
+        R31, R28, R27, R26, R30, R29, R25, R24, R23, R22
     epilogue = prologue(b, 112, [f"r{r}" for r in range(22, 32)])
-    b.mr(tlb, "r3")
-    b.mr(pmdp, "r4")
-    b.mr(addr, "r5")
-    b.addis(end, "r5", PMD_SIZE >> 16)  # the end of the PMD
-    b.li("r4", PAGE_SHIFT)
+    b.mr(tlb, R3)
+    b.mr(pmdp, R4)
+    b.mr(addr, R5)
+    b.addis(end, R5, PMD_SIZE >> 16)    # the end of the PMD
+    b.li(R4, PAGE_SHIFT)
     b.bl("tlb_change_page_size")
     b.ld(mm, f"{TLB_MM}({tlb})")
     pgtable.pmd_lock_addr(b, lock, mm)
     b.label(again := b.local("again"))
     b.li(force, 0)
     b.li(rss, 0)
-    pgtable.spin_lock(b, lock, "r4")
-    b.ldbrx("r4", 0, pmdp)              # still a table pointer under the lock?
-    pmd_kind(b, "r5", "r4")
+    pgtable.spin_lock(b, lock, R4)
+    b.ldbrx(R4, 0, pmdp)                # still a table pointer under the lock?
+    pmd_kind(b, R5, R4)
     b.bne(unlock := b.local("unlock"))
-    pgtable._next_table(b, ptep, "r4")
-    b.rldicl("r4", addr, 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
-    b.sldi("r4", "r4", 3)
-    b.add(ptep, ptep, "r4")             # pte_offset_map_lock(addr)
+    pgtable._next_table(b, ptep, R4)
+    b.rldicl(R4, addr, 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
+    b.sldi(R4, R4, 3)
+    b.add(ptep, ptep, R4)               # pte_offset_map_lock(addr)
     b.label(loop := b.local("pte"))
-    b.ldbrx("r4", 0, ptep)
-    b.rldicl("r5", "r4", 1, 63)         # pte_present
-    b.cmpdi("r5", 0)
+    b.ldbrx(R4, 0, ptep)
+    b.rldicl(R5, R4, 1, 63)             # pte_present
+    b.cmpdi(R5, 0)
     b.beq(nxt := b.local("next"))
-    page.frame_index(b, pg, "r4")       # vm_normal_page: NULL without a struct page
-    b.li64("r5", lay.vmemmap_frames)
-    b.cmpld(pg, "r5")
-    b.li("r5", 0)
+    page.frame_index(b, pg, R4)         # vm_normal_page: NULL without a struct page
+    b.li64(R5, lay.vmemmap_frames)
+    b.cmpld(pg, R5)
+    b.li(R5, 0)
     b.bge(cleared := b.local("nopage"))
-    page.index_to_page(b, "r5", pg, lay)
+    page.index_to_page(b, R5, pg, lay)
     b.label(cleared)
-    b.mr(pg, "r5")
-    b.ld("r4", f"{TLB_FULLMM}({tlb})")
-    b.cmpdi("r4", 0)
+    b.mr(pg, R5)
+    b.ld(R4, f"{TLB_FULLMM}({tlb})")
+    b.cmpdi(R4, 0)
     b.beq(atomic := b.local("atomic"))
-    b.li("r0", 0)                       # fullmm: nobody else uses the mm, a plain store
-    b.std("r0", f"0({ptep})")
+    b.li(R0, 0)                         # fullmm: nobody else uses the mm, a plain store
+    b.std(R0, f"0({ptep})")
     b.b(gathered := b.local("gathered"))
     b.label(atomic)
-    b.mr("r3", mm)
-    b.mr("r4", addr)
-    b.mr("r5", ptep)
-    b.li("r6", -1)
-    b.li("r7", 0)
+    b.mr(R3, mm)
+    b.mr(R4, addr)
+    b.mr(R5, ptep)
+    b.li(R6, -1)
+    b.li(R7, 0)
     b.bl("pmd_hugepage_update")
     b.label(gathered)
-    b.mr("r3", tlb)                     # tlb_remove_tlb_entry
-    b.mr("r4", addr)
-    b.lis("r5", (1 << PAGE_SHIFT) >> 16)
+    b.mr(R3, tlb)                       # tlb_remove_tlb_entry
+    b.mr(R4, addr)
+    b.lis(R5, (1 << PAGE_SHIFT) >> 16)
     b.bl("__tlb_adjust_range")
     b.cmpdi(pg, 0)
     b.beq(nxt)
     b.addi(rss, rss, -1)                # rss[MM_ANONPAGES]-- (PageAnon)
-    b.mr("r3", pg)
+    b.mr(R3, pg)
     b.bl("page_remove_rmap_pte")
-    b.mr("r3", tlb)                     # __tlb_remove_page: a full gather breaks out
-    b.mr("r4", pg)
+    b.mr(R3, tlb)                       # __tlb_remove_page: a full gather breaks out
+    b.mr(R4, pg)
     b.bl("__tlb_remove_page_size")
-    b.mr_rc(force, "r3")
+    b.mr_rc(force, R3)
     b.beq(nxt)
     b.addi(ptep, ptep, 8)
     b.addis(addr, addr, (1 << PAGE_SHIFT) >> 16)
@@ -438,18 +449,18 @@ def _emit_pte_level(b, lay, method):
     b.label(unlock)
     b.cmpdi(rss, 0)                     # add_mm_rss_vec
     b.beq(counted := b.local("counted"))
-    b.addi("r3", mm, MM_RSS_ANON)
-    page.atomic_rmw(b, "r3", "add", rss, "r5")
+    b.addi(R3, mm, MM_RSS_ANON)
+    page.atomic_rmw(b, R3, "add", rss, R5)
     b.label(counted)
     b.cmpdi(force, 0)
     b.beq(unlocked := b.local("unlocked"))
-    b.mr("r3", tlb)                     # the TLB before the PTE lock goes
+    b.mr(R3, tlb)                       # the TLB before the PTE lock goes
     b.bl("tlb_flush_mmu_tlbonly")
     b.label(unlocked)
     pgtable.spin_unlock(b, lock)
     b.cmpdi(force, 0)
     b.beq(done := b.local("done"))
-    b.mr("r3", tlb)
+    b.mr(R3, tlb)
     b.bl("tlb_flush_mmu_free")
     b.cmpld(addr, end)
     b.blt(again)
@@ -457,43 +468,45 @@ def _emit_pte_level(b, lay, method):
     epilogue()
 
     b.label("free_pgtables")            # (tlb, start, end)
-    epilogue = prologue(b, 80, ["r31", "r30", "r29", "r28", "r27"])
+    table = R27                         # the PTE table being freed
+    epilogue = prologue(b, 80, [_ADDR, _END, _PMDP, _TLB, table])
     loop, nxt, done = _pmd_loop_head(b)
-    pmd_kind(b, "r5", "r4")
+    pmd_kind(b, R5, R4)
     b.bne(nxt)
-    pgtable._next_table(b, "r27", "r4")
-    b.li("r0", 0)                       # pmd_clear
-    b.std("r0", "0(r29)")
-    trace(b, PMD_SET, "r29", "r0", scratch="r5")
-    b.mr("r3", "r28")                   # pte_free_tlb: tlb_flush_pmd_range(addr, 64K)
-    b.mr("r4", "r31")
-    b.lis("r5", (1 << PAGE_SHIFT) >> 16)
+    pgtable._next_table(b, table, R4)
+    b.li(R0, 0)                         # pmd_clear
+    b.std(R0, f"0({_PMDP})")
+    trace(b, PMD_SET, _PMDP, R0, scratch=R5)
+    b.mr(R3, _TLB)                      # pte_free_tlb: tlb_flush_pmd_range(addr, 64K)
+    b.mr(R4, _ADDR)
+    b.lis(R5, (1 << PAGE_SHIFT) >> 16)
     b.bl("__tlb_adjust_range")
-    b.li("r0", 1)
-    b.std("r0", f"{TLB_FREED_TABLES}(r28)")
-    b.mr("r3", "r28")
-    b.mr("r4", "r27")
+    b.li(R0, 1)
+    b.std(R0, f"{TLB_FREED_TABLES}({_TLB})")
+    b.mr(R3, _TLB)
+    b.mr(R4, table)
     b.bl("tlb_remove_table")
     _pmd_loop_tail(b, loop, nxt, done)
     epilogue()
 
     b.label("tlb_table_flush")          # (tlb): free the batch, after the TLB flush
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.li("r30", 0)
+    tlb, i = R31, R30
+    epilogue = prologue(b, 48, [tlb, i])
+    b.mr(tlb, R3)
+    b.li(i, 0)
     b.label(loop := b.local("table"))
-    b.ld("r4", f"{TLB_NR_TABLES}(r31)")
-    b.cmpd("r30", "r4")
+    b.ld(R4, f"{TLB_NR_TABLES}({tlb})")
+    b.cmpd(i, R4)
     b.bge(done := b.local("done"))
-    b.sldi("r5", "r30", 3)
-    b.addi("r5", "r5", TLB_TABLES)
-    b.ldx("r3", "r31", "r5")
+    b.sldi(R5, i, 3)
+    b.addi(R5, R5, TLB_TABLES)
+    b.ldx(R3, tlb, R5)
     method.free_pgtable(b)
-    b.addi("r30", "r30", 1)
+    b.addi(i, i, 1)
     b.b(loop)
     b.label(done)
-    b.li("r0", 0)
-    b.std("r0", f"{TLB_NR_TABLES}(r31)")
+    b.li(R0, 0)
+    b.std(R0, f"{TLB_NR_TABLES}({tlb})")
     epilogue()
 
 
