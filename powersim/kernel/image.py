@@ -34,6 +34,8 @@ IDLE_GOV        7     until (timebase): the idle loop, each ``stop`` in the stat
 ==============  ====  =========================================================
 """
 
+from powersim.asm_builder import (R0, R1, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R14,
+                                   R20, R21, R22, R23, R24, R25)
 import time
 
 import attrs
@@ -121,71 +123,73 @@ def switch_mm(mm: int):
 
 # --- the image ------------------------------------------------------------------------
 def _emit_boot(b, lay, kp, method):
+    script = R14                        # the CPU's command script, across commands
     b.label("_start")
-    b.li64("r4", lay.pir_table)
-    b.sldi("r5", "r3", 3)
-    b.ldx("r5", "r4", "r5")             # CPU number, -1: not a CPU of this kernel
-    b.cmpdi("r5", 0)
+    b.li64(R4, lay.pir_table)
+    b.sldi(R5, R3, 3)
+    b.ldx(R5, R4, R5)                   # CPU number, -1: not a CPU of this kernel
+    b.cmpdi(R5, 0)
     b.bge(ok := b.local("cpu"))
     b.attn()
     b.label(ok)
-    b.sldi("r5", "r5", LINE_SHIFT)
-    b.li64("r13", lay.paca_base)
-    b.add("r13", "r13", "r5")
-    b.ld("r1", f"{PACA_KSTACK}(r13)")
-    b.li("r0", 0)
-    b.std("r0", "0(r1)")                # null back chain
+    b.sldi(R5, R5, LINE_SHIFT)
+    b.li64(R13, lay.paca_base)
+    b.add(R13, R13, R5)
+    b.ld(R1, f"{PACA_KSTACK}({R13})")
+    b.li(R0, 0)
+    b.std(R0, f"0({R1})")               # null back chain
     if hasattr(method, "boot"):         # a C method: r2 = its TOC pointer (cmethod.py)
         method.boot(b)
-    irq.hard_irq(b, "r4", enable=True)
-    b.ld("r14", f"{PACA_SCRIPT}(r13)")
+    irq.hard_irq(b, R4, enable=True)
+    b.ld(script, f"{PACA_SCRIPT}({R13})")
 
     b.label("cmd_loop")
-    pgtable.rcu_qs(b, "r3")             # a quiescent point of the deferred free
-    for i, r in enumerate(("r3", "r4", "r5", "r6", "r7", "r8")):
-        b.ld(r, f"{8 * i}(r14)")
-    b.addi("r14", "r14", CMD_SIZE)
+    pgtable.rcu_qs(b, R3)               # a quiescent point of the deferred free
+    for i, r in enumerate((R3, R4, R5, R6, R7, R8)):
+        b.ld(r, f"{8 * i}({script})")
+    b.addi(script, script, CMD_SIZE)
     for op, name in ((CMD_CALL, "cmd_call"), (CMD_WAIT_UNTIL, "cmd_wait_until"),
                      (CMD_IDLE, "cmd_idle"), (CMD_SWITCH_MM, "cmd_switch_mm"),
                      (CMD_GUEST, "cmd_guest"), (CMD_IDLE_GOV, "cmd_idle_gov")):
-        b.cmpdi("r3", op)
+        b.cmpdi(R3, op)
         b.beq(name)
     b.label("cmd_end")
     b.attn()
 
     b.label("cmd_call")                 # ELFv2: r12 = entry address
-    b.mr("r12", "r4")
-    b.mtctr("r12")
-    b.mr("r3", "r5")
-    b.mr("r4", "r6")
-    b.mr("r5", "r7")
-    b.mr("r6", "r8")
+    b.mr(R12, R4)
+    b.mtctr(R12)
+    b.mr(R3, R5)
+    b.mr(R4, R6)
+    b.mr(R5, R7)
+    b.mr(R6, R8)
     b.bctrl()
     b.b("cmd_loop")
 
     b.label("cmd_switch_mm")            # r4 = mm or 0
-    b.mr("r3", "r4")
+    b.mr(R3, R4)
     b.bl("switch_mm")
     b.b("cmd_loop")
 
     b.label("cmd_wait_until")           # r4 = target timebase
-    b.mftb("r5")
-    b.subf_rc("r6", "r5", "r4")
+    b.mftb(R5)
+    b.subf_rc(R6, R5, R4)
     b.ble("cmd_loop")
-    pgtable.sleep_for(b, "r6", "r7", "wait")
+    pgtable.sleep_for(b, R6, R7, "wait")
     b.b("cmd_wait_until")
 
+    count = R20
     b.label("cmd_idle")                 # r4 = PSSCR, r5 = count
-    b.mtspr(cpuidle.SPR_PSSCR, "r4")
-    b.mr("r20", "r5")
+    b.mtspr(cpuidle.SPR_PSSCR, R4)
+    b.mr(count, R5)
     b.label(again := b.local("idle"))
-    irq.hard_irq(b, "r5", enable=False)     # idle is entered hard-disabled; the
-    pgtable.rcu_eqs(b, "r5")                # interrupt that woke it is taken at the
+    irq.hard_irq(b, R5, enable=False)       # idle is entered hard-disabled; the
+    pgtable.rcu_eqs(b, R5)                  # interrupt that woke it is taken at the
     b.bl("power9_idle_stop")            # enable
-    pgtable.rcu_eqs(b, "r5")
-    irq.hard_irq(b, "r5", enable=True)
-    b.addi("r20", "r20", -1)
-    b.cmpdi("r20", 0)
+    pgtable.rcu_eqs(b, R5)
+    irq.hard_irq(b, R5, enable=True)
+    b.addi(count, count, -1)
+    b.cmpdi(count, 0)
     b.bgt(again)
     b.b("cmd_loop")
     _emit_guest(b, kp)
@@ -207,53 +211,54 @@ def _emit_guest(b, kp):
     so an IPI is handled only after the forced exit, and the vCPU re-enters the
     guest after the handler.  A due KVM page fault runs the lockless KVM walk
     (kvmppc_book3s_instantiate_page) in the host between exit and entry."""
+    until, period, next_fault, region, stride, offset = R20, R21, R22, R23, R24, R25
     b.label("cmd_guest")
-    for dst, src in (("r20", "r4"), ("r21", "r5"), ("r22", "r6"), ("r23", "r7"),
-                     ("r24", "r8")):
+    for dst, src in ((until, R4), (period, R5), (next_fault, R6), (region, R7),
+                     (stride, R8)):
         b.mr(dst, src)
-    b.li("r25", 0)                      # offset of the next fault in the region
+    b.li(offset, 0)                     # of the next fault in the region
     b.label("guest_loop")
-    b.mftb("r9")
-    b.cmpld("r9", "r20")
+    b.mftb(R9)
+    b.cmpld(R9, until)
     b.bge("cmd_loop")
-    b.cmpdi("r21", 0)                   # a fault due?
+    b.cmpdi(period, 0)                  # a fault due?
     b.beq(enter := b.local("enter"))
-    b.cmpld("r9", "r22")
+    b.cmpld(R9, next_fault)
     b.blt(enter)
-    b.add("r22", "r22", "r21")
-    b.ld("r3", f"{PACA_CURRENT_MM}(r13)")
-    b.li64("r4", mm.THP_EA)
-    b.add("r4", "r4", "r25")
-    b.add("r25", "r25", "r24")          # offset = (offset + stride) mod region
-    b.divdu("r9", "r25", "r23")
-    b.mulld("r9", "r9", "r23")
-    b.subf("r25", "r9", "r25")
-    trace(b, WALK_BEGIN, "r4", scratch="r9")    # the fault's entry and return (zero-
+    b.add(next_fault, next_fault, period)
+    b.ld(R3, f"{PACA_CURRENT_MM}({R13})")
+    b.li64(R4, mm.THP_EA)
+    b.add(R4, R4, offset)
+    b.add(offset, offset, stride)       # offset = (offset + stride) mod region
+    b.divdu(R9, offset, region)
+    b.mulld(R9, R9, region)
+    b.subf(offset, R9, offset)
+    trace(b, WALK_BEGIN, R4, scratch=R9)        # the fault's entry and return (zero-
     b.bl("kvmppc_book3s_instantiate_page")
-    trace(b, WALK_END, "r3", scratch="r9")      # cost records: kvm_fault_ns)
+    trace(b, WALK_END, R3, scratch=R9)          # cost records: kvm_fault_ns)
     b.b("guest_loop")
     b.label(enter)
-    b.li64("r9", kp.guest_exit_cycles)  # from here on an interrupt is a guest exit
-    b.std("r9", f"{PACA_GUEST_EXIT}(r13)")
-    b.li64("r9", kp.guest_entry_cycles)
-    b.mtspr(irq.SPR_SIMSTALL, "r9")     # an interrupt that came during the entry is
-    irq.hard_irq(b, "r9", enable=False)     # taken here: the guest exits at once
-    b.ld("r9", f"{PACA_GUEST_EXIT}(r13)")
-    b.cmpdi("r9", 0)
+    b.li64(R9, kp.guest_exit_cycles)    # from here on an interrupt is a guest exit
+    b.std(R9, f"{PACA_GUEST_EXIT}({R13})")
+    b.li64(R9, kp.guest_entry_cycles)
+    b.mtspr(irq.SPR_SIMSTALL, R9)       # an interrupt that came during the entry is
+    irq.hard_irq(b, R9, enable=False)       # taken here: the guest exits at once
+    b.ld(R9, f"{PACA_GUEST_EXIT}({R13})")
+    b.cmpdi(R9, 0)
     b.beq(exited := b.local("exited"))  # (the entry consumed the exit cost)
-    b.mr("r11", "r20")                  # sleep until min(until, next fault)
-    b.cmpdi("r21", 0)
+    b.mr(R11, until)                    # sleep until min(until, next fault)
+    b.cmpdi(period, 0)
     b.beq(go := b.local("go"))
-    b.cmpld("r22", "r20")
+    b.cmpld(next_fault, until)
     b.bge(go)
-    b.mr("r11", "r22")
+    b.mr(R11, next_fault)
     b.label(go)
-    _sleep_until(b, "r11", "r9", "r10", "wait")     # hard-disabled: wakes, then
+    _sleep_until(b, R11, R9, R10, "wait")           # hard-disabled: wakes, then
     b.label(exited)
-    irq.hard_irq(b, "r9", enable=True)  # takes the interrupt that ended the guest run
-    b.lwz("r9", f"{PACA_GUEST_EXITS}(r13)")
-    b.addi("r9", "r9", 1)
-    b.stw("r9", f"{PACA_GUEST_EXITS}(r13)")
+    irq.hard_irq(b, R9, enable=True)    # takes the interrupt that ended the guest run
+    b.lwz(R9, f"{PACA_GUEST_EXITS}({R13})")
+    b.addi(R9, R9, 1)
+    b.stw(R9, f"{PACA_GUEST_EXITS}({R13})")
     b.b("guest_loop")
 
 
