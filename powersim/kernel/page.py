@@ -44,6 +44,8 @@ trees (none registered: only their rate-limit counters run), the page
 owner / poisoning debug hooks (configured off).
 """
 
+from powersim.asm_builder import (R0, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R27, R28,
+                                   R29, R30, R31)
 import numpy as np
 
 from powersim.kernel.irq import local_irq_restore, local_irq_save, prologue
@@ -159,10 +161,10 @@ def atomic_rmw(b, addr, op, val, tmp, *, word=False, ordered=False):
 
 def this_cpu_line(b, dst, base):
     """``dst`` = this CPU's line of the per-CPU region at ``base``."""
-    b.ld(dst, f"{PACA_CPU}(r13)")
+    b.ld(dst, f"{PACA_CPU}({R13})")
     b.sldi(dst, dst, 7)
-    b.li64("r0", base)
-    b.add(dst, dst, "r0")
+    b.li64(R0, base)
+    b.add(dst, dst, R0)
 
 
 def _vmstat_mod(b, lay, diff_off, thr_off, counter, delta, t1, t2, t3):
@@ -181,7 +183,7 @@ def _vmstat_mod(b, lay, diff_off, thr_off, counter, delta, t1, t2, t3):
     b.bge(keep := b.local("keep"))
     b.label(fold)
     b.li64(t3, counter)
-    atomic_rmw(b, t3, "add", t2, "r0")
+    atomic_rmw(b, t3, "add", t2, R0)
     b.li(t2, 0)
     b.label(keep)
     b.stb(t2, f"{diff_off}({t1})")
@@ -235,80 +237,80 @@ def _flag_test(b, dst, page, bit, off=SP_FLAGS):
 def frame_index(b, dst, entry):
     """``dst`` = the vmemmap index of a PTE's (or huge PMD's) frame: its pfn less
     THP_FRAMES's (CPU byte order; unsigned: frames below come out huge)."""
-    b.li64("r0", RPN_MASK)
-    b.and_(dst, entry, "r0")
-    b.li64("r0", THP_FRAMES)
-    b.subf(dst, "r0", dst)
+    b.li64(R0, RPN_MASK)
+    b.and_(dst, entry, R0)
+    b.li64(R0, THP_FRAMES)
+    b.subf(dst, R0, dst)
     b.srdi(dst, dst, PAGE_SHIFT)
 
 
 def index_to_page(b, dst, index, lay):
     """``dst = pfn_to_page``: the struct page of a vmemmap index."""
     b.sldi(dst, index, 6)
-    b.li64("r0", lay.vmemmap)
-    b.add(dst, dst, "r0")
+    b.li64(R0, lay.vmemmap)
+    b.add(dst, dst, R0)
 
 
 # --- rmap and counters ----------------------------------------------------------------
 def _emit_rmap(b, lay):
     b.label("page_remove_rmap_thp")     # (page): page_remove_anon_compound_rmap
-    page, flags = "r31", "r30"
+    page, flags = R31, R30
     epilogue = prologue(b, 48, [page, flags])
-    b.mr(page, "r3")
-    b.addi("r4", page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)
-    b.li("r5", -1)
-    atomic_rmw(b, "r4", "add", "r5", "r6", word=True, ordered=True)   # atomic_add_negative
-    b.cmpdi("r6", 0)
+    b.mr(page, R3)
+    b.addi(R4, page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)
+    b.li(R5, -1)
+    atomic_rmw(b, R4, "add", R5, R6, word=True, ordered=True)         # atomic_add_negative
+    b.cmpdi(R6, 0)
     b.bge(out := b.local("out"))        # still mapped by another PMD
     _vmstat_step_node(b, lay, PCP_NODE_ANON_THPS, lay.pgdat + PGDAT_ANON_THPS)
-    b.addi("r4", page, STRUCT_PAGE + SP_FLAGS)      # TestClearPageDoubleMap
-    b.li64("r5", 1 << PG_double_map)
-    atomic_rmw(b, "r4", "andc", "r5", "r6", ordered=True)
-    _flag_test(b, "r4", page, PG_mlocked)           # PageMlocked: clear_page_mlock
+    b.addi(R4, page, STRUCT_PAGE + SP_FLAGS)        # TestClearPageDoubleMap
+    b.li64(R5, 1 << PG_double_map)
+    atomic_rmw(b, R4, "andc", R5, R6, ordered=True)
+    _flag_test(b, R4, page, PG_mlocked)             # PageMlocked: clear_page_mlock
     _vmstat_mod(b, lay, PCP_NODE_ANON_MAPPED, PCP_NODE_THRESHOLD,
-                lay.pgdat + PGDAT_ANON_MAPPED, -FRAMES_PER_THP, "r4", "r5", "r6")
-    b.mr("r3", page)
+                lay.pgdat + PGDAT_ANON_MAPPED, -FRAMES_PER_THP, R4, R5, R6)
+    b.mr(R3, page)
     b.bl("deferred_split_huge_page")
     b.label(out)
     epilogue()
 
     b.label("deferred_split_huge_page")     # (page)
     epilogue = prologue(b, 48, [page, flags])
-    b.mr(page, "r3")
-    b.ld("r4", f"{SP_FLAGS}({page})")       # PageSwapCache: swapbacked and swapcache
-    b.li64("r5", 1 << PG_swapbacked | 1 << PG_swapcache)
-    b.and_("r4", "r4", "r5")
-    b.cmpd("r4", "r5")
+    b.mr(page, R3)
+    b.ld(R4, f"{SP_FLAGS}({page})")         # PageSwapCache: swapbacked and swapcache
+    b.li64(R5, 1 << PG_swapbacked | 1 << PG_swapcache)
+    b.and_(R4, R4, R5)
+    b.cmpd(R4, R5)
     b.beq(out := b.local("out"))
-    b.li64("r3", lay.pgdat + SQ_LOCK)
-    _irqsave_lock(b, flags, "r3", "r4")
-    b.addi("r4", page, 2 * STRUCT_PAGE + SP_DEFERRED_LIST)
-    b.ld("r5", "0(r4)")
-    b.cmpd("r5", "r4")                      # list_empty(page_deferred_list(page))
+    b.li64(R3, lay.pgdat + SQ_LOCK)
+    _irqsave_lock(b, flags, R3, R4)
+    b.addi(R4, page, 2 * STRUCT_PAGE + SP_DEFERRED_LIST)
+    b.ld(R5, f"0({R4})")
+    b.cmpd(R5, R4)                          # list_empty(page_deferred_list(page))
     b.bne(unlock := b.local("unlock"))
-    this_cpu_line(b, "r6", lay.pcp)         # count_vm_event(THP_DEFERRED_SPLIT_PAGE)
-    b.ld("r7", f"{PCP_THP_DEFERRED}(r6)")
-    b.addi("r7", "r7", 1)
-    b.std("r7", f"{PCP_THP_DEFERRED}(r6)")
-    b.li64("r6", lay.pgdat + SQ_LIST)
-    _list_add(b, "r4", "r6", "r7", tail=True)
-    b.li64("r6", lay.pgdat + SQ_LEN)
-    b.ld("r7", "0(r6)")
-    b.addi("r7", "r7", 1)
-    b.std("r7", "0(r6)")
-    b.ld("r6", f"{SP_MEM_CGROUP}({page})")  # memcg_set_shrinker_bit, not for the root
-    b.cmpdi("r6", 0)
+    this_cpu_line(b, R6, lay.pcp)           # count_vm_event(THP_DEFERRED_SPLIT_PAGE)
+    b.ld(R7, f"{PCP_THP_DEFERRED}({R6})")
+    b.addi(R7, R7, 1)
+    b.std(R7, f"{PCP_THP_DEFERRED}({R6})")
+    b.li64(R6, lay.pgdat + SQ_LIST)
+    _list_add(b, R4, R6, R7, tail=True)
+    b.li64(R6, lay.pgdat + SQ_LEN)
+    b.ld(R7, f"0({R6})")
+    b.addi(R7, R7, 1)
+    b.std(R7, f"0({R6})")
+    b.ld(R6, f"{SP_MEM_CGROUP}({page})")    # memcg_set_shrinker_bit, not for the root
+    b.cmpdi(R6, 0)
     b.beq(unlock)
-    b.ld("r7", f"{MEMCG_PARENT}(r6)")
-    b.cmpdi("r7", 0)
+    b.ld(R7, f"{MEMCG_PARENT}({R6})")
+    b.cmpdi(R7, 0)
     b.beq(unlock)
-    b.addi("r6", "r6", MEMCG_SHRINKER_MAP)
-    b.li("r7", 1)                           # smp_mb__before_atomic; set_bit
+    b.addi(R6, R6, MEMCG_SHRINKER_MAP)
+    b.li(R7, 1)                             # smp_mb__before_atomic; set_bit
     b.sync()
-    atomic_rmw(b, "r6", "or", "r7", "r8")
+    atomic_rmw(b, R6, "or", R7, R8)
     b.label(unlock)
-    b.li64("r3", lay.pgdat + SQ_LOCK)
-    _unlock_irqrestore(b, flags, "r3")
+    b.li64(R3, lay.pgdat + SQ_LOCK)
+    _unlock_irqrestore(b, flags, R3)
     b.label(out)
     epilogue()
 
@@ -318,48 +320,48 @@ def _vmstat_step_node(b, lay, diff_off, counter, step=-1):
     [L-vmstat]: the diff moved by one; past the threshold, the counter gets the
     diff plus half the threshold beyond it (the overstep) and the diff is left
     at minus that overstep."""
-    this_cpu_line(b, "r4", lay.pcp)
-    b.lbz("r5", f"{diff_off}(r4)")
-    b.extsb("r5", "r5")
-    b.addi("r5", "r5", step)
-    b.lbz("r6", f"{PCP_NODE_THRESHOLD}(r4)")
+    this_cpu_line(b, R4, lay.pcp)
+    b.lbz(R5, f"{diff_off}({R4})")
+    b.extsb(R5, R5)
+    b.addi(R5, R5, step)
+    b.lbz(R6, f"{PCP_NODE_THRESHOLD}({R4})")
     if step < 0:
-        b.neg("r7", "r6")
-        b.cmpd("r5", "r7")
+        b.neg(R7, R6)
+        b.cmpd(R5, R7)
         b.bge(keep := b.local("keep"))
     else:
-        b.cmpd("r5", "r6")
+        b.cmpd(R5, R6)
         b.ble(keep := b.local("keep"))
-    b.srdi("r6", "r6", 1)               # overstep
+    b.srdi(R6, R6, 1)                   # overstep
     if step < 0:
-        b.subf("r7", "r6", "r5")        # v - overstep; the diff is +overstep
+        b.subf(R7, R6, R5)              # v - overstep; the diff is +overstep
     else:
-        b.add("r7", "r5", "r6")         # v + overstep; the diff is -overstep
-        b.neg("r6", "r6")
-    b.li64("r8", counter)
-    atomic_rmw(b, "r8", "add", "r7", "r0")
-    b.mr("r5", "r6")
+        b.add(R7, R5, R6)               # v + overstep; the diff is -overstep
+        b.neg(R6, R6)
+    b.li64(R8, counter)
+    atomic_rmw(b, R8, "add", R7, R0)
+    b.mr(R5, R6)
     b.label(keep)
-    b.stb("r5", f"{diff_off}(r4)")
+    b.stb(R5, f"{diff_off}({R4})")
 
 
 def _emit_pte_rmap(b, lay):
     """The rmap of a THP's 64K pages once split_huge_pmd mapped them by PTEs."""
     b.label("page_remove_rmap_pte")     # (page): page_remove_rmap(page, false), anon
-    page = "r31"
+    page = R31
     epilogue = prologue(b, 48, [page])
-    b.mr(page, "r3")
-    b.addi("r4", page, SP_MAPCOUNT)
-    b.li("r5", -1)
-    atomic_rmw(b, "r4", "add", "r5", "r6", word=True, ordered=True)   # atomic_add_negative
-    b.cmpdi("r6", 0)
+    b.mr(page, R3)
+    b.addi(R4, page, SP_MAPCOUNT)
+    b.li(R5, -1)
+    atomic_rmw(b, R4, "add", R5, R6, word=True, ordered=True)         # atomic_add_negative
+    b.cmpdi(R6, 0)
     b.bge(out := b.local("out"))        # still mapped by someone else
     _vmstat_step_node(b, lay, PCP_NODE_ANON_MAPPED, lay.pgdat + PGDAT_ANON_MAPPED)
-    _flag_test(b, "r4", page, PG_mlocked)
-    compound_head(b, "r3", page, "r4")  # PageTransCompound: deferred_split_huge_page
-    b.cmpd("r3", page)
+    _flag_test(b, R4, page, PG_mlocked)
+    compound_head(b, R3, page, R4)      # PageTransCompound: deferred_split_huge_page
+    b.cmpd(R3, page)
     b.bne(split := b.local("split"))
-    _flag_test(b, "r4", page, PG_head)
+    _flag_test(b, R4, page, PG_head)
     b.beq(out)
     b.label(split)
     b.bl("deferred_split_huge_page")
@@ -368,47 +370,47 @@ def _emit_pte_rmap(b, lay):
 
     b.label("split_huge_pmd_rmap")      # (page): __split_huge_pmd_locked's struct pages
     epilogue = prologue(b, 48, [page])
-    b.mr(page, "r3")
-    b.addi("r4", page, SP_REFCOUNT)     # page_ref_add(page, HPAGE_PMD_NR - 1): the PTEs'
-    b.li("r5", FRAMES_PER_THP - 1)
-    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
+    b.mr(page, R3)
+    b.addi(R4, page, SP_REFCOUNT)       # page_ref_add(page, HPAGE_PMD_NR - 1): the PTEs'
+    b.li(R5, FRAMES_PER_THP - 1)
+    atomic_rmw(b, R4, "add", R5, R6, word=True)
     _each_subpage_mapcount(b, page, 1)  # atomic_inc(&page[i]._mapcount) per PTE
-    b.lwa("r4", f"{STRUCT_PAGE + SP_COMPOUND_MAPCOUNT}({page})")   # > 1: DoubleMap
-    b.addi("r4", page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)        # (one mapping: never)
-    b.li("r5", -1)
-    atomic_rmw(b, "r4", "add", "r5", "r6", word=True, ordered=True)   # atomic_add_negative
-    b.cmpdi("r6", 0)
+    b.lwa(R4, f"{STRUCT_PAGE + SP_COMPOUND_MAPCOUNT}({page})")     # > 1: DoubleMap
+    b.addi(R4, page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)          # (one mapping: never)
+    b.li(R5, -1)
+    atomic_rmw(b, R4, "add", R5, R6, word=True, ordered=True)         # atomic_add_negative
+    b.cmpdi(R6, 0)
     b.bge(out := b.local("out"))
     _vmstat_step_node(b, lay, PCP_NODE_ANON_THPS, lay.pgdat + PGDAT_ANON_THPS)
-    b.addi("r4", page, STRUCT_PAGE + SP_FLAGS)      # TestClearPageDoubleMap (never set)
-    b.li64("r5", 1 << PG_double_map)
-    atomic_rmw(b, "r4", "andc", "r5", "r6", ordered=True)
+    b.addi(R4, page, STRUCT_PAGE + SP_FLAGS)        # TestClearPageDoubleMap (never set)
+    b.li64(R5, 1 << PG_double_map)
+    atomic_rmw(b, R4, "andc", R5, R6, ordered=True)
     b.label(out)
     epilogue()
 
     b.label("collapse_huge_page_rmap")  # (page): the frames mapped by a PMD again
     epilogue = prologue(b, 48, [page])
-    b.mr(page, "r3")
+    b.mr(page, R3)
     _each_subpage_mapcount(b, page, -1)
-    b.addi("r4", page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)
-    b.li("r5", 1)
-    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
+    b.addi(R4, page, STRUCT_PAGE + SP_COMPOUND_MAPCOUNT)
+    b.li(R5, 1)
+    atomic_rmw(b, R4, "add", R5, R6, word=True)
     _vmstat_step_node(b, lay, PCP_NODE_ANON_THPS, lay.pgdat + PGDAT_ANON_THPS, 1)
-    b.addi("r4", page, SP_REFCOUNT)
-    b.li("r5", 1 - FRAMES_PER_THP)
-    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
+    b.addi(R4, page, SP_REFCOUNT)
+    b.li(R5, 1 - FRAMES_PER_THP)
+    atomic_rmw(b, R4, "add", R5, R6, word=True)
     epilogue()
 
 
 def _each_subpage_mapcount(b, page, delta):
     """``atomic_inc`` / ``atomic_dec`` of every subpage's _mapcount (no barrier)."""
-    b.li("r5", FRAMES_PER_THP)
-    b.mtctr("r5")
-    b.addi("r4", page, SP_MAPCOUNT)
-    b.li("r5", delta)
+    b.li(R5, FRAMES_PER_THP)
+    b.mtctr(R5)
+    b.addi(R4, page, SP_MAPCOUNT)
+    b.li(R5, delta)
     b.label(loop := b.local("sub"))
-    atomic_rmw(b, "r4", "add", "r5", "r6", word=True)
-    b.addi("r4", "r4", STRUCT_PAGE)
+    atomic_rmw(b, R4, "add", R5, R6, word=True)
+    b.addi(R4, R4, STRUCT_PAGE)
     b.bdnz(loop)
 
 
@@ -417,7 +419,7 @@ def compound_head(b, dst, page, tmp):
     """``dst = compound_head(page)``: a tail's compound_head has bit 0 set."""
     b.ld(tmp, f"{SP_COMPOUND_HEAD}({page})")
     b.mr(dst, page)
-    b.andi_rc("r0", tmp, 1)
+    b.andi_rc(R0, tmp, 1)
     b.beq(head := b.local("head"))
     b.addi(dst, tmp, -1)
     b.label(head)
@@ -426,57 +428,59 @@ def compound_head(b, dst, page, tmp):
 def _put_page_testzero(b, page, tmp):
     """``put_page_testzero``: a fully ordered atomic_dec_and_test of _refcount;
     cr0 eq when it reached 0."""
-    b.addi("r12", page, SP_REFCOUNT)
-    b.li("r11", -1)
-    atomic_rmw(b, "r12", "add", "r11", tmp, word=True, ordered=True)
+    b.addi(R12, page, SP_REFCOUNT)
+    b.li(R11, -1)
+    atomic_rmw(b, R12, "add", R11, tmp, word=True, ordered=True)
     b.cmpwi(tmp, 0)
 
 
 def _emit_release(b, lay):
+    head = R31                          # compound_head(page)
     b.label("put_page")                 # (page): a reference dropped
-    epilogue = prologue(b, 48, ["r31"])
-    compound_head(b, "r31", "r3", "r4")
-    _put_page_testzero(b, "r31", "r4")
+    epilogue = prologue(b, 48, [head])
+    compound_head(b, head, R3, R4)
+    _put_page_testzero(b, head, R4)
     b.bne(out := b.local("out"))
-    b.mr("r3", "r31")
+    b.mr(R3, head)
     b.bl("__put_compound_page")         # (__put_page: every page here is a THP)
     b.label(out)
     epilogue()
 
     b.label("release_pages")            # (pages, nr)
-    pages, nr, page, flags = "r31", "r30", "r29", "r28"
+    pages, nr, page, flags = R31, R30, R29, R28
     epilogue = prologue(b, 64, [pages, nr, page, flags])
-    b.mr(pages, "r3")
-    b.mr(nr, "r4")
+    b.mr(pages, R3)
+    b.mr(nr, R4)
     b.label(loop := b.local("page"))
     b.cmpdi(nr, 0)
     b.beq(done := b.local("done"))
     b.ld(page, f"0({pages})")
     b.addi(pages, pages, 8)
     b.addi(nr, nr, -1)
-    b.li64("r4", lay.pgdat + HUGE_ZERO_PAGE)    # is_huge_zero_page
-    b.ld("r4", "0(r4)")
-    b.cmpd("r4", page)
+    b.li64(R4, lay.pgdat + HUGE_ZERO_PAGE)      # is_huge_zero_page
+    b.ld(R4, f"0({R4})")
+    b.cmpd(R4, page)
     b.beq(loop)
-    compound_head(b, page, page, "r4")
-    _put_page_testzero(b, page, "r4")
+    compound_head(b, page, page, R4)
+    _put_page_testzero(b, page, R4)
     b.bne(loop)
-    b.mr("r3", page)                    # PageCompound: __put_compound_page
+    b.mr(R3, page)                      # PageCompound: __put_compound_page
     b.bl("__put_compound_page")
     b.b(loop)
     b.label(done)
     # mem_cgroup_uncharge_list and free_unref_page_list of the (empty) order-0 list
-    local_irq_save(b, flags, "r4")
+    local_irq_save(b, flags, R4)
     local_irq_restore(b, flags)
     epilogue()
 
+    page = R31
     b.label("__put_compound_page")      # (page)
-    epilogue = prologue(b, 48, ["r31"])
-    b.mr("r31", "r3")
+    epilogue = prologue(b, 48, [page])
+    b.mr(page, R3)
     b.bl("__page_cache_release")        # !PageHuge
-    b.lbz("r4", f"{STRUCT_PAGE + SP_COMPOUND_DTOR}(r31)")  # get_compound_page_dtor
-    b.mr("r3", "r31")
-    b.cmpdi("r4", TRANSHUGE_PAGE_DTOR)
+    b.lbz(R4, f"{STRUCT_PAGE + SP_COMPOUND_DTOR}({page})")  # get_compound_page_dtor
+    b.mr(R3, page)
+    b.cmpdi(R4, TRANSHUGE_PAGE_DTOR)
     b.bne(plain := b.local("plain"))
     b.bl("free_transhuge_page")
     epilogue()
@@ -484,50 +488,52 @@ def _emit_release(b, lay):
     b.bl("free_compound_page")
     epilogue()
 
+    page, flags = R31, R30
     b.label("__page_cache_release")     # (page)
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    _flag_test(b, "r4", "r31", PG_lru)
+    epilogue = prologue(b, 48, [page, flags])
+    b.mr(page, R3)
+    _flag_test(b, R4, page, PG_lru)
     b.beq(off := b.local("off"))
-    b.li64("r3", lay.pgdat + PGDAT_LRU_LOCK)
-    _irqsave_lock(b, "r30", "r3", "r4")
-    b.ld("r4", f"{SP_FLAGS}(r31)")      # __ClearPageLRU; page_off_lru: __ClearPageActive
-    b.li64("r5", 1 << PG_lru | 1 << PG_active)
-    b.andc("r4", "r4", "r5")
-    b.std("r4", f"{SP_FLAGS}(r31)")
-    b.addi("r4", "r31", SP_LRU)         # del_page_from_lru_list
-    _list_del(b, "r4", "r5", "r6")
-    b.li64("r3", lay.pgdat + PGDAT_LRU_LOCK)
-    _unlock_irqrestore(b, "r30", "r3")
+    b.li64(R3, lay.pgdat + PGDAT_LRU_LOCK)
+    _irqsave_lock(b, flags, R3, R4)
+    b.ld(R4, f"{SP_FLAGS}({page})")     # __ClearPageLRU; page_off_lru: __ClearPageActive
+    b.li64(R5, 1 << PG_lru | 1 << PG_active)
+    b.andc(R4, R4, R5)
+    b.std(R4, f"{SP_FLAGS}({page})")
+    b.addi(R4, page, SP_LRU)            # del_page_from_lru_list
+    _list_del(b, R4, R5, R6)
+    b.li64(R3, lay.pgdat + PGDAT_LRU_LOCK)
+    _unlock_irqrestore(b, flags, R3)
     b.label(off)
-    b.ld("r4", f"{SP_FLAGS}(r31)")      # __ClearPageWaiters
-    b.andi_rc("r0", "r4", 1 << PG_waiters)
-    b.xor("r4", "r4", "r0")
-    b.std("r4", f"{SP_FLAGS}(r31)")
-    b.mr("r3", "r31")
+    b.ld(R4, f"{SP_FLAGS}({page})")     # __ClearPageWaiters
+    b.andi_rc(R0, R4, 1 << PG_waiters)
+    b.xor(R4, R4, R0)
+    b.std(R4, f"{SP_FLAGS}({page})")
+    b.mr(R3, page)
     b.bl("mem_cgroup_uncharge")
     epilogue()
 
+    page, flags = R31, R30
     b.label("free_transhuge_page")      # (page)
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.li64("r3", lay.pgdat + SQ_LOCK)
-    _irqsave_lock(b, "r30", "r3", "r4")
-    b.addi("r4", "r31", 2 * STRUCT_PAGE + SP_DEFERRED_LIST)
-    b.ld("r5", "0(r4)")
-    b.cmpd("r5", "r4")
+    epilogue = prologue(b, 48, [page, flags])
+    b.mr(page, R3)
+    b.li64(R3, lay.pgdat + SQ_LOCK)
+    _irqsave_lock(b, flags, R3, R4)
+    b.addi(R4, page, 2 * STRUCT_PAGE + SP_DEFERRED_LIST)
+    b.ld(R5, f"0({R4})")
+    b.cmpd(R5, R4)
     b.beq(unlock := b.local("unlock"))  # not listed
-    b.li64("r6", lay.pgdat + SQ_LEN)
-    b.ld("r7", "0(r6)")
-    b.addi("r7", "r7", -1)
-    b.std("r7", "0(r6)")
-    _list_del(b, "r4", "r5", "r6")
+    b.li64(R6, lay.pgdat + SQ_LEN)
+    b.ld(R7, f"0({R6})")
+    b.addi(R7, R7, -1)
+    b.std(R7, f"0({R6})")
+    _list_del(b, R4, R5, R6)
     b.label(unlock)
-    b.li64("r3", lay.pgdat + SQ_LOCK)
-    _unlock_irqrestore(b, "r30", "r3")
-    b.mr("r3", "r31")
+    b.li64(R3, lay.pgdat + SQ_LOCK)
+    _unlock_irqrestore(b, flags, R3)
+    b.mr(R3, page)
     b.label("free_compound_page")       # (page): __free_pages_ok(page, compound_order)
-    b.lbz("r4", f"{STRUCT_PAGE + SP_COMPOUND_ORDER}(r3)")
+    b.lbz(R4, f"{STRUCT_PAGE + SP_COMPOUND_ORDER}({R3})")
     b.bl("__free_pages_ok")
     epilogue()
 
@@ -536,53 +542,53 @@ def _emit_memcg(b, lay):
     """``mem_cgroup_uncharge(page)`` [L-memcg]: ``uncharge_page`` then
     ``uncharge_batch`` for the one page."""
     b.label("mem_cgroup_uncharge")      # (page)
-    page, memcg, nr, flags, c = "r31", "r30", "r29", "r28", "r27"
+    page, memcg, nr, flags, c = R31, R30, R29, R28, R27
     epilogue = prologue(b, 64, [page, memcg, nr, flags, c])
-    b.mr(page, "r3")
+    b.mr(page, R3)
     b.ld(memcg, f"{SP_MEM_CGROUP}({page})")
     b.cmpdi(memcg, 0)
     b.beq(out := b.local("out"))        # not charged (no memcg)
-    b.lbz("r4", f"{STRUCT_PAGE + SP_COMPOUND_ORDER}({page})")   # compound_nr
+    b.lbz(R4, f"{STRUCT_PAGE + SP_COMPOUND_ORDER}({page})")     # compound_nr
     b.li(nr, 1)
-    b.sld(nr, nr, "r4")
-    b.li("r0", 0)
-    b.std("r0", f"{SP_MEM_CGROUP}({page})")     # page->mem_cgroup = NULL
+    b.sld(nr, nr, R4)
+    b.li(R0, 0)
+    b.std(R0, f"{SP_MEM_CGROUP}({page})")       # page->mem_cgroup = NULL
     # uncharge_batch: page_counter_uncharge up the hierarchy, unless the root
-    b.ld("r4", f"{MEMCG_PARENT}({memcg})")
-    b.cmpdi("r4", 0)
+    b.ld(R4, f"{MEMCG_PARENT}({memcg})")
+    b.cmpdi(R4, 0)
     b.beq(stats := b.local("stats"))
     b.mr(c, memcg)
     b.label(up := b.local("up"))        # page_counter_cancel: atomic_long_sub_return
-    b.neg("r5", nr)
-    atomic_rmw(b, c, "add", "r5", "r6", ordered=True)
-    b.ld("r6", f"{MEMCG_PARENT}({c})")  # propagate_protected_usage: no min/low set
+    b.neg(R5, nr)
+    atomic_rmw(b, c, "add", R5, R6, ordered=True)
+    b.ld(R6, f"{MEMCG_PARENT}({c})")    # propagate_protected_usage: no min/low set
     b.ld(c, f"{MEMCG_PARENT}({c})")
     b.cmpdi(c, 0)
     b.bne(up)
     b.label(stats)
-    local_irq_save(b, flags, "r4")
+    local_irq_save(b, flags, R4)
     for stat, pcp, neg in ((MEMCG_STAT_RSS, PCP_MEMCG_RSS, True),
                            (MEMCG_STAT_RSS_HUGE, PCP_MEMCG_RSS_HUGE, True),
                            (MEMCG_STAT_PGPGOUT, PCP_MEMCG_PGPGOUT, False)):
         _memcg_mod(b, lay, memcg, nr if neg else None, stat, pcp)
-    this_cpu_line(b, "r4", lay.pcp)     # nr_page_events; memcg_check_events
-    b.ld("r5", f"{PCP_MEMCG_EVENTS}(r4)")
-    b.add("r5", "r5", nr)
-    b.std("r5", f"{PCP_MEMCG_EVENTS}(r4)")
-    b.ld("r6", f"{PCP_MEMCG_TARGET}(r4)")
-    b.subf_rc("r7", "r5", "r6")
+    this_cpu_line(b, R4, lay.pcp)       # nr_page_events; memcg_check_events
+    b.ld(R5, f"{PCP_MEMCG_EVENTS}({R4})")
+    b.add(R5, R5, nr)
+    b.std(R5, f"{PCP_MEMCG_EVENTS}({R4})")
+    b.ld(R6, f"{PCP_MEMCG_TARGET}({R4})")
+    b.subf_rc(R7, R5, R6)
     b.bge(restore := b.local("restore"))
-    b.addi("r6", "r5", THRESHOLDS_EVENTS_TARGET)    # no threshold registered
-    b.std("r6", f"{PCP_MEMCG_TARGET}(r4)")
+    b.addi(R6, R5, THRESHOLDS_EVENTS_TARGET)        # no threshold registered
+    b.std(R6, f"{PCP_MEMCG_TARGET}({R4})")
     b.label(restore)
     local_irq_restore(b, flags)
-    b.ld("r4", f"{MEMCG_PARENT}({memcg})")
-    b.cmpdi("r4", 0)
+    b.ld(R4, f"{MEMCG_PARENT}({memcg})")
+    b.cmpdi(R4, 0)
     b.beq(out)
-    this_cpu_line(b, "r4", lay.pcp)     # css_put_many: percpu_ref, this_cpu_sub
-    b.ld("r5", f"{PCP_CSS_REF}(r4)")
-    b.subf("r5", nr, "r5")
-    b.std("r5", f"{PCP_CSS_REF}(r4)")
+    this_cpu_line(b, R4, lay.pcp)       # css_put_many: percpu_ref, this_cpu_sub
+    b.ld(R5, f"{PCP_CSS_REF}({R4})")
+    b.subf(R5, nr, R5)
+    b.std(R5, f"{PCP_CSS_REF}({R4})")
     b.label(out)
     epilogue()
 
@@ -590,101 +596,101 @@ def _emit_memcg(b, lay):
 def _memcg_mod(b, lay, memcg, nr, stat, pcp):
     """``__mod_memcg_state(memcg, idx, -nr)`` (``nr`` None: the PGPGOUT event, +1):
     the per-CPU value folded up the hierarchy beyond MEMCG_CHARGE_BATCH."""
-    this_cpu_line(b, "r4", lay.pcp)
-    b.ld("r5", f"{pcp}(r4)")
+    this_cpu_line(b, R4, lay.pcp)
+    b.ld(R5, f"{pcp}({R4})")
     if nr is None:
-        b.addi("r5", "r5", 1)
+        b.addi(R5, R5, 1)
     else:
-        b.subf("r5", nr, "r5")
-    b.sradi("r6", "r5", 63)             # abs
-    b.xor("r7", "r5", "r6")
-    b.subf("r7", "r6", "r7")
-    b.cmpdi("r7", MEMCG_CHARGE_BATCH)
+        b.subf(R5, nr, R5)
+    b.sradi(R6, R5, 63)                 # abs
+    b.xor(R7, R5, R6)
+    b.subf(R7, R6, R7)
+    b.cmpdi(R7, MEMCG_CHARGE_BATCH)
     b.ble(keep := b.local("keep"))
-    b.mr("r8", memcg)
+    b.mr(R8, memcg)
     b.label(up := b.local("up"))
-    b.addi("r9", "r8", MEMCG_STAT + stat)
-    atomic_rmw(b, "r9", "add", "r5", "r0")
-    b.ld("r8", f"{MEMCG_PARENT}(r8)")
-    b.cmpdi("r8", 0)
+    b.addi(R9, R8, MEMCG_STAT + stat)
+    atomic_rmw(b, R9, "add", R5, R0)
+    b.ld(R8, f"{MEMCG_PARENT}({R8})")
+    b.cmpdi(R8, 0)
     b.bne(up)
-    b.li("r5", 0)
+    b.li(R5, 0)
     b.label(keep)
-    b.std("r5", f"{pcp}(r4)")
+    b.std(R5, f"{pcp}({R4})")
 
 
 def _emit_free_pages(b, lay):
     b.label("__free_pages_ok")          # (page, order)
-    page, order, flags = "r31", "r30", "r29"
+    page, order, flags = R31, R30, R29
     epilogue = prologue(b, 48, [page, order, flags])
-    b.mr(page, "r3")
-    b.mr(order, "r4")
+    b.mr(page, R3)
+    b.mr(order, R4)
     b.bl("free_pages_prepare")
-    b.cmpdi("r3", 0)
+    b.cmpdi(R3, 0)
     b.beq(out := b.local("out"))        # a bad page: not freed
-    trace(b, PAGE_FREE, page, order, scratch="r4")
-    local_irq_save(b, flags, "r4")
-    this_cpu_line(b, "r4", lay.pcp)     # __count_vm_events(PGFREE, 1 << order)
-    b.ld("r5", f"{PCP_PGFREE}(r4)")
-    b.li("r6", 1)
-    b.sld("r6", "r6", order)
-    b.add("r5", "r5", "r6")
-    b.std("r5", f"{PCP_PGFREE}(r4)")
-    b.mr("r3", page)
-    b.mr("r4", order)
+    trace(b, PAGE_FREE, page, order, scratch=R4)
+    local_irq_save(b, flags, R4)
+    this_cpu_line(b, R4, lay.pcp)       # __count_vm_events(PGFREE, 1 << order)
+    b.ld(R5, f"{PCP_PGFREE}({R4})")
+    b.li(R6, 1)
+    b.sld(R6, R6, order)
+    b.add(R5, R5, R6)
+    b.std(R5, f"{PCP_PGFREE}({R4})")
+    b.mr(R3, page)
+    b.mr(R4, order)
     b.bl("free_one_page")
     local_irq_restore(b, flags)
     b.label(out)
     epilogue()
 
     b.label("free_pages_prepare")       # (page, order) -> 1 ok / 0 bad
-    b.li("r5", 0)                       # bad
-    b.li64("r9", PAGE_FLAGS_CHECK_AT_FREE)
-    b.li64("r10", PAGE_FLAGS_CHECK_AT_PREP)
-    b.addi("r6", "r3", STRUCT_PAGE + SP_FLAGS)  # ClearPageDoubleMap: clear_bit
-    b.li64("r7", 1 << PG_double_map)
-    atomic_rmw(b, "r6", "andc", "r7", "r8")
-    b.li("r6", 1)
-    b.sld("r6", "r6", "r4")
-    b.addic_rc("r6", "r6", -1)
+    b.li(R5, 0)                         # bad
+    b.li64(R9, PAGE_FLAGS_CHECK_AT_FREE)
+    b.li64(R10, PAGE_FLAGS_CHECK_AT_PREP)
+    b.addi(R6, R3, STRUCT_PAGE + SP_FLAGS)      # ClearPageDoubleMap: clear_bit
+    b.li64(R7, 1 << PG_double_map)
+    atomic_rmw(b, R6, "andc", R7, R8)
+    b.li(R6, 1)
+    b.sld(R6, R6, R4)
+    b.addic_rc(R6, R6, -1)
     b.beq(head := b.local("head"))      # order 0: no tail pages
-    b.mtctr("r6")                       # the tail pages
-    b.addi("r6", "r3", STRUCT_PAGE)
-    b.li("r0", 0)
+    b.mtctr(R6)                         # the tail pages
+    b.addi(R6, R3, STRUCT_PAGE)
+    b.li(R0, 0)
     b.label(tail := b.local("tail"))
-    b.std("r0", f"{SP_MAPPING}(r6)")    # free_tail_pages_check: mapping, compound_head
-    b.std("r0", f"{SP_COMPOUND_HEAD}(r6)")
-    _free_pages_check(b, "r6", "r5")
-    b.andc("r7", "r7", "r10")           # flags &= ~PAGE_FLAGS_CHECK_AT_PREP
-    b.std("r7", f"{SP_FLAGS}(r6)")
-    b.addi("r6", "r6", STRUCT_PAGE)
+    b.std(R0, f"{SP_MAPPING}({R6})")    # free_tail_pages_check: mapping, compound_head
+    b.std(R0, f"{SP_COMPOUND_HEAD}({R6})")
+    _free_pages_check(b, R6, R5)
+    b.andc(R7, R7, R10)                 # flags &= ~PAGE_FLAGS_CHECK_AT_PREP
+    b.std(R7, f"{SP_FLAGS}({R6})")
+    b.addi(R6, R6, STRUCT_PAGE)
     b.bdnz(tail)
     b.label(head)
-    b.ld("r7", f"{SP_MAPPING}(r3)")     # PageMappingFlags: mapping = NULL
-    b.andi_rc("r7", "r7", 3)
+    b.ld(R7, f"{SP_MAPPING}({R3})")     # PageMappingFlags: mapping = NULL
+    b.andi_rc(R7, R7, 3)
     b.beq(mapped := b.local("mapped"))
-    b.std("r0", f"{SP_MAPPING}(r3)")
+    b.std(R0, f"{SP_MAPPING}({R3})")
     b.label(mapped)
-    _free_pages_check(b, "r3", "r5")
-    b.andc("r7", "r7", "r10")
-    b.std("r7", f"{SP_FLAGS}(r3)")
-    b.cntlzd("r3", "r5")                # !bad
-    b.srdi("r3", "r3", 6)
+    _free_pages_check(b, R3, R5)
+    b.andc(R7, R7, R10)
+    b.std(R7, f"{SP_FLAGS}({R3})")
+    b.cntlzd(R3, R5)                    # !bad
+    b.srdi(R3, R3, 6)
     b.blr()
 
     b.label("free_one_page")            # (page, order)
     epilogue = prologue(b, 48, [page, order])
-    b.mr(page, "r3")
-    b.mr(order, "r4")
-    b.li64("r3", lay.zone + ZONE_LOCK)
-    spin_lock(b, "r3", "r4")
-    b.li64("r4", lay.zone + ZONE_ISOLATE)   # has_isolate_pageblock
-    b.ld("r4", "0(r4)")
-    b.mr("r3", page)
-    b.mr("r4", order)
+    b.mr(page, R3)
+    b.mr(order, R4)
+    b.li64(R3, lay.zone + ZONE_LOCK)
+    spin_lock(b, R3, R4)
+    b.li64(R4, lay.zone + ZONE_ISOLATE)     # has_isolate_pageblock
+    b.ld(R4, f"0({R4})")
+    b.mr(R3, page)
+    b.mr(R4, order)
     b.bl("__free_one_page")
-    b.li64("r3", lay.zone + ZONE_LOCK)
-    spin_unlock(b, "r3")
+    b.li64(R3, lay.zone + ZONE_LOCK)
+    spin_unlock(b, R3)
     epilogue()
     _emit_free_one_page(b, lay)
 
@@ -692,16 +698,16 @@ def _emit_free_pages(b, lay):
 def _free_pages_check(b, page, bad):
     """``free_pages_check``: _mapcount == -1 and mapping, _refcount, mem_cgroup
     and the CHECK_AT_FREE flags all 0, else ``bad`` += 1.  Leaves r7 = flags."""
-    b.lwa("r7", f"{SP_MAPCOUNT}({page})")
-    b.addi("r7", "r7", 1)
-    b.ld("r8", f"{SP_MAPPING}({page})")
+    b.lwa(R7, f"{SP_MAPCOUNT}({page})")
+    b.addi(R7, R7, 1)
+    b.ld(R8, f"{SP_MAPPING}({page})")
     b.emit("or r7,r7,r8")
-    b.lwz("r8", f"{SP_REFCOUNT}({page})")
+    b.lwz(R8, f"{SP_REFCOUNT}({page})")
     b.emit("or r7,r7,r8")
-    b.ld("r8", f"{SP_MEM_CGROUP}({page})")
+    b.ld(R8, f"{SP_MEM_CGROUP}({page})")
     b.emit("or r8,r7,r8")
-    b.ld("r7", f"{SP_FLAGS}({page})")
-    b.and_("r11", "r7", "r9")
+    b.ld(R7, f"{SP_FLAGS}({page})")
+    b.and_(R11, R7, R9)
     b.emit("or. r8,r8,r11")
     b.beq(ok := b.local("ok"))
     b.addi(bad, bad, 1)
@@ -714,96 +720,96 @@ def _emit_free_one_page(b, lay):
     order, and add the block to its free list (at the tail when the next
     order's buddy is free, so that it merges soon)."""
     b.label("__free_one_page")          # (page, order), zone->lock held
-    page, order, pfn, vmemmap = "r31", "r30", "r29", "r28"
+    page, order, pfn, vmemmap = R31, R30, R29, R28
     epilogue = prologue(b, 64, [page, order, pfn, vmemmap])
-    b.mr(page, "r3")
-    b.mr(order, "r4")
+    b.mr(page, R3)
+    b.mr(order, R4)
     b.li64(vmemmap, lay.vmemmap)
     b.subf(pfn, vmemmap, page)
     b.srdi(pfn, pfn, 6)                 # page_to_pfn (from the vmemmap's first frame)
-    b.li("r5", 1)
-    b.sld("r5", "r5", order)            # __mod_zone_freepage_state(zone, 1 << order)
-    b.mr("r3", "r5")
+    b.li(R5, 1)
+    b.sld(R5, R5, order)                # __mod_zone_freepage_state(zone, 1 << order)
+    b.mr(R3, R5)
     b.bl("zone_free_pages_add")
     b.label(merge := b.local("merge"))
     b.cmpldi(order, MAX_ORDER - 1)
     b.bge(done := b.local("done"))
-    b.li("r5", 1)
-    b.sld("r5", "r5", order)
-    b.xor("r6", pfn, "r5")              # buddy_pfn = pfn ^ (1 << order)
-    b.sldi("r7", "r6", 6)
-    b.add("r7", "r7", vmemmap)          # buddy
-    _page_is_buddy(b, "r7", order, "r8", "r9")
+    b.li(R5, 1)
+    b.sld(R5, R5, order)
+    b.xor(R6, pfn, R5)                  # buddy_pfn = pfn ^ (1 << order)
+    b.sldi(R7, R6, 6)
+    b.add(R7, R7, vmemmap)              # buddy
+    _page_is_buddy(b, R7, order, R8, R9)
     b.bne(done)
-    b.addi("r8", "r7", SP_LRU)          # del_page_from_free_area
-    _list_del(b, "r8", "r9", "r11")
-    b.lwz("r8", f"{SP_MAPCOUNT}(r7)")   # __ClearPageBuddy; set_page_private(0)
-    b.ori("r8", "r8", PG_BUDDY)
-    b.stw("r8", f"{SP_MAPCOUNT}(r7)")
-    b.li("r0", 0)
-    b.std("r0", f"{SP_PRIVATE}(r7)")
-    _free_area(b, "r8", lay, order)
-    b.ld("r9", f"{FA_NR_FREE}(r8)")
-    b.addi("r9", "r9", -1)
-    b.std("r9", f"{FA_NR_FREE}(r8)")
-    b.and_(pfn, pfn, "r6")              # combined_pfn
+    b.addi(R8, R7, SP_LRU)              # del_page_from_free_area
+    _list_del(b, R8, R9, R11)
+    b.lwz(R8, f"{SP_MAPCOUNT}({R7})")   # __ClearPageBuddy; set_page_private(0)
+    b.ori(R8, R8, PG_BUDDY)
+    b.stw(R8, f"{SP_MAPCOUNT}({R7})")
+    b.li(R0, 0)
+    b.std(R0, f"{SP_PRIVATE}({R7})")
+    _free_area(b, R8, lay, order)
+    b.ld(R9, f"{FA_NR_FREE}({R8})")
+    b.addi(R9, R9, -1)
+    b.std(R9, f"{FA_NR_FREE}({R8})")
+    b.and_(pfn, pfn, R6)                # combined_pfn
     b.sldi(page, pfn, 6)
     b.add(page, page, vmemmap)
     b.addi(order, order, 1)
     b.b(merge)
     b.label(done)
     b.std(order, f"{SP_PRIVATE}({page})")   # set_page_order: private, __SetPageBuddy
-    b.lwz("r8", f"{SP_MAPCOUNT}({page})")
-    b.rlwinm("r8", "r8", 0, 25, 23)     # & ~PG_buddy
-    b.stw("r8", f"{SP_MAPCOUNT}({page})")
-    b.li("r12", 0)                      # at the head, unless the higher buddy is free
+    b.lwz(R8, f"{SP_MAPCOUNT}({page})")
+    b.rlwinm(R8, R8, 0, 25, 23)         # & ~PG_buddy
+    b.stw(R8, f"{SP_MAPCOUNT}({page})")
+    b.li(R12, 0)                        # at the head, unless the higher buddy is free
     b.cmpldi(order, MAX_ORDER - 2)
     b.bge(add := b.local("add"))
-    b.li("r5", 2)
-    b.sld("r5", "r5", order)            # the order + 1 buddy of the combined block
-    b.li("r6", 1)
-    b.sld("r6", "r6", order)
-    b.andc("r6", pfn, "r6")
-    b.xor("r6", "r6", "r5")
-    b.sldi("r7", "r6", 6)
-    b.add("r7", "r7", vmemmap)
-    b.addi("r11", order, 1)
-    _page_is_buddy(b, "r7", "r11", "r8", "r9")
+    b.li(R5, 2)
+    b.sld(R5, R5, order)                # the order + 1 buddy of the combined block
+    b.li(R6, 1)
+    b.sld(R6, R6, order)
+    b.andc(R6, pfn, R6)
+    b.xor(R6, R6, R5)
+    b.sldi(R7, R6, 6)
+    b.add(R7, R7, vmemmap)
+    b.addi(R11, order, 1)
+    _page_is_buddy(b, R7, R11, R8, R9)
     b.bne(add)
-    b.li("r12", 1)
+    b.li(R12, 1)
     b.label(add)
-    _free_area(b, "r8", lay, order)
-    b.addi("r9", page, SP_LRU)
-    b.cmpdi("r12", 0)
+    _free_area(b, R8, lay, order)
+    b.addi(R9, page, SP_LRU)
+    b.cmpdi(R12, 0)
     b.bne(tail := b.local("tail"))
-    _list_add(b, "r9", "r8", "r11")
+    _list_add(b, R9, R8, R11)
     b.b(count := b.local("count"))
     b.label(tail)
-    _list_add(b, "r9", "r8", "r11", tail=True)
+    _list_add(b, R9, R8, R11, tail=True)
     b.label(count)
-    b.ld("r9", f"{FA_NR_FREE}(r8)")
-    b.addi("r9", "r9", 1)
-    b.std("r9", f"{FA_NR_FREE}(r8)")
+    b.ld(R9, f"{FA_NR_FREE}({R8})")
+    b.addi(R9, R9, 1)
+    b.std(R9, f"{FA_NR_FREE}({R8})")
     epilogue()
 
     b.label("zone_free_pages_add")      # (nr): __mod_zone_page_state(NR_FREE_PAGES)
-    b.mr("r5", "r3")
-    this_cpu_line(b, "r6", lay.pcp)
-    b.lbz("r7", f"{PCP_ZONE_FREE}(r6)")
-    b.extsb("r7", "r7")
-    b.add("r7", "r7", "r5")
-    b.lbz("r8", f"{PCP_ZONE_THRESHOLD}(r6)")
-    b.cmpd("r7", "r8")
+    b.mr(R5, R3)
+    this_cpu_line(b, R6, lay.pcp)
+    b.lbz(R7, f"{PCP_ZONE_FREE}({R6})")
+    b.extsb(R7, R7)
+    b.add(R7, R7, R5)
+    b.lbz(R8, f"{PCP_ZONE_THRESHOLD}({R6})")
+    b.cmpd(R7, R8)
     b.bgt(fold := b.local("fold"))
-    b.neg("r8", "r8")
-    b.cmpd("r7", "r8")
+    b.neg(R8, R8)
+    b.cmpd(R7, R8)
     b.bge(keep := b.local("keep"))
     b.label(fold)
-    b.li64("r8", lay.zone + ZONE_FREE_PAGES)
-    atomic_rmw(b, "r8", "add", "r7", "r0")
-    b.li("r7", 0)
+    b.li64(R8, lay.zone + ZONE_FREE_PAGES)
+    atomic_rmw(b, R8, "add", R7, R0)
+    b.li(R7, 0)
     b.label(keep)
-    b.stb("r7", f"{PCP_ZONE_FREE}(r6)")
+    b.stb(R7, f"{PCP_ZONE_FREE}({R6})")
     b.blr()
 
 
@@ -824,110 +830,113 @@ def _page_is_buddy(b, buddy, order, t1, t2):
 def _free_area(b, dst, lay, order):
     """``dst = &zone->free_area[order]``."""
     b.mulli(dst, order, FREE_AREA_BYTES)
-    b.li64("r0", lay.zone + ZONE_FREE_AREA)
-    b.add(dst, dst, "r0")
+    b.li64(R0, lay.zone + ZONE_FREE_AREA)
+    b.add(dst, dst, R0)
 
 
 # --- the gather's page batches -----------------------------------------------------------
 def _emit_gather(b, lay, tlb_active, tlb_batch_count, tlb_local):
+    tlb = R31
     b.label("tlb_remove_page_size")     # (tlb, page): queue; flush a full gather
-    epilogue = prologue(b, 48, ["r31"])
-    b.mr("r31", "r3")
+    epilogue = prologue(b, 48, [tlb])
+    b.mr(tlb, R3)
     b.bl("__tlb_remove_page_size")
-    b.cmpdi("r3", 0)
+    b.cmpdi(R3, 0)
     b.beq(out := b.local("out"))
-    b.mr("r3", "r31")
+    b.mr(R3, tlb)
     b.bl("tlb_flush_mmu")
     b.label(out)
     epilogue()
 
     b.label("__tlb_remove_page_size")   # (tlb, page) -> 1: flush now
-    b.ld("r5", f"{tlb_active}(r3)")
-    b.lwz("r6", f"{BATCH_NR}(r5)")
-    b.sldi("r7", "r6", 3)
-    b.addi("r7", "r7", BATCH_PAGES)
-    b.stdx("r4", "r5", "r7")            # batch->pages[batch->nr++] = page
-    b.addi("r6", "r6", 1)
-    b.stw("r6", f"{BATCH_NR}(r5)")
-    b.lwz("r7", f"{BATCH_MAX}(r5)")
-    b.li("r4", 0)
-    b.cmpw("r6", "r7")
+    b.ld(R5, f"{tlb_active}({R3})")
+    b.lwz(R6, f"{BATCH_NR}({R5})")
+    b.sldi(R7, R6, 3)
+    b.addi(R7, R7, BATCH_PAGES)
+    b.stdx(R4, R5, R7)                  # batch->pages[batch->nr++] = page
+    b.addi(R6, R6, 1)
+    b.stw(R6, f"{BATCH_NR}({R5})")
+    b.lwz(R7, f"{BATCH_MAX}({R5})")
+    b.li(R4, 0)
+    b.cmpw(R6, R7)
     b.bne(out := b.local("out"))
     # tlb_next_batch
-    b.ld("r6", f"{BATCH_NEXT}(r5)")
-    b.cmpdi("r6", 0)
+    b.ld(R6, f"{BATCH_NEXT}({R5})")
+    b.cmpdi(R6, 0)
     b.beq(new := b.local("new"))
-    b.std("r6", f"{tlb_active}(r3)")
+    b.std(R6, f"{tlb_active}({R3})")
     b.b(out)
     b.label(new)
-    b.ld("r6", f"{tlb_batch_count}(r3)")
-    b.cmpdi("r6", max_gather_batch_count(GATHER_PAGE_BYTES))
-    b.li("r4", 1)
+    b.ld(R6, f"{tlb_batch_count}({R3})")
+    b.cmpdi(R6, max_gather_batch_count(GATHER_PAGE_BYTES))
+    b.li(R4, 1)
     b.beq(out)                          # MAX_GATHER_BATCH_COUNT reached: flush
-    b.addi("r6", "r6", 1)               # __get_free_pages(GFP_NOWAIT, 0): the CPU's page
-    b.std("r6", f"{tlb_batch_count}(r3)")
-    b.ld("r6", f"{PACA_CPU}(r13)")
-    b.sldi("r6", "r6", GATHER_PAGE_BYTES.bit_length() - 1)
-    b.li64("r0", lay.gather_pages)
-    b.add("r6", "r6", "r0")
-    b.li("r0", 0)
-    b.std("r0", f"{BATCH_NEXT}(r6)")
-    b.stw("r0", f"{BATCH_NR}(r6)")
-    b.li("r0", max_gather_batch(GATHER_PAGE_BYTES))
-    b.stw("r0", f"{BATCH_MAX}(r6)")
-    b.std("r6", f"{BATCH_NEXT}(r5)")
-    b.std("r6", f"{tlb_active}(r3)")
-    b.li("r4", 0)
+    b.addi(R6, R6, 1)                   # __get_free_pages(GFP_NOWAIT, 0): the CPU's page
+    b.std(R6, f"{tlb_batch_count}({R3})")
+    b.ld(R6, f"{PACA_CPU}({R13})")
+    b.sldi(R6, R6, GATHER_PAGE_BYTES.bit_length() - 1)
+    b.li64(R0, lay.gather_pages)
+    b.add(R6, R6, R0)
+    b.li(R0, 0)
+    b.std(R0, f"{BATCH_NEXT}({R6})")
+    b.stw(R0, f"{BATCH_NR}({R6})")
+    b.li(R0, max_gather_batch(GATHER_PAGE_BYTES))
+    b.stw(R0, f"{BATCH_MAX}({R6})")
+    b.std(R6, f"{BATCH_NEXT}({R5})")
+    b.std(R6, f"{tlb_active}({R3})")
+    b.li(R4, 0)
     b.label(out)
-    b.mr("r3", "r4")
+    b.mr(R3, R4)
     b.blr()
 
+    tlb, batch = R31, R30               # batch: from &tlb->local along ->next
     b.label("tlb_batch_pages_flush")    # (tlb): free_pages_and_swap_cache per batch
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.addi("r30", "r3", tlb_local)
-    b.lwz("r4", f"{BATCH_NR}(r30)")
-    b.cmpwi("r4", 0)
+    epilogue = prologue(b, 48, [tlb, batch])
+    b.mr(tlb, R3)
+    b.addi(batch, R3, tlb_local)
+    b.lwz(R4, f"{BATCH_NR}({batch})")
+    b.cmpwi(R4, 0)
     b.beq(reset := b.local("reset"))
-    this_cpu_line(b, "r5", lay.pcp)
-    b.ld("r6", f"{PCP_GATHER_FLUSHES}(r5)")
-    b.addi("r6", "r6", 1)
-    b.std("r6", f"{PCP_GATHER_FLUSHES}(r5)")
-    b.li("r6", 0)
-    trace(b, PAGES_FLUSH, "r6", scratch="r5")
+    this_cpu_line(b, R5, lay.pcp)
+    b.ld(R6, f"{PCP_GATHER_FLUSHES}({R5})")
+    b.addi(R6, R6, 1)
+    b.std(R6, f"{PCP_GATHER_FLUSHES}({R5})")
+    b.li(R6, 0)
+    trace(b, PAGES_FLUSH, R6, scratch=R5)
     b.label(loop := b.local("batch"))
-    b.lwz("r4", f"{BATCH_NR}(r30)")
-    b.cmpwi("r4", 0)
+    b.lwz(R4, f"{BATCH_NR}({batch})")
+    b.cmpwi(R4, 0)
     b.beq(freed := b.local("freed"))
-    b.addi("r3", "r30", BATCH_PAGES)
+    b.addi(R3, batch, BATCH_PAGES)
     b.bl("free_pages_and_swap_cache")
-    b.li("r0", 0)
-    b.stw("r0", f"{BATCH_NR}(r30)")
-    b.ld("r30", f"{BATCH_NEXT}(r30)")
-    b.cmpdi("r30", 0)
+    b.li(R0, 0)
+    b.stw(R0, f"{BATCH_NR}({batch})")
+    b.ld(batch, f"{BATCH_NEXT}({batch})")
+    b.cmpdi(batch, 0)
     b.bne(loop)
     b.label(freed)
-    b.li("r6", 1)
-    trace(b, PAGES_FLUSH, "r6", scratch="r5")
+    b.li(R6, 1)
+    trace(b, PAGES_FLUSH, R6, scratch=R5)
     b.label(reset)
-    b.addi("r4", "r31", tlb_local)      # tlb->active = &tlb->local
-    b.std("r4", f"{tlb_active}(r31)")
+    b.addi(R4, tlb, tlb_local)          # tlb->active = &tlb->local
+    b.std(R4, f"{tlb_active}({tlb})")
     epilogue()
 
+    pages, nr = R31, R30
     b.label("free_pages_and_swap_cache")    # (pages, nr)
-    epilogue = prologue(b, 48, ["r31", "r30"])
-    b.mr("r31", "r3")
-    b.mr("r30", "r4")
-    b.mtctr("r4")
-    b.li64("r6", 1 << PG_swapcache)
+    epilogue = prologue(b, 48, [pages, nr])
+    b.mr(pages, R3)
+    b.mr(nr, R4)
+    b.mtctr(R4)
+    b.li64(R6, 1 << PG_swapcache)
     b.label(loop := b.local("swap"))    # free_swap_cache: PageSwapCache (none here)
-    b.ld("r5", "0(r3)")
-    b.ld("r5", f"{SP_FLAGS}(r5)")
-    b.and_("r5", "r5", "r6")
-    b.addi("r3", "r3", 8)
+    b.ld(R5, f"0({R3})")
+    b.ld(R5, f"{SP_FLAGS}({R5})")
+    b.and_(R5, R5, R6)
+    b.addi(R3, R3, 8)
     b.bdnz(loop)
-    b.mr("r3", "r31")
-    b.mr("r4", "r30")
+    b.mr(R3, pages)
+    b.mr(R4, nr)
     b.bl("release_pages")
     epilogue()
 
