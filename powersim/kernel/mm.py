@@ -285,7 +285,7 @@ def _emit_base_pages(b, lay):
     b.li64(R9, (THP_FRAMES - THP_EA) & ((1 << 64) - 1))
     b.add(R9, R9, addr)                 # the page's frame
     b.li64(R8, BASE_PTE)
-    b.emit("or r8,r8,r9")
+    b.emit(f"or {R8},{R8},{R9}")
     b.stdbrx(R8, R6, R7)                # set_pte_at
     b.addis(addr, addr, (1 << PAGE_SHIFT) >> 16)
     b.b(loop)
@@ -345,7 +345,7 @@ def _emit_base_pages(b, lay):
     b.li64(R4, pgtable._PAGE_INVALID | RW)      # pte_modify(old, PAGE_READONLY)
     b.andc(R3, R3, R4)
     b.li64(R4, V)
-    b.emit("or r3,r3,r4")
+    b.emit(f"or {R3},{R3},{R4}")
     b.stdbrx(R3, 0, ptep)               # ptep_modify_prot_commit: set_pte_at
     b.addi(pages, pages, 1)
     b.label(skip)

@@ -277,7 +277,7 @@ def _emit_pmd_ops(b, lay, method):
     b.label(retry := b.local("upd"))
     b.ldarx(R8, 0, R5)
     b.andc(R9, R8, R6)
-    b.emit("or r9,r9,r7")
+    b.emit(f"or {R9},{R9},{R7}")
     b.stdcx_rc(R9, 0, R5)
     b.emit(f"bne- {retry}")
     trace(b, PMD_SET_BE, R5, R9, scratch=R10)
@@ -347,7 +347,7 @@ def _emit_pmd_ops(b, lay, method):
 
     b.label("pmd_populate")             # (mm, pmdp r4, table r5): V | table | NLS
     b.li64(R6, _PAGE_PRESENT | PTE_INDEX_SIZE)
-    b.emit("or r6,r6,r5")
+    b.emit(f"or {R6},{R6},{R5}")
     b.stdbrx(R6, 0, R4)
     trace(b, PMD_SET, R4, R6, scratch=R7)
     b.blr()

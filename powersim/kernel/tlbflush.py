@@ -170,7 +170,7 @@ def _emit_va_ranges(b, kp):
         b.label(nopwc)
         b.label(loop := b.local("page"))
         b.rldicr(R10, R3, 0, 51)            # va & ~PPC_BITMASK(52, 63)
-        b.emit("or r10,r10,r9")
+        b.emit(f"or {R10},{R10},{R9}")
         insn(R10, R5, RIC_FLUSH_TLB, 1, 1)
         b.add(R3, R3, R8)
         b.cmpld(R3, R4)
@@ -380,7 +380,7 @@ def _emit_gather(b):
     b.label("tlb_gather_mmu")           # (tlb, mm, start, end)
     b.std(R4, f"{TLB_MM}({R3})")
     b.addi(R7, R6, 1)                   # fullmm = !(start | (end + 1))
-    b.emit("or. r7,r7,r5")
+    b.emit(f"or. {R7},{R7},{R5}")
     b.li(R7, 0)
     b.bne(part := b.local("part"))
     b.li(R7, 1)
@@ -533,7 +533,7 @@ def _emit_switch_mm(b):
     b.emit(f"bne- {inc}")
     b.label(set_ := b.local("set"))     # cpumask_set_cpu: atomic or
     b.ldarx(R9, 0, R6)
-    b.emit("or r9,r9,r7")
+    b.emit(f"or {R9},{R9},{R7}")
     b.stdcx_rc(R9, 0, R6)
     b.emit(f"bne- {set_}")
     b.sync()                            # smp_mb [LM-cpumask]
