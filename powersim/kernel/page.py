@@ -170,11 +170,15 @@ def this_cpu_line(b, dst, base):
 def _vmstat_mod(b, lay, diff_off, thr_off, counter, delta, t1, t2, t3):
     """``__mod_zone_page_state`` / ``__mod_node_page_state`` [L-vmstat]:
     ``x = delta + this CPU's s8 diff``; beyond the threshold, ``atomic_long_add``
-    of x to the counter at address ``counter`` (an immediate) and x = 0."""
+    of x to the counter at address ``counter`` (an immediate) and x = 0.
+    ``delta``: an immediate, or a register holding it."""
     this_cpu_line(b, t1, lay.pcp)
     b.lbz(t2, f"{diff_off}({t1})")
     b.extsb(t2, t2)
-    b.addi(t2, t2, delta)
+    if isinstance(delta, str):
+        b.add(t2, t2, delta)
+    else:
+        b.addi(t2, t2, delta)
     b.lbz(t3, f"{thr_off}({t1})")
     b.cmpd(t2, t3)
     b.bgt(fold := b.local("fold"))
@@ -794,22 +798,8 @@ def _emit_free_one_page(b, lay):
 
     b.label("zone_free_pages_add")      # (nr): __mod_zone_page_state(NR_FREE_PAGES)
     b.mr(R5, R3)
-    this_cpu_line(b, R6, lay.pcp)
-    b.lbz(R7, f"{PCP_ZONE_FREE}({R6})")
-    b.extsb(R7, R7)
-    b.add(R7, R7, R5)
-    b.lbz(R8, f"{PCP_ZONE_THRESHOLD}({R6})")
-    b.cmpd(R7, R8)
-    b.bgt(fold := b.local("fold"))
-    b.neg(R8, R8)
-    b.cmpd(R7, R8)
-    b.bge(keep := b.local("keep"))
-    b.label(fold)
-    b.li64(R8, lay.zone + ZONE_FREE_PAGES)
-    atomic_rmw(b, R8, "add", R7, R0)
-    b.li(R7, 0)
-    b.label(keep)
-    b.stb(R7, f"{PCP_ZONE_FREE}({R6})")
+    _vmstat_mod(b, lay, PCP_ZONE_FREE, PCP_ZONE_THRESHOLD, lay.zone + ZONE_FREE_PAGES, R5,
+                R6, R7, R8)
     b.blr()
 
 
