@@ -110,6 +110,25 @@ class MachineParams:
                             0, 100000)
     cost_eieio: int = param(5, "cycles", "eieio", "UNVERIFIED", 0, 100000)
     cost_msgsync: int = param(20, "cycles", "msgsync", "UNVERIFIED", 0, 100000)
+    # --- memory ordering (weak.py) ---------------------------------------------
+    memory_model: str = choice("power", "model", "\"power\": stores reach other threads "
+                               "late and in different orders (store buffers, propagation "
+                               "that is not multi-copy atomic, coherence by the time a store "
+                               "is performed), ordered only by barriers as the architecture "
+                               "says; \"sc\": every store is visible to every thread when it "
+                               "executes (sequential consistency, for comparison)",
+                               "[ISA-mem], [Sarkar-PLDI11]", ("power", "sc"))
+    smt_store_forward: int = param(4, "cycles", "a store is visible to the other threads of "
+                                   "its core this long after it executes (they share the "
+                                   "core's store queue and L1), before other cores see it",
+                                   "UNVERIFIED: an L1 hit's latency; the sharing is why "
+                                   "POWER is not multi-copy atomic [Sarkar-PLDI11]", 0, 10000)
+    store_jitter: int = param(16, "cycles", "spread of a store's drain to its L2 and of its "
+                              "propagation to each other core (a deterministic hash of the "
+                              "store and the core, 0..jitter-1): the arbitration of the L2's "
+                              "store machines and of the fabric, not otherwise modelled",
+                              "UNVERIFIED: a rationale, not a measurement; with 0 stores "
+                              "from one thread reach each core in program order", 0, 10000)
     # --- interrupts -----------------------------------------------------------
     cost_intr: int = param(40, "cycles", "interrupt entry (flush + redirect)",
                            "UNVERIFIED ([EST]: 20-60)", 0, 100000)
@@ -213,6 +232,11 @@ class MachineParams:
                 if not isinstance(v, bool):
                     raise ParamError(f"{f.name} = {v!r}: must be True or False")
                 continue
+            if isinstance(f.default, str):
+                if v not in md["choices"]:
+                    raise ParamError(f"{f.name} = {v!r}: allowed "
+                                     f"{', '.join(map(repr, md['choices']))}")
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ParamError(f"{f.name} = {v!r}: must be a number")
             if (md["lo"] is not None and v < md["lo"]) or (md["hi"] is not None and v > md["hi"]):
@@ -279,8 +303,14 @@ def _mhz(p, v):
     return p.freq_mhz
 
 
+def _model(p, v):
+    return MEMORY_MODELS.index(v)
+
+
+MEMORY_MODELS = ("sc", "power")     # the core's PR_MEMORY_MODEL values, in this order
+
 # unit -> (field-name suffix, slot-name suffix, conversion to the core's value)
-CONVERT = {"ns": ("_ns", "", _ns), "GHz": ("_ghz", "_mhz", _mhz)}
+CONVERT = {"ns": ("_ns", "", _ns), "GHz": ("_ghz", "_mhz", _mhz), "model": ("", "", _model)}
 
 
 def _slot_name(f) -> str:
