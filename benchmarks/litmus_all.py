@@ -26,6 +26,8 @@ def main() -> int:
     ap.add_argument("--iterations", type=int, default=10000)
     ap.add_argument("--placements", default=",".join(PLACEMENTS))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-delay", type=int, default=300, help="start delays 0..CYCLES")
+    ap.add_argument("--memory-model", default="power", choices=("power", "sc"))
     args = ap.parse_args()
     print(machine_description())
     files = sorted((ROOT / "tests" / "litmus").glob("*.litmus"))
@@ -39,7 +41,8 @@ def main() -> int:
         for placement in args.placements.split(","):
             for exact in (False, True):
                 out = run_litmus(t, iterations=args.iterations, placement=placement,
-                                 exact=exact, seed=args.seed)
+                                 exact=exact, seed=args.seed, max_delay=args.max_delay,
+                                 memory_model=args.memory_model)
                 runs, iterations, host = runs + 1, iterations + out.iterations, \
                     host + out.host_seconds
                 mode = "exact" if exact else "fast"

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dump memory after the run (repeatable)")
     e.add_argument("--exact", action="store_true",
                    help="every instruction in global cycle order (slower)")
+    e.add_argument("--memory-model", default="power", choices=("power", "sc"),
+                   help="POWER's weak memory model (default) or sequential consistency "
+                        "(machine.memory_model)")
     e.add_argument("--json", metavar="OUT.json", help="write the full results as JSON")
 
     k = sub.add_parser("kernel", help="build the tiny kernel image and show it",
@@ -197,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--max-delay", type=_count, default=300, metavar="CYCLES",
                     help="start delays are drawn from 0..CYCLES per thread and iteration "
                          "(default 300)")
+    lt.add_argument("--memory-model", default="power", choices=("power", "sc"),
+                    help="POWER's weak memory model (default) or sequential consistency, "
+                         "where no relaxed outcome can appear")
     lt.add_argument("--json", metavar="OUT.json", help="write the outcomes as JSON")
 
     return p

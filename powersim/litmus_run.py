@@ -185,6 +185,7 @@ class Outcome:
     path: str
     placement: str
     pirs: list
+    memory_model: str
     exact: bool
     seed: int
     iterations: int
@@ -217,7 +218,7 @@ class Outcome:
 
 
 def run_litmus(test, iterations=10000, placement="cores", exact=False, seed=1,
-               max_delay=300, batch=MAX_BATCH) -> Outcome:
+               max_delay=300, batch=MAX_BATCH, memory_model="power") -> Outcome:
     """Run ``test`` ``iterations`` times (module docstring)."""
     if iterations < 1:
         raise PowersimError(f"iterations = {iterations}: allowed 1 or more")
@@ -232,7 +233,7 @@ def run_litmus(test, iterations=10000, placement="cores", exact=False, seed=1,
     for b, first in enumerate(range(0, iterations, batch)):
         n = min(batch, iterations - first)
         rows, c, s = _batch(test, shape, n, exact, np.random.default_rng([seed, b]),
-                            max_delay)
+                            max_delay, memory_model)
         cycles, host = cycles + c, host + s
         states, k = np.unique(rows, axis=0, return_counts=True)
         for st, cnt in zip(map(tuple, states.tolist()), k.tolist()):
@@ -244,7 +245,7 @@ def run_litmus(test, iterations=10000, placement="cores", exact=False, seed=1,
         witnesses += cnt if w else 0
         histogram.append((_state_text(regs, locs, st), cnt, w))
     return Outcome(name=test.name, path=test.path, placement=placement, pirs=shape[3],
-                   exact=exact, seed=seed, iterations=iterations, max_delay=max_delay,
+                   memory_model=memory_model, exact=exact, seed=seed, iterations=iterations, max_delay=max_delay,
                    condition=test.cond_text, histogram=histogram, witnesses=witnesses,
                    verdict=test.verdict, cycles=cycles, host_seconds=host)
 
@@ -256,9 +257,10 @@ def _state_text(regs, locs, values) -> str:
                     for nm, v in zip(names, values))
 
 
-def _batch(test, shape, n, exact, rng, max_delay):
+def _batch(test, shape, n, exact, rng, max_delay, memory_model="power"):
     """One machine run of ``n`` iterations: (rows of final values, cycles, host s)."""
     from powersim.machine.exec import build
+    from powersim.machine.params import MachineParams
 
     chips, cores, smt, pirs = shape
     regs, locs = test.observed()
@@ -270,7 +272,8 @@ def _batch(test, shape, n, exact, rng, max_delay):
         raise LitmusError(test.path, 0, "the test's code is too long for the harness "
                           f"(limit about {CODE_LIMIT // 4} instructions in all threads)")
     try:
-        m, _ = build(prog.text(), chips, cores, smt, None, (), lay.memory, test.path)
+        m, _ = build(prog.text(), chips, cores, smt, None, (), lay.memory, test.path,
+                     MachineParams(memory_model=memory_model))
     except AsmError as e:
         origin = prog.lines[e.line - 1][1] if 0 < e.line <= len(prog.lines) else None
         if origin is None:
@@ -299,17 +302,20 @@ def _batch(test, shape, n, exact, rng, max_delay):
     return rows.copy(), int(m.ts[:, TS_CLK].max()), host
 
 
-NOTE_NOT_SEEN = ("note: allowed on POWER but not observed here: the core performs memory "
-                 "accesses in one\n      global order (sequentially consistent; README, \"How "
-                 "the machine core works\"),\n      so relaxed outcomes do not appear")
+NOTE_NOT_SEEN = {
+    "power": "note: allowed on POWER but not observed in these iterations: rare here (try "
+             "more\n      iterations, another placement or a smaller --max-delay) or beyond "
+             "the model\n      (README, \"The memory model\")",
+    "sc": "note: allowed on POWER but not observed: the machine is sequentially consistent "
+          "here\n      (--memory-model sc), so relaxed outcomes cannot appear"}
 
 
 def report(out: Outcome) -> str:
     """herd's histogram (``*>`` marks a witness) and our verdict line."""
-    mode = "exact" if out.exact else "fast"
+    mode = ("exact" if out.exact else "fast") + f" mode, memory model {out.memory_model}"
     pirs = ", ".join(f"{p:#x}" for p in out.pirs)
     lines = [f"Test {out.name} ({out.path}): {len(out.pirs)} threads on {out.placement} "
-             f"(PIR {pirs}), {mode} mode, {out.iterations} iterations, seed {out.seed}",
+             f"(PIR {pirs}), {mode}, {out.iterations} iterations, seed {out.seed}",
              f"Histogram ({len(out.histogram)} states)"]
     width = len(str(max((c for _, c, _ in out.histogram), default=0)))
     lines += [f"{c:<{width}} {'*>' if w else ':>'}{s}" for s, c, w in out.histogram]
@@ -322,7 +328,7 @@ def report(out: Outcome) -> str:
     if out.status == "MISMATCH":
         lines.append("error: an outcome POWER forbids was observed (a memory model bug)")
     elif out.verdict == "Allowed" and not out.witnesses:
-        lines.append(NOTE_NOT_SEEN)
+        lines.append(NOTE_NOT_SEEN[out.memory_model])
     lines.append(f"Host: {out.host_seconds:.3f} s, {out.iterations_per_second:,.0f} "
                  f"iterations/s, {out.cycles} cycles")
     return "\n".join(lines)
@@ -337,7 +343,8 @@ def cmd_litmus(args) -> int:
     outcomes = []
     for i, t in enumerate(tests):
         out = run_litmus(t, iterations=args.iterations, placement=args.placement,
-                         exact=args.exact, seed=args.seed, max_delay=args.max_delay)
+                         exact=args.exact, seed=args.seed, max_delay=args.max_delay,
+                         memory_model=args.memory_model)
         outcomes.append(out)
         print(("\n" if i else "") + report(out), flush=True)
     if len(outcomes) > 1:

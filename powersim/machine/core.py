@@ -8,6 +8,7 @@ module, each importing only from the ones above it:
     alu      integer families that are pure functions (ROTATE, UNARY, MULDIV)
     memory   physical memory, lines, L1/L2/L3/DRAM latency, stores, trace log
     mmu      micro-cache, ERAT, TLB, PWC, radix walk, tlbie fabric, mmu_call
+    weak     the weak memory model: store-buffer entries, visibility, coherence
     irq      timebase, interrupts, doorbells, XIVE and MMIO, stop/wait, spin sleep
     system   SPR moves, barriers, privileged and system instructions (sysop)
     lsu      the load/store family and dcbz
@@ -37,7 +38,7 @@ def run(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl):
     resumes), so calling again with a larger max_cycles continues the same
     run.  The arrays travel in groups (Machine._args): memv = (mem, m16, m32,
     m64) views of RAM, thr = (gpr, sprs, ts, stats, snap) per-thread state,
-    cache = (lines, l1, l2, l3) the memory model, xl = (tlb, pwc, mmu) the
+    cache = (lines, l1, l2, l3, sbe) the memory model, xl = (tlb, pwc, mmu) the
     translation caches, io = (pir2t, chipfree) the XIVE routing."""
     ts = thr[2]
     n = 2

@@ -134,7 +134,8 @@ def cmd_exec(args) -> int:
         source = f.read()
     res = run_asm(source, chips=args.chips, cores_per_chip=args.cores, smt=args.smt,
                   threads=args.threads, max_cycles=args.max_cycles, exact=args.exact,
-                  dumps=[_dump_arg(d) for d in args.dump], filename=args.source)
+                  dumps=[_dump_arg(d) for d in args.dump], filename=args.source,
+                  params=MachineParams(memory_model=args.memory_model))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             f.write(res.to_json())

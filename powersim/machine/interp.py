@@ -366,7 +366,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                 pass        # dcbf/dcbst/dcbt/icbi: coherence is modelled without them
             elif op == OP_DCBZ:
                 clk, xv, xs, xr, d = dcbz(t, ((g[ra] if ra else 0) + g[rb]) & ~127, pc, clk, msr,
-                                          memv, code, thr, cache, xl, prm)
+                                          oend, memv, code, thr, cache, xl, prm)
             elif op == OP_ATTN:
                 ts[t, TS_STATE] = S_HALT
                 d = D_RECHECK

@@ -76,7 +76,12 @@ TS_DRAIN = TS_RDY0 + NDEP
 TS_LMQ_I = TS_DRAIN + 1
 TS_LMQ0 = TS_LMQ_I + 1
 LMQ_MAX = 32
-NTS = TS_LMQ0 + LMQ_MAX
+# The weak memory model (weak.py): the floor under the visibility of the thread's
+# next buffered store (raised by lwsync/eieio) and the time by which every store
+# it has read is visible to all threads (a sync waits for it).
+TS_FLOOR = TS_LMQ0 + LMQ_MAX
+TS_OBS = TS_FLOOR + 1
+NTS = TS_OBS + 1
 SLOT_ONE = 4096     # one cycle of issue slots (TS_FRAC fixed point)
 MC_LOAD = 1
 MC_STORE = 2
@@ -106,6 +111,7 @@ STAT_NAMES = (             # "cycles_run" (clock minus stop, spin, stall) is add
     "int_380", "int_400", "int_480", "int_e00",
     "tlb_hits", "tlb_misses", "pwc_hits", "walk_reads", "erat_misses", "tlbie", "tlbiel",
     "trace_records", "trace_dropped", "cycles_stall", "mispredicts", "lmq_full",
+    "stores_buffered", "loads_stale", "store_buffer_overflows",
 )
 ST_CYCLES_STOP = 0
 ST_CYCLES_SPIN = 1
@@ -155,6 +161,9 @@ ST_TRACE_DROPPED = 44
 ST_CYCLES_STALL = 45
 ST_MISPREDICTS = 46
 ST_LMQ_FULL = 47        # L1 misses that waited for a free load-miss queue entry
+ST_SB_STORES = 48       # stores that went through the store buffers (weak.py)
+ST_SB_STALE = 49        # loads that read an older value than the newest store's
+ST_SB_OVERFLOW = 50     # times the store-buffer pool was full (0 in any sane run)
 NSTAT = len(STAT_NAMES)
 
 # --- per-line state: lines[line, L_*] (128-byte lines [SK-dt]) -----------------
@@ -169,7 +178,25 @@ L_WTIME = 5         # clock of the last store (causality in fast mode)
 L_WTHR = 6          # thread of the last store + 1 (0: none)
 L_SHARED = 7        # 1 once a thread accessed a line another thread wrote: then every
                     # access to it is ordered (fast mode keeps communication in time order)
-NL = 8
+L_SB = 8            # newest store-buffer entry on the line (weak.py; 0: none)
+NL = 9
+
+# --- store-buffer entries: sbe[e, E_*] (weak.py); row 0 is the pool's header --
+E_DW = 0            # doubleword address (real address >> 3)
+E_VAL = 1           # the stored bytes, in their place in the little-endian doubleword
+E_MASK = 2          # which bits of the doubleword the store wrote (whole bytes)
+E_PREV = 3          # under E_MASK: the doubleword's bytes just before the store
+E_T = 4             # the storing thread
+E_TC = 5            # when it executed
+E_TG = 6            # when it is performed at its L2: the coherence order of the doubleword
+E_LB = 7            # the floor under its visibility (the thread's TS_FLOOR then)
+E_SEQ = 8           # its number (thread, store count), the seed of its jitter
+E_NEXT = 9          # the next older entry of the line (0: none); free list link
+E_LINE = 10         # its line, -1 when free
+NE = 11
+H_FREE = 0          # sbe[0, H_FREE]: first free entry (0: none)
+H_LIVE = 1          # sbe[0, H_LIVE]: entries in use
+SB_ENTRIES = 1 << 15
 
 # Set-associative, LRU (way 0 the most recent): 32 KiB and 512 KiB [SK-dt].
 # 8 ways each is UNVERIFIED: the POWER9 user's manual was not at hand; 8-way is

@@ -19,15 +19,16 @@ from powersim.machine.irq import mmio
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
     CTL_TRACE_N, D_LEAVE, D_OTHERS, D_RECHECK, D_STAY, D_UNDO, ESB_BASE, ESB_STRIDE, EV_XIVE,
-    LINE_SHIFT, L_RSV, L_SEEN, L_SHARED, L_VER, L_WATCH, L_WTHR, MC_LOAD, MC_STORE, MSR_DR,
-    PR_ESB_LOAD, PR_ESB_STORE, PR_LAT_L1, PR_LMQ_ENTRIES, PR_MEMORY, PR_TRACE_EVENTS, RA_MASK, SPIN_LINES, ST_LOADS,
+    LINE_SHIFT, L_RSV, L_SB, L_SEEN, L_SHARED, L_VER, L_WATCH, L_WTHR, MC_LOAD, MC_STORE, MSR_DR,
+    PR_ESB_LOAD, PR_ESB_STORE, PR_LAT_L1, PR_LMQ_ENTRIES, PR_MEMORY, PR_MEMORY_MODEL, PR_TRACE_EVENTS, RA_MASK, SPIN_LINES, ST_LOADS,
     ST_LMQ_FULL, ST_STCX_FAIL, ST_STCX_OK, ST_STORES, ST_XIVE_SENT, TIMA_BASE, TRACE_BASE, TRACE_MARGIN,
-    TRACE_SIZE, TS_CHIP, TS_LD0, TS_LDV0, TS_LMQ0, TS_LMQ_I, TS_RES, TS_STDONE,
+    TRACE_SIZE, TS_CHIP, TS_FLOOR, TS_LD0, TS_LDV0, TS_LMQ0, TS_LMQ_I, TS_RES, TS_STDONE,
 )
 from powersim.machine.memory import (
     fill_cost, invalidate_code, l1_set, rd, store_effects, store_line, trace_record, wr,
 )
 from powersim.machine.mmu import data_xlate
+from powersim.machine.weak import sb_read, sb_write
 from powersim.ops import (
     F_BYTEREV, F_INDEXED, F_SIGNED, F_SIZE_SHIFT, F_UPDATE, OP_LARX, OP_LOAD, OP_STCX,
     OP_STORE,
@@ -43,7 +44,8 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
     pc, clk, msr, oend, cr, xer, nld, impure = st
     dpage, ddelta, dperm, core = mc
     gpr, sprs, ts, stats, _ = thr
-    lines, l1 = cache[0], cache[1]
+    lines, l1, sbe = cache[0], cache[1], cache[4]
+    weak = prm[PR_MEMORY_MODEL] != 0
     tlog, ctl = log
     g = gpr[t]
     m64 = memv[3]
@@ -127,7 +129,13 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             lat = fill_cost(t, line, clk, ts, cache, stats, prm)
             if lat > 0:
                 clk = lmq_take(t, clk, clk + lat + prm[PR_LAT_L1], ts, stats, prm)
-        v = rd(memv, rea, sz)
+        stale = False
+        if weak and not private and lines[line, L_SB]:
+            v, stale = sb_read(t, rea, sz, clk, min(clk, oend) - 1, lines, sbe, m64, ts, stats,
+                               prm)
+            impure += stale     # a value older than the newest: no spin fixed point
+        else:
+            v = rd(memv, rea, sz)
         if fl & F_BYTEREV:
             v = bswap(v, sz)
         g[rt] = sext(v, sz) if fl & F_SIGNED else v
@@ -144,11 +152,13 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         if op == OP_LARX:
             d |= D_LEAVE | D_RECHECK    # let the others catch up: atomics interleave
             old = ts[t, TS_RES]
-            if old != line:
+            new = -1 if stale else line     # no reservation on a value not the newest
+            if old != new:
                 if old >= 0:
                     lines[old, L_RSV] -= 1
-                lines[line, L_RSV] += 1
-                ts[t, TS_RES] = line
+                if new >= 0:
+                    lines[new, L_RSV] += 1
+                ts[t, TS_RES] = new
     else:
         ok = True
         if op == OP_STCX:
@@ -163,10 +173,17 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             own = 0 if hit else fill_cost(t, line, clk, ts, cache, stats, prm)
             if op == OP_STCX:
                 clk += own      # stcx. completes only with ownership
-            elif clk + own > ts[t, TS_STDONE]:
-                ts[t, TS_STDONE] = clk + own
+                own = 0
             v = g[rt]
-            wr(memv, rea, sz, bswap(v, sz) if fl & F_BYTEREV else v)
+            if fl & F_BYTEREV:
+                v = bswap(v, sz)
+            if weak and (not private or lines[line, L_SB] or ts[t, TS_FLOOR] > clk):
+                sb_write(t, rea, sz, v, clk, own, min(clk, oend) - 1, lines, sbe, m64, ts,
+                         stats, prm)
+            else:
+                wr(memv, rea, sz, v)
+                if clk + own > ts[t, TS_STDONE]:
+                    ts[t, TS_STDONE] = clk + own
             store_line(t, line, clk, ts, cache)
             if lines[line, L_RSV] > 0 or lines[line, L_WATCH] > 0:
                 if store_effects(t, line, clk, ts, lines):
@@ -195,11 +212,11 @@ def lmq_take(t, clk, done, ts, stats, prm):
 
 
 @jit(inline="always")
-def dcbz(t, ea, pc, clk, msr, memv, code, thr, cache, xl, prm):
+def dcbz(t, ea, pc, clk, msr, oend, memv, code, thr, cache, xl, prm):
     """dcbz: zero the 128-byte line of ``ea`` as a store.  Returns (clk,
     vector, SRR0, SRR1 reason, D_* flags)."""
     _, sprs, ts, stats, _ = thr
-    lines = cache[0]
+    lines, sbe = cache[0], cache[4]
     rea, xv, xr, c = data_xlate(t, ea, True, msr, clk, memv[3], ts, sprs, cache, xl, stats, prm)
     clk += c
     if xv != 0:
@@ -208,9 +225,15 @@ def dcbz(t, ea, pc, clk, msr, memv, code, thr, cache, xl, prm):
         return clk, 0x200, pc, 0, D_STAY | D_RECHECK
     line = rea >> LINE_SHIFT
     own = fill_cost(t, line, clk, ts, cache, stats, prm)
-    if clk + own > ts[t, TS_STDONE]:
-        ts[t, TS_STDONE] = clk + own
-    memv[0][rea:rea + 128] = 0
+    w = lines[line, L_WTHR] - 1
+    if prm[PR_MEMORY_MODEL] != 0 and (lines[line, L_SHARED] or (w != t and w >= 0) or
+                                      lines[line, L_SB] or ts[t, TS_FLOOR] > clk):
+        sb_write(t, rea, 128, 0, clk, own, min(clk, oend) - 1, lines, sbe, memv[3], ts, stats,
+                 prm)
+    else:
+        memv[0][rea:rea + 128] = 0
+        if clk + own > ts[t, TS_STDONE]:
+            ts[t, TS_STDONE] = clk + own
     store_line(t, line, clk, ts, cache)
     d = 0
     if store_effects(t, line, clk, ts, lines):

@@ -21,10 +21,11 @@ Timing model (cycle-approximate)
   ownership (so contended atomics pay a cache-to-cache transfer per attempt,
   as on real hardware).
 
-Memory-ordering model: sequentially consistent.  Every access is performed
-in the order the scheduler executes instructions (global (cycle, PIR) order
-in exact mode; per-thread runs of up to one quantum in fast mode).  Barriers
-therefore only cost time; store buffering (SB litmus) is never observable.
+Memory-ordering model: weak.py (``memory_model = "power"``: stores reach
+other threads late, in orders barriers constrain) or sequentially consistent
+(``"sc"``: every access is performed in the order the scheduler executes
+instructions, so barriers only cost time).  Either way, accesses to lines
+threads share happen in global (cycle, PIR) order, in fast mode too (sched.py).
 
 Instrumentation
 ---------------
@@ -117,7 +118,7 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
     written by another core at a later clock (possible when fast mode lets
     threads run apart) first waits for that clock; in exact mode this never
     applies."""
-    lines, l1, l2, l3 = cache
+    lines, l1, l2, l3 = cache[0], cache[1], cache[2], cache[3]
     core = ts[t, TS_CORE]
     ver = lines[line, L_VER]
     wait = max(0, lines[line, L_WTIME] - clk)
@@ -169,7 +170,7 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
 @jit()
 def store_line(t, line, clk, ts, cache):
     """Make t's core the owner of the new version of `line`."""
-    lines, l1, l2, l3 = cache
+    lines, l1, l2, l3 = cache[0], cache[1], cache[2], cache[3]
     ver = lines[line, L_VER] + 1
     lines[line, L_VER] = ver
     lines[line, L_WCORE] = ts[t, TS_CORE] + 1

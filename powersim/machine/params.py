@@ -123,7 +123,7 @@ class MachineParams:
                                    "core's store queue and L1), before other cores see it",
                                    "UNVERIFIED: an L1 hit's latency; the sharing is why "
                                    "POWER is not multi-copy atomic [Sarkar-PLDI11]", 0, 10000)
-    store_jitter: int = param(16, "cycles", "spread of a store's drain to its L2 and of its "
+    store_jitter: int = param(32, "cycles", "spread of a store's drain to its L2 and of its "
                               "propagation to each other core (a deterministic hash of the "
                               "store and the core, 0..jitter-1): the arbitration of the L2's "
                               "store machines and of the fabric, not otherwise modelled",

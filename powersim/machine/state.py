@@ -18,9 +18,9 @@ from powersim import ops
 from powersim.errors import PowersimError
 from powersim.machine import core
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, HID0_HILE, INF, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, LINE_SHIFT, LPCR_HVICE,
-    LPCR_ILE, MSR_HV, MSR_LE, MSR_ME, MSR_SF, NL, NMM, NPE, NSPR, NSTAT, NTE, NTR, NTS,
-    OP_STALE, SPR_DEC, SPR_HID0, SPR_LPCR, SPR_PIR, ST_CYCLES_SPIN, ST_CYCLES_STOP, S_HALT,
+    CTL_TRACE_DROP, CTL_TRACE_N, E_LINE, E_NEXT, H_FREE, HID0_HILE, INF, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, LINE_SHIFT, LPCR_HVICE,
+    LPCR_ILE, MSR_HV, MSR_LE, MSR_ME, MSR_SF, NE, NL, NMM, NPE, NSPR, NSTAT, NTE, NTR, NTS,
+    OP_STALE, SB_ENTRIES, SPR_DEC, SPR_HID0, SPR_LPCR, SPR_PIR, ST_CYCLES_SPIN, ST_CYCLES_STOP, S_HALT,
     S_RUN, S_SPIN, S_STOP, TLB_ROWS, TLB_WAYS, TR_CYCLE, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK,
     TS_CORE, TS_CPPR, TS_DPAGE, TS_EVT, TS_IPAGE, TS_MSR, TS_PAIR, TS_PC, TS_PIR, TS_RES,
     TS_SLEEP_T, TS_SPIN_PC, TS_STATE, TS_THR, TS_T_DEC, TS_T_HDB, TS_T_HVI,
@@ -75,6 +75,11 @@ class Machine:
         # all-zero (no writer yet: L_WCORE/L_WTHR hold writer + 1), so the pages of
         # lines the run never touches are never allocated by the host
         self.lines = np.zeros((p.memory >> LINE_SHIFT, NL), np.int64)
+        # the store-buffer entries of the weak memory model (weak.py), a free list
+        self.sbe = np.zeros((SB_ENTRIES + 1, NE), np.int64)
+        self.sbe[1:, E_LINE] = -1
+        self.sbe[1:-1, E_NEXT] = np.arange(2, SB_ENTRIES + 1)
+        self.sbe[0, H_FREE] = 1
         self.l1 = np.full((self.ncores * L1_SETS * L1_WAYS, 2), -1, np.int64)
         self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS * L2_WAYS, 2), -1, np.int64)
         self.l3 = np.zeros((p.chips * self.npairs_per_chip * L3_SETS * L3_WAYS, 2), np.int64)
@@ -233,7 +238,7 @@ class Machine:
     def _args(self, prm):
         return ((self.mem, self.m16, self.m32, self.m64), self.code,
                 (self.gpr, self.sprs, self.ts, self.stats, self.snap),
-                (self.lines, self.l1, self.l2, self.l3), (self.tlb, self.pwc, self.mmu),
+                (self.lines, self.l1, self.l2, self.l3, self.sbe), (self.tlb, self.pwc, self.mmu),
                 (self.pir2t, self.chipfree), self.sprcls, self.tlog, prm, self.ctl)
 
     def _drain_trace(self):
@@ -287,7 +292,7 @@ class Machine:
         a, b = (v - (1 << 64) if v >> 63 else v for v in (a, b))    # as int64 patterns
         args = tuple(int(v) for v in (a, b, c, d, e))     # one type: UniTuple(int64)
         return core.mmu_call(kind, t, args, self.m64, self.ts, self.sprs,
-                             (self.lines, self.l1, self.l2, self.l3), (self.tlb, self.pwc, self.mmu),
+                             (self.lines, self.l1, self.l2, self.l3, self.sbe), (self.tlb, self.pwc, self.mmu),
                              self.stats, self.prm(1, False))
 
     def prepare(self):

@@ -12,12 +12,13 @@ from powersim.machine.layout import (
     DB_SERVER, D_LEAVE, D_OTHERS, D_RECHECK, D_STAY, D_UNDO, EV_MSGSND, EV_RFID, EV_SLEEP,
     EV_STALL, EV_WAIT, M32, MSR_DR, MSR_EE, MSR_HV, MSR_IR, MSR_PR, MSR_RI, PB_DEC, PB_HDB,
     PB_PDB, PR_COST_EIEIO, PR_COST_HWSYNC, PR_COST_ISYNC, PR_COST_LWSYNC, PR_COST_MSGSYNC,
-    PR_COST_PTESYNC, PR_COST_RFID, PR_COST_TLBSYNC, PR_STOP, PR_STOP_LITE, PR_TRACE_EVENTS,
+    PR_COST_PTESYNC, PR_COST_RFID, PR_COST_TLBSYNC, PR_MEMORY_MODEL, PR_STOP, PR_STOP_LITE, PR_TRACE_EVENTS,
     PR_WAIT, PSSCR_EC, PSSCR_RL, SPR_AMR, SPR_CTR, SPR_DEC, SPR_HSRR0, SPR_HSRR1, SPR_IAMR,
     SPR_LPCR, SPR_LPIDR, SPR_LR, SPR_PIDR, SPR_PIR, SPR_PSSCR, SPR_PTCR, SPR_SIMCYC,
     SPR_SIMSTALL, SPR_SRR0, SPR_SRR1, SPR_TBL, SPR_TBU, SPR_XER, SRR1_PROGPRIV,
     ST_CYCLES_STALL, ST_DOORBELLS_RECV, ST_DOORBELLS_SENT, ST_STOP_ENTRIES, SYS_HV,
-    SYS_LEAVE, SYS_SLEPT, S_STOP, TS_CLK, TS_CORE, TS_DEC_TB, TS_ESL, TS_PC, TS_PEND,
+    SYS_LEAVE, SYS_SLEPT, S_STOP, TS_CLK, TS_CORE, TS_DEC_TB, TS_ESL, TS_FLOOR, TS_OBS, TS_PC,
+    TS_PEND,
     TS_PIR, TS_RL, TS_SLEEP_T, TS_STATE, TS_STDONE, TS_THR, TS_TLBI_ACK, TS_T_DEC,
     TS_WAKE_LAT, XER_CA, XER_CA32, XER_OV, XER_OV32, XER_SO,
 )
@@ -214,19 +215,29 @@ def spr_move(t, op, rt, n, st, thr, sprcls, xl, log, prm):
 def barrier(t, op, imm, clk, ts, log, stats, prm):
     """sync (L = imm: 0 hwsync, 1 lwsync, 2 ptesync), isync, eieio, msgsync.
     hwsync/ptesync wait for the thread's stores to be globally performed,
-    ptesync also for its invalidations (section 4.2).  -> clk"""
+    ptesync also for its invalidations (section 4.2).  Under the weak memory
+    model (weak.py) "performed" means seen by every thread, and hwsync/ptesync
+    also wait for the stores the thread has read (cumulativity); lwsync and
+    eieio raise the floor under the thread's next stores instead of waiting.
+    -> clk"""
+    weak = prm[PR_MEMORY_MODEL] != 0
     if op == OP_SYNC:
         if imm == 1:
+            if weak:
+                ts[t, TS_FLOOR] = max(ts[t, TS_FLOOR], ts[t, TS_STDONE], ts[t, TS_OBS])
             return clk + prm[PR_COST_LWSYNC]
         base = prm[PR_COST_HWSYNC if imm == 0 else PR_COST_PTESYNC]
         c0 = clk + base
-        clk = max(c0, ts[t, TS_STDONE], ts[t, TS_TLBI_ACK] if imm == 2 else 0)
+        clk = max(c0, ts[t, TS_STDONE], ts[t, TS_TLBI_ACK] if imm == 2 else 0,
+                  ts[t, TS_OBS] if weak else 0)
         if prm[PR_TRACE_EVENTS] and clk > c0:
             trace_record(t, c0 - base, EV_WAIT, clk, imm, log[0], stats, log[1])
         return clk
     if op == OP_ISYNC:
         return clk + prm[PR_COST_ISYNC]
     if op == OP_EIEIO:
+        if weak:
+            ts[t, TS_FLOOR] = max(ts[t, TS_FLOOR], ts[t, TS_STDONE])
         return clk + prm[PR_COST_EIEIO]
     return clk + prm[PR_COST_MSGSYNC]
 

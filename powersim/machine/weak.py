@@ -1,0 +1,313 @@
+"""POWER's weak memory model (``machine.memory_model = "power"``): store
+buffers, propagation that is not multi-copy atomic, coherence by the time a
+store is performed, and the barriers that order them, after the storage
+subsystem of Sarkar et al. [Sarkar-PLDI11] and the Power ISA's Book II
+[ISA-mem].  With ``"sc"`` none of this runs and every store is visible to
+every thread when it executes.
+
+The model
+---------
+A store executes at its thread's clock ``tc`` (the timing is memory.py's
+and lsu.py's, unchanged) but other threads see it later.  Each store to a
+line other threads use becomes an *entry* with three times:
+
+* ``tg``: when it is performed at its L2: ``tc`` plus the ownership latency
+  (memory.fill_cost) plus a drain jitter, no earlier than the thread's
+  floor (below) and later than every store to the same doubleword the thread
+  could see.  ``tg`` orders the stores to a doubleword: that is the
+  coherence order, which need not be the order they executed in (2+2W, S).
+* its visibility to each other thread: the threads of its own half core
+  (two hardware threads sharing a store queue slice) at ``tc`` plus
+  ``smt_store_forward`` plus a jitter; everyone else at ``tg`` plus a one-way fabric trip
+  (none within the core pair, half a ``lat_remote`` on the chip, half a
+  ``lat_xchip`` across chips) plus a per-observer propagation jitter.  So two
+  observers can see two stores in opposite orders (IRIW) and a store can
+  reach a sibling before other cores (WRC).
+* ``full``: when every thread sees it (``tg`` plus the largest trip and
+  jitter).
+
+A load reads, byte by byte, the newest store (in coherence order) it can
+see, its own stores always; so a thread's successive reads of a location
+never go back in coherence order.  Loads execute in program order at the
+thread's clock (the issue model); the model has no speculative load
+satisfaction, so it never produces LB and is stronger than the
+architecture for dependencies (MP+lwsync+po is never seen).
+
+Barriers (system.barrier):
+
+* ``sync``/``ptesync`` wait until the thread's stores and every store it has
+  read are visible to all (``TS_STDONE``, ``TS_OBS``): cumulative.
+* ``lwsync`` raises the thread's floor ``TS_FLOOR`` to that time without
+  waiting: later stores are seen by nobody before the earlier stores, and
+  the stores read before it, are seen by all; loads go on (SB+lwsyncs,
+  IRIW+lwsyncs stay allowed).  ``eieio`` does the same for the thread's own
+  stores.
+* ``larx`` reads like a load but holds a reservation only if it read the
+  newest value; ``stcx.`` is a buffered store like any other.
+
+Representation
+--------------
+Memory always holds the newest value in coherence order, so the MMU's table
+walks, instruction fetch, larx's reservation logic and Python see it (as
+"sc" would: stronger, never a forbidden outcome).  The entries, in a pool
+``sbe`` (layout.py E_*), hang off their line (``lines[line, L_SB]``) newest
+``tg`` first and keep, under their byte mask, the bytes just before them
+(E_PREV), so a load that cannot see the newest stores finds the older value.
+A store to a line no other thread uses, from a thread with no floor pending,
+needs no entry (memory alone is right for its only user).  An entry is
+dropped once every thread's clock has passed its ``full`` (``gmin``: no
+thread can read at an earlier time), when a walk meets it or when the pool is
+full.
+"""
+
+from powersim.machine.bits import srl
+from powersim.machine.jit import jit
+from powersim.machine.layout import (
+    E_DW, E_LB, E_LINE, E_MASK, E_NEXT, E_PREV, E_SEQ, E_TC, E_TG, E_T, E_VAL, H_FREE, H_LIVE,
+    L_SB, PR_CHIPS, PR_CORES_PER_CHIP, PR_LAT_REMOTE, PR_LAT_XCHIP, PR_SMT_STORE_FORWARD,
+    PR_STORE_JITTER, ST_SB_OVERFLOW, ST_SB_STALE, ST_SB_STORES, ST_STORES, TS_CHIP, TS_CORE,
+    TS_FLOOR, TS_OBS, TS_PAIR, TS_STDONE, TS_THR,
+)
+
+NEVER = 1 << 62
+
+
+@jit(inline="always")
+def jitter(seq, slot, prm):
+    """0..store_jitter-1, a hash of the store's number and the observer slot
+    (0: the drain)."""
+    j = prm[PR_STORE_JITTER]
+    if j <= 1:
+        return 0
+    x = seq * -7046029254386353131 + slot * 2685821657736338717
+    x ^= srl(x, 31)
+    x *= -4658895280553007687
+    x ^= srl(x, 29)
+    return srl(x, 1) % j
+
+
+@jit(inline="always")
+def reach(prm):
+    """How long after tg every thread sees a store, at most: full - tg (the
+    fabric trip plus the jitter, or a sibling's forwarding plus the jitter,
+    tg being no earlier than tc)."""
+    if prm[PR_CHIPS] > 1:
+        d = prm[PR_LAT_XCHIP] // 2
+    elif prm[PR_CORES_PER_CHIP] > 2:
+        d = prm[PR_LAT_REMOTE] // 2
+    else:
+        d = 0
+    return max(d, prm[PR_SMT_STORE_FORWARD]) + max(prm[PR_STORE_JITTER] - 1, 0)
+
+
+@jit(inline="always")
+def seen_at(sbe, e, r, ts, prm):
+    """When thread r sees entry e."""
+    w = sbe[e, E_T]
+    if w == r:
+        return sbe[e, E_TC]
+    rc = ts[r, TS_CORE]
+    rh = ts[r, TS_THR] >> 1
+    jp = jitter(sbe[e, E_SEQ], 1 + 2 * rc + rh, prm)
+    if ts[w, TS_CORE] == rc and ts[w, TS_THR] >> 1 == rh:
+        return max(sbe[e, E_TC] + prm[PR_SMT_STORE_FORWARD] + jp, sbe[e, E_LB])
+    if ts[w, TS_PAIR] == ts[r, TS_PAIR]:
+        d = 0
+    elif ts[w, TS_CHIP] == ts[r, TS_CHIP]:
+        d = prm[PR_LAT_REMOTE] // 2
+    else:
+        d = prm[PR_LAT_XCHIP] // 2
+    return sbe[e, E_TG] + d + jp
+
+
+@jit()
+def sb_free_from(e, sbe):
+    """Return entry e and every older one of its list to the pool."""
+    while e:
+        nx = sbe[e, E_NEXT]
+        sbe[e, E_LINE] = -1
+        sbe[e, E_NEXT] = sbe[0, H_FREE]
+        sbe[0, H_FREE] = e
+        sbe[0, H_LIVE] -= 1
+        e = nx
+
+
+@jit()
+def sb_prune(line, gmin, lines, sbe, prm):
+    """Drop the entries of ``line`` every thread sees by ``gmin`` (an older
+    entry of a line has an earlier tg, so they are the list's tail)."""
+    r = reach(prm)
+    p = 0
+    e = lines[line, L_SB]
+    while e and sbe[e, E_TG] + r > gmin:
+        p = e
+        e = sbe[e, E_NEXT]
+    if e:
+        if p:
+            sbe[p, E_NEXT] = 0
+        else:
+            lines[line, L_SB] = 0
+        sb_free_from(e, sbe)
+
+
+@jit()
+def sb_retire(gmin, lines, sbe, prm):
+    """Prune every line that has entries (the pool is full)."""
+    for i in range(1, sbe.shape[0]):
+        line = sbe[i, E_LINE]
+        if line >= 0 and lines[line, L_SB] == i:
+            sb_prune(line, gmin, lines, sbe, prm)
+
+
+@jit()
+def sb_read(t, rea, sz, clk, gmin, lines, sbe, m64, ts, stats, prm):
+    """The little-endian value of the sz bytes at rea as thread t sees them at
+    clk, and whether an entry it cannot see yet hid a newer value (then a larx
+    must not hold a reservation)."""
+    sb_prune(rea >> 7, gmin, lines, sbe, prm)
+    head = lines[rea >> 7, L_SB]
+    obs = ts[t, TS_OBS]
+    r = reach(prm)
+    v = 0
+    stale = False
+    a = rea
+    end = rea + sz
+    while a < end:
+        dw = a >> 3
+        off = a & 7
+        n = min(8 - off, end - a)
+        need = (-1 if n == 8 else (1 << (8 * n)) - 1) << (8 * off)
+        got = 0
+        res = 0
+        inv = 0
+        invm = 0
+        e = head
+        while e and need & ~got:
+            if sbe[e, E_DW] == dw:
+                mm = sbe[e, E_MASK] & need & ~got
+                if mm:
+                    if seen_at(sbe, e, t, ts, prm) <= clk:
+                        res |= sbe[e, E_VAL] & mm
+                        got |= mm
+                        if sbe[e, E_T] != t:
+                            obs = max(obs, sbe[e, E_TG] + r)
+                    else:
+                        inv = (inv & ~mm) | (sbe[e, E_PREV] & mm)
+                        invm |= mm
+                        stale = True
+            e = sbe[e, E_NEXT]
+        rest = need & ~got
+        x = res | (inv & rest & invm) | (m64[dw] & rest & ~invm)
+        v |= srl(x, 8 * off) << (8 * (a - rea))
+        a += n
+    ts[t, TS_OBS] = obs
+    if stale:
+        stats[t, ST_SB_STALE] += 1
+    return v, stale
+
+
+@jit()
+def sb_alloc(t, gmin, lines, sbe, stats, prm):
+    f = sbe[0, H_FREE]
+    if f == 0:
+        sb_retire(gmin, lines, sbe, prm)
+        f = sbe[0, H_FREE]
+        if f == 0:      # everything seen by all at once: wrong, and counted
+            stats[t, ST_SB_OVERFLOW] += 1
+            sb_retire(NEVER, lines, sbe, prm)
+            f = sbe[0, H_FREE]
+    sbe[0, H_FREE] = sbe[f, E_NEXT]
+    sbe[0, H_LIVE] += 1
+    return f
+
+
+@jit()
+def sb_put(t, dw, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm):
+    """One buffered store's bytes within a doubleword (E_* fields)."""
+    line = dw >> 4
+    sb_prune(line, gmin, lines, sbe, prm)
+    n = sb_alloc(t, gmin, lines, sbe, stats, prm)
+    head = lines[line, L_SB]
+    # after everything on the doubleword this thread sees, and a tg of its own
+    e = head
+    while e:
+        if sbe[e, E_DW] == dw and sbe[e, E_TG] >= tg and seen_at(sbe, e, t, ts, prm) <= clk:
+            tg = sbe[e, E_TG] + 1
+        e = sbe[e, E_NEXT]
+    again = True
+    while again:
+        again = False
+        e = head
+        while e:
+            if sbe[e, E_DW] == dw and sbe[e, E_TG] == tg:
+                tg += 1
+                again = True
+            e = sbe[e, E_NEXT]
+    # each byte: its value before the store, and the store's value to the next
+    # newer store of the byte (or to memory, which holds the newest)
+    prev = 0
+    for b in range(8):
+        bm = 0xFF << (8 * b)
+        if not mask & bm:
+            continue
+        pred = succ = 0
+        e = head
+        while e:
+            if sbe[e, E_DW] == dw and sbe[e, E_MASK] & bm:
+                if sbe[e, E_TG] > tg:
+                    succ = e
+                else:
+                    pred = e
+                    break
+            e = sbe[e, E_NEXT]
+        if pred:
+            prev |= sbe[pred, E_VAL] & bm
+        elif succ:
+            prev |= sbe[succ, E_PREV] & bm
+        else:
+            prev |= m64[dw] & bm
+        if succ:
+            sbe[succ, E_PREV] = (sbe[succ, E_PREV] & ~bm) | (val & bm)
+        else:
+            m64[dw] = (m64[dw] & ~bm) | (val & bm)
+    sbe[n, E_DW] = dw
+    sbe[n, E_VAL] = val & mask
+    sbe[n, E_MASK] = mask
+    sbe[n, E_PREV] = prev
+    sbe[n, E_T] = t
+    sbe[n, E_TC] = clk
+    sbe[n, E_TG] = tg
+    sbe[n, E_LB] = ts[t, TS_FLOOR]
+    sbe[n, E_SEQ] = seq
+    sbe[n, E_LINE] = line
+    # into the line's list, newest tg first
+    if head == 0 or sbe[head, E_TG] <= tg:
+        sbe[n, E_NEXT] = head
+        lines[line, L_SB] = n
+    else:
+        p = head
+        while sbe[p, E_NEXT] and sbe[sbe[p, E_NEXT], E_TG] > tg:
+            p = sbe[p, E_NEXT]
+        sbe[n, E_NEXT] = sbe[p, E_NEXT]
+        sbe[p, E_NEXT] = n
+    full = tg + reach(prm)
+    if full > ts[t, TS_STDONE]:
+        ts[t, TS_STDONE] = full
+
+
+@jit()
+def sb_write(t, rea, sz, v, clk, own, gmin, lines, sbe, m64, ts, stats, prm):
+    """Thread t's store of the sz little-endian bytes v at rea, executed at clk
+    with ownership ``own`` cycles away, through the store buffers."""
+    seq = stats[t, ST_STORES] * 4096 + t
+    tg = max(clk + own + jitter(seq, 0, prm), ts[t, TS_FLOOR])
+    a = rea
+    end = rea + sz
+    while a < end:
+        off = a & 7
+        n = min(8 - off, end - a)
+        mask = (-1 if n == 8 else (1 << (8 * n)) - 1) << (8 * off)
+        val = (srl(v, 8 * (a - rea)) << (8 * off)) & mask
+        sb_put(t, a >> 3, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm)
+        a += n
+    stats[t, ST_SB_STORES] += 1
