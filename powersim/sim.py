@@ -81,7 +81,9 @@ class Simulation:
         m = self.kernel.load(plan.scripts, mm_cpus=plan.mm_cpus, running=plan.running,
                              mm_users=plan.mm_users, take_tables=True)  # no second copy
         m.load(_mark_routine(mark_addr()), mark_addr())
-        m.prepare()
+        from powersim.pool import compile_lock
+        with compile_lock():    # several processes at once: one compiles, the others wait
+            m.prepare()
         hz = sc.machine.freq_mhz * 10**6
         step = int(SLICE_SECONDS * hz)
         limit = -(-self.until_tb * sc.machine.freq_mhz // sc.machine.timebase_mhz) + 10**7
