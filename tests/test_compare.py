@@ -27,7 +27,8 @@ def compare(capsys, tmp_path, jobs):
     docs = json.loads(out.read_text())
     for d in docs:
         assert d.pop("host")["wall_seconds"] > 0
-    table = [r for r in captured.out.splitlines() if not r.startswith(HOST_ROWS)]
+    # the cells (column widths follow the host wall's digits, as in two sequential runs)
+    table = [r.split() for r in captured.out.splitlines() if not r.startswith(HOST_ROWS)]
     return docs, table, captured.err
 
 
