@@ -299,7 +299,22 @@ def _cmd_kernel(args) -> int:
 
 
 def main(argv=None) -> int:
+    """The program (``argv`` None: the console script, ``python -m powersim``) or
+    a call with the arguments (tests)."""
+    program = argv is None
     args = build_parser().parse_args(argv)
+    if program and args.command in ("run", "compare"):
+        from powersim.startup import defer_gc
+        defer_gc()      # no collections until the numba core is loaded (startup.py)
+    try:
+        return _dispatch(args)
+    finally:
+        if program:
+            from powersim.startup import freeze_for_exit
+            freeze_for_exit()   # nothing left for the interpreter's last collection
+
+
+def _dispatch(args) -> int:
     try:
         if args.command == "asm":
             from powersim.asm import cmd_asm

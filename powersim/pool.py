@@ -30,6 +30,9 @@ import sys
 def worker_init(parent: int):
     """Pool worker: die with the parent (Linux PR_SET_PDEATHSIG), leave Ctrl-C to it."""
     import signal
+
+    from powersim.startup import defer_gc
+    defer_gc()      # no collections until its first run has loaded the numba core
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes

@@ -86,6 +86,8 @@ class Simulation:
         from powersim.pool import compile_lock
         with compile_lock(), _without_blas_probe():   # one process compiles, others wait
             m.prepare()
+        from powersim.startup import startup_over
+        startup_over()      # the collector back on, if the program deferred it
         hz = sc.machine.freq_mhz * 10**6
         step = int(SLICE_SECONDS * hz)
         limit = -(-self.until_tb * sc.machine.freq_mhz // sc.machine.timebase_mhz) + 10**7
