@@ -77,43 +77,100 @@ def _sequential(path, methods, scs, progress) -> list:
     return results
 
 
+class _Board:
+    """The methods to hand out (in order) and the outcomes, shared by this
+    process's thread and the thread feeding the pool."""
+
+    def __init__(self, methods, progress):
+        import threading
+        self.methods, self.progress = methods, progress
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.next = self.done = 0
+        self.results = [None] * len(methods)
+        self.error = None
+        self.t0 = time.perf_counter()
+
+    def take(self):
+        """The index of the next method to run, or None (all handed out, or an error)."""
+        with self.lock:
+            if self.next >= len(self.methods) or self.error is not None:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def record(self, i, out, where):
+        with self.lock:
+            if "error" in out:
+                self.error = self.error or out["error"]
+                self.finished.set()
+                return
+            self.results[i] = out["results"]
+            self.done += 1
+            if self.progress:
+                print(f"[{self.done}/{len(self.methods)}] {self.methods[i]} done: "
+                      f"{out['wall']:.2f} s {where}, "
+                      f"{time.perf_counter() - self.t0:.1f} s since the start",
+                      file=sys.stderr, flush=True)
+            if self.done == len(self.methods):
+                self.finished.set()
+
+
 def _parallel(path, methods, per_method, jobs, progress) -> list:
+    """``jobs - 1`` spawned workers and this process take the methods in order,
+    each the next one as it becomes free: one process start-up (a second or so of
+    CPU: imports, numba's cached core) fewer than ``jobs`` workers."""
     import queue
+    import threading
 
     from powersim.pool import spawn_pool, stop
     n = len(methods)
-    t0 = time.perf_counter()
+    board = _Board(methods, progress)
     if progress:
-        print(f"compare: {n} methods on {jobs} worker processes", file=sys.stderr, flush=True)
+        print(f"compare: {n} methods in {jobs} processes (this one and {jobs - 1} "
+              f"worker{'s' if jobs > 2 else ''})", file=sys.stderr, flush=True)
+    ex = spawn_pool(jobs - 1)
     done_q = queue.Queue()
-    ex = spawn_pool(jobs)
-    results = [None] * n
-    try:
-        futures = {}
-        for i, ov in enumerate(per_method):     # in order: the first methods start first
-            f = ex.submit(run_one, path, ov)
-            futures[f] = i
-            f.add_done_callback(done_q.put)
-        for k in range(1, n + 1):
-            f = done_q.get()
-            i = futures[f]
+
+    def submit():
+        i = board.take()
+        if i is None:
+            return False
+        f = ex.submit(run_one, path, per_method[i])
+        f.add_done_callback(lambda f, i=i: done_q.put((i, f)))
+        return True
+
+    def feed():     # a worker's outcome in, its next method out
+        inflight = sum(submit() for _ in range(jobs - 1))
+        while inflight:
+            i, f = done_q.get()
+            inflight -= 1
+            if f is None:       # stop
+                return
             try:
                 out = f.result()
             except Exception as e:      # the worker died (killed, out of memory)
-                raise PowersimError(f"method {methods[i]}: its worker process died "
-                                    f"({type(e).__name__}: {e})") from None
-            if "error" in out:
-                raise PowersimError(out["error"])
-            results[i] = out["results"]
-            if progress:
-                print(f"[{k}/{n}] {methods[i]} done: {out['wall']:.2f} s in its worker, "
-                      f"{time.perf_counter() - t0:.1f} s since the start",
-                      file=sys.stderr, flush=True)
+                out = {"error": f"method {methods[i]}: its worker process died "
+                                f"({type(e).__name__}: {e})"}
+            board.record(i, out, "in a worker")
+            inflight += submit()
+
+    feeder = threading.Thread(target=feed, name="compare-feeder", daemon=True)
+    try:
+        feeder.start()
+        while (i := board.take()) is not None:      # this process's share
+            board.record(i, run_one(path, per_method[i]), "here")
+        while not board.finished.wait(0.5):
+            pass
     except BaseException:
+        done_q.put((None, None))
         stop(ex)    # Ctrl-C or an error: the other runs are of no use
         raise
+    done_q.put((None, None))
     # every result is in and the workers are idle: kill them rather than wait ~0.4 s for
     # their exit (numba's teardown); nothing of theirs is unwritten (the numba and
     # kernel-image caches are written, atomically, before a run returns)
     stop(ex)
-    return results
+    if board.error is not None:
+        raise PowersimError(board.error)
+    return board.results

@@ -40,8 +40,9 @@ def test_jobs_2_gives_the_results_and_table_of_jobs_1(capsys, tmp_path):
     assert par == seq
     assert par_table == seq_table and len(par_table) > 10
     assert "[1/3] ipi" in seq_err                                   # one at a time here
-    assert "compare: 3 methods on 2 worker processes" in par_err    # in workers there
+    assert "compare: 3 methods in 2 processes" in par_err           # and a worker there
     assert sum(" done: " in line for line in par_err.splitlines()) == 3
+    assert "in a worker" in par_err         # the first method goes to the worker
 
 
 def test_bad_jobs_are_refused_before_anything_runs(capsys):
