@@ -1,5 +1,7 @@
-"""`powersim compare`: one scenario under several methods, each run in its own
-worker process (powersim.pool) or, with ``jobs=1``, one after the other here.
+"""`powersim compare`: one scenario under several methods, run by ``jobs``
+processes at once -- this one and ``jobs - 1`` spawned workers (powersim.pool),
+each taking the next method in order as it becomes free -- or, with
+``jobs=1``, one after the other here.
 
     results = run_methods("workloads/example-small.toml", ["ipi", "count"],
                           overrides=["workload.memory=8MiB"], jobs=2)
@@ -10,12 +12,16 @@ apart from ``host`` (wall time, MIPS); they come back in the order of
 ``methods``.  Every method's scenario is checked before any runs.
 
 Progress: with one job, each method's own bar as ``powersim run`` shows it,
-after a ``[k/N] method`` line; with several, the workers show no bar (their
-bars would overwrite each other) and this process prints a line per method as
-it finishes.  A worker that has to compile the numba core says so on stderr,
-on a line of its own (and only one worker compiles: powersim.pool.compile_lock).
+after a ``[k/N] method`` line; with several, no bar (the processes' bars would
+overwrite each other) but a line per method as it finishes.  A process that
+has to compile the numba core says so on stderr, on a line of its own, and only
+one compiles (powersim.pool.compile_lock) while the others wait for it.
 
-Memory: each worker builds its own kernel and page tables, so ``jobs``
+Speed: each extra process first loads numba's cached core (about a second of
+CPU), so ``--jobs 2`` gains only when the methods' runs are longer than that
+and a second CPU is free; results are the same either way.
+
+Memory: each process builds its own kernel and page tables, so ``jobs``
 methods' page tables are in memory at once (sequentially, one at a time).
 """
 
