@@ -177,9 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw op time per method, with the IPIs and tlbies of each (the "
                         "plot extra)")
     c.add_argument("--jobs", type=_int, metavar="N",
-                   help="run the methods in N worker processes at once (default: the "
-                        "number of CPUs; 1: one after the other in this process, each "
-                        "with its own progress bar); results and table are the same")
+                   help="run the methods in N processes at once, this one and N-1 "
+                        "workers (default: the number of CPUs; 1: one after the other "
+                        "here, each with its own progress bar); the results and the "
+                        "table are the same")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
 
     lt = sub.add_parser("litmus", help="run PPC litmus tests and count their outcomes",

@@ -75,8 +75,12 @@ def compile_lock():
         yield
         return
     from powersim.machine.jit import cache_dir
-    from powersim.machine.state import _core_cached
-    if _core_cached():
+    try:
+        from powersim.machine.state import _core_cached
+        cached = _core_cached()
+    except (ImportError, AttributeError):    # the check moved: lock anyway (costs a wait)
+        cached = False
+    if cached:
         yield
         return
     try:
