@@ -179,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--plot", metavar="OUT.png",
                    help="draw op time per method, with the IPIs and tlbies of each (the "
                         "plot extra)")
+    c.add_argument("--jobs", type=_int, metavar="N",
+                   help="run the methods in N processes at once, this one and N-1 "
+                        "workers (default: the number of CPUs; 1: one after the other "
+                        "here, each with its own progress bar); the results and the "
+                        "table are the same")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
 
     lt = sub.add_parser("litmus", help="run PPC litmus tests and count their outcomes",
@@ -217,9 +222,9 @@ def _overrides(args, *more) -> list:
 def _cmd_compare(args) -> int:
     import json
 
-    from powersim.config import ConfigError, load_scenario
+    from powersim.compare import run_methods
+    from powersim.config import ConfigError
     from powersim.results import compare_table
-    from powersim.sim import Simulation
 
     methods = [m.strip() for m in args.methods.split(",")]
     if args.plot:
@@ -228,15 +233,10 @@ def _cmd_compare(args) -> int:
     if not all(methods):
         raise ConfigError(f"--methods {args.methods!r}: allowed a comma-separated list of "
                           "methods, e.g. ipi,count")
-    # check every method's scenario before running any; build each kernel only when
-    # its turn comes (one set of page tables in memory at a time)
-    scenarios = [load_scenario(args.scenario, _overrides(args, f"kernel.method={m}"))
-                 for m in methods]
-    results = []
-    for m, sc in zip(methods, scenarios):
-        if not args.quiet:
-            print(f"[{len(results) + 1}/{len(scenarios)}] {m}", file=sys.stderr, flush=True)
-        results.append(Simulation(sc, args.scenario).run(progress=not args.quiet))
+    # every method's scenario is checked before any runs; each run builds its kernel
+    # in its own process (one after the other here with --jobs 1)
+    results = run_methods(args.scenario, methods, args.overrides, seed=args.seed,
+                          jobs=args.jobs, progress=not args.quiet)
     if args.json:
         with open(args.json, "w") as f:
             json.dump([r.to_dict() for r in results], f, indent=1, sort_keys=True)
@@ -306,7 +306,22 @@ def _cmd_kernel(args) -> int:
 
 
 def main(argv=None) -> int:
+    """The program (``argv`` None: the console script, ``python -m powersim``) or
+    a call with the arguments (tests)."""
+    program = argv is None
     args = build_parser().parse_args(argv)
+    if program and args.command in ("run", "compare"):
+        from powersim.startup import defer_gc
+        defer_gc()      # no collections until the numba core is loaded (startup.py)
+    try:
+        return _dispatch(args)
+    finally:
+        if program:
+            from powersim.startup import freeze_for_exit
+            freeze_for_exit()   # nothing left for the interpreter's last collection
+
+
+def _dispatch(args) -> int:
     try:
         if args.command == "asm":
             from powersim.asm import cmd_asm

@@ -17,6 +17,8 @@ progress bar counts the work the workload's plan names against its known total
 with tqdm's rate and time left, and the measured CPU's simulated time.
 """
 
+import contextlib
+import sys
 import time
 
 import attrs
@@ -81,7 +83,11 @@ class Simulation:
         m = self.kernel.load(plan.scripts, mm_cpus=plan.mm_cpus, running=plan.running,
                              mm_users=plan.mm_users, take_tables=True)  # no second copy
         m.load(_mark_routine(mark_addr()), mark_addr())
-        m.prepare()
+        from powersim.pool import compile_lock
+        with compile_lock(), _without_blas_probe():   # one process compiles, others wait
+            m.prepare()
+        from powersim.startup import startup_over
+        startup_over()      # the collector back on, if the program deferred it
         hz = sc.machine.freq_mhz * 10**6
         step = int(SLICE_SECONDS * hz)
         limit = -(-self.until_tb * sc.machine.freq_mhz // sc.machine.timebase_mhz) + 10**7
@@ -110,6 +116,31 @@ class Simulation:
         return Results.build(self, res, op_cycles=int((marks[3] - marks[2])
                                                       - (marks[1] - marks[0])),
                              round_cycles=serialize_cycles(tr), extra=extra)
+
+
+_BLAS = "scipy.linalg.cython_blas"
+
+
+@contextlib.contextmanager
+def _without_blas_probe():
+    """Loading the numba core (Machine.prepare) makes numba import
+    numba.np.arraymath, which probes for a BLAS by importing scipy.linalg: ~0.2 s
+    of every run's start-up (with numpy.f2py and charset_normalizer behind it),
+    for a flag (numba's _HAVE_BLAS) that only picks np.correlate/np.convolve's
+    inner product, neither of which the core uses.  While the core loads, that
+    one import fails at once (None in sys.modules), as when scipy is not
+    installed -- scipy is no dependency of powersim; np.dot & co. still import
+    scipy when something compiles them later.  A no-op once numba.np.arraymath is
+    imported."""
+    if "numba.np.arraymath" in sys.modules or _BLAS in sys.modules:
+        yield
+        return
+    sys.modules[_BLAS] = None
+    try:
+        yield
+    finally:
+        if _BLAS in sys.modules and sys.modules[_BLAS] is None:
+            del sys.modules[_BLAS]
 
 
 def _unfinished(sc, cpu, thread, until_tb) -> str:

@@ -20,17 +20,8 @@ executor is a ``concurrent.futures.ProcessPoolExecutor`` (``--jobs``) or a
 ``distributed.Client`` (``--scheduler`` / ``--dask-local``), both of which
 have exactly that interface.  Only the parent process writes the database.
 
-The pool uses the 'spawn' start method.  Not 'fork': the parent runs tqdm's
-monitor thread (and Dask's threads with ``--dask-local``), and forking a
-process that has threads is unsafe (deprecated from Python 3.12); fork would
-save nothing anyway, since the parent never imports numba: each worker loads
-the numba core from numba's cache on its first point either way (a few
-seconds; about a minute when the cache is cold).  Not 'forkserver': its
-workers are children of the fork server, which lives as long as a worker
-holds its alive-pipe, so a sweep killed with SIGKILL left the server and an
-idle worker running for ever (seen in test_sweep's kill test).  Spawned
-workers are the sweep's own children and ask the kernel to SIGKILL them when
-it dies (prctl PR_SET_PDEATHSIG), so a killed sweep leaves nothing running.
+The pool is powersim.pool's (spawned workers that die with the sweep; why spawn
+there).
 """
 
 import itertools
@@ -190,20 +181,6 @@ def run_point(task: dict) -> dict:
     return out
 
 
-def _worker_init(parent: int):
-    """Pool worker: die with the parent (Linux PR_SET_PDEATHSIG), leave Ctrl-C to it."""
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        import ctypes
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() != parent:      # the parent died before prctl took effect
-            os._exit(1)
-
-
 # --- the driver ------------------------------------------------------------------------
 class SweepReport:
     def __init__(self, total, before):
@@ -319,30 +296,22 @@ def run_sweep(points, store, jobs=None, scheduler=None, dask_local=None, progres
 
 
 def _run_pool(todo, store, report, bar, jobs):
-    import multiprocessing
-    from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+    from concurrent.futures import BrokenExecutor
+
+    from powersim.pool import spawn_pool, stop
     workers = min(jobs, len(todo))
-    ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                             initargs=(os.getpid(),),
-                             mp_context=multiprocessing.get_context("spawn"))
+    ex = spawn_pool(workers)
     try:
         _drive(ex.submit, lambda: workers, todo, store, report, bar)
     except BrokenExecutor as e:     # a worker died (killed, out of memory): no new points
-        _stop(ex)
+        stop(ex)
         raise PowersimError(f"the process pool broke, a worker died ({e}); the "
                             f"{report.stored} points finished in this run are stored: "
                             "run the same command again to resume") from None
     except BaseException:
-        _stop(ex)   # Ctrl-C or an error: points in flight are lost, stored ones kept
+        stop(ex)    # Ctrl-C or an error: points in flight are lost, stored ones kept
         raise
     ex.shutdown()
-
-
-def _stop(ex):
-    """Kill the pool's workers now (the executor only waits for them)."""
-    for p in list((getattr(ex, "_processes", None) or {}).values()):
-        p.kill()
-    ex.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_dask(todo, store, report, bar, scheduler, dask_local):
