@@ -93,7 +93,7 @@ def _struct_page(b, dst, pmd, lay):
     page.index_to_page(b, dst, dst, lay)
 
 
-def _emit_split(b, lay):
+def _emit_split(b, lay, wmb=True):
     epilogue, nothing = _begin(b, "split_huge_pmd")
     b.ldbrx(R4, 0, PMDP)
     pmd_kind(b, R5, R4)
@@ -119,7 +119,8 @@ def _emit_split(b, lay):
     b.bdnz(fill)
     _struct_page(b, R3, OLD_PMD, lay)
     b.bl("split_huge_pmd_rmap")         # the PTEs' references and mapcounts (page.py)
-    b.lwsync()                          # smp_wmb: the PTEs before the PMD [L-bar]
+    if wmb:                             # (kernel.drop_barrier = split_wmb: left out)
+        b.lwsync()                      # smp_wmb: the PTEs before the PMD [L-bar]
     b.mr(R3, MM)
     b.mr(R4, PMDP)
     b.mr(R5, PGTABLE)
@@ -170,7 +171,8 @@ def _emit_collapse(b, lay):
     _end(b, epilogue, nothing, unlock)
 
 
-def emit(b, lay):
-    """split_huge_pmd, collapse_huge_page."""
-    _emit_split(b, lay)
+def emit(b, lay, split_wmb=True):
+    """split_huge_pmd (``split_wmb=False``: without the smp_wmb before
+    pmd_populate), collapse_huge_page."""
+    _emit_split(b, lay, split_wmb)
     _emit_collapse(b, lay)
