@@ -12,13 +12,17 @@ kind                a                      b (r0)
                                            deferred frees both end there)
 ``PMD_SET``         the PMD slot           the new entry, CPU byte order
                                            (``pmd_populate``, ``set_pmd_at``,
-                                           plain ``pmd_clear`` stores)
+                                           plain ``pmd_clear`` stores; and
+                                           ``zap_pte_range`` restating the table
+                                           pointer before it clears its PTEs)
 ``PMD_SET_BE``      the PMD slot           the new entry as stored (big-endian
                                            image: ``pmd_hugepage_update``, i.e.
                                            get_and_clear and invalidate)
 ``WALK_PMD``        the PMD slot           the value the walker read (once)
-``WALK_DEREF``      the PTE slot the       --  (0: nothing found; the PMD slot
-                    walker loads through   itself for the pmd-as-pte cast)
+``WALK_DEREF``      the PTE slot the       the entry the walker read through it
+                    walker loads through   (CPU byte order)  (a = 0: nothing
+                                           found; the PMD slot itself for the
+                                           pmd-as-pte cast)
 ``WALK_BEGIN``      the EA                 --  (``walker_window``: the bracket
                                            entered; ``gup_fast_paced`` and the
                                            KVM fault in ``cmd_guest``: the call)

@@ -184,7 +184,7 @@ def _emit_gup_fast(b, lay, method):
     b.mr(pmd, "r6")
     b.ldbrx(pte, 0, ptep)               # pte = READ_ONCE(*ptep), never reloaded
     if not method.walker_recheck:       # used as loaded (robust: once re-checked)
-        trace(b, WALK_DEREF, ptep, scratch="r3")
+        trace(b, WALK_DEREF, ptep, pte, scratch="r3")
     _bit(b, "r3", pte, 0)               # present ...
     _bit(b, "r4", pte, 1)               # ... and _PAGE_PTE (a leaf, not a table pointer)
     b.and_("r3", "r3", "r4")
@@ -206,7 +206,7 @@ def _emit_gup_fast(b, lay, method):
             b.ldbrx("r3", 0, slot)
             b.cmpd("r3", seen)
             b.bne(backoff)
-        trace(b, WALK_DEREF, ptep, scratch="r3")
+        trace(b, WALK_DEREF, ptep, pte, scratch="r3")
         trace(b, PAGE_GET, ref, scratch="r3")
     b.li(result, 1)
     b.b(out)
@@ -342,7 +342,7 @@ def _emit_kvm_fault(b, method):
     b.b(out := b.local("out"))
     b.label(found)
     b.ldbrx("r30", 0, "r3")             # pte = *ptep, once
-    trace(b, WALK_DEREF, "r3", scratch="r4")
+    trace(b, WALK_DEREF, "r3", "r30", scratch="r4")
     b.label(out)
     method.walker_end(b, "r31", "r29")
     b.mr("r3", "r30")
@@ -400,7 +400,7 @@ def _emit_window(b, lay, method):
         b.ldbrx("r4", 0, "r5")          # the walk is unchanged (r5, r6 live)
         b.cmpd("r4", "r6")
         b.bne(stale := b.local("stale"))
-        trace(b, WALK_DEREF, "r27", scratch="r4")
+        trace(b, WALK_DEREF, "r27", "r25", scratch="r4")
         b.cmpdi("r26", 0)
         b.beq(used := b.local("used"))
         trace(b, PAGE_GET, "r26", scratch="r4")
@@ -413,7 +413,7 @@ def _emit_window(b, lay, method):
         b.li("r26", 0)
         b.label(used)
     else:
-        trace(b, WALK_DEREF, "r27", scratch="r4")   # the window's end uses the slot
+        trace(b, WALK_DEREF, "r27", "r25", scratch="r4")    # the window's end uses the slot
         _window_get(b, lay, "r26", "r25", traced=True)  # (0: none) and its page
     b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
     trace(b, WALK_END, "r4", scratch="r3")     # a: what was recorded, not yet handled
