@@ -201,6 +201,18 @@ def sleep_for(b, ticks, tmp, insn):
     hard_irq(b, tmp, enable=True)
 
 
+def sleep_until(b, target, tmp, tmp2):
+    """``wait`` until timebase ``target`` (at once if it has passed), waking as
+    often as it must (DEC_MAX, other interrupts).  Clobbers ``tmp``, ``tmp2``."""
+    b.label(again := b.local("until"))
+    b.mftb(tmp)
+    b.subf_rc(tmp, tmp, target)
+    b.ble(done := b.local("due"))
+    sleep_for(b, tmp, tmp2, "wait")
+    b.b(again)
+    b.label(done)
+
+
 # --- routines -------------------------------------------------------------------------
 def _emit_pool(b, lay):
     b.label("pte_alloc_one")

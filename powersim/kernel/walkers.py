@@ -42,6 +42,15 @@ until)``                               ``gup_fast_loop`` (each reference put bac
                                        timebase ``until``; each call bracketed by
                                        WALK_BEGIN (a = ea) and WALK_END (a = its
                                        result) trace records; r3 = calls made
+``walker_windows(mm, ea, n, count)``  test hook: ``count`` walker_windows of n
+                                       iterations, the i-th at ``ea + (i * 64K)
+                                       mod 2M`` (the pages of one THP), a
+                                       quiescent point (``rcu_qs``) between
+``walker_windows_paced(ea, n, period,   test hook: walker_windows of current->mm on
+until)``                               a timebase grid: the k-th window at ``k *
+                                       period + (k mod 64)`` (a sweep across 64
+                                       ticks), at ``ea + (k * 64K) mod 2M``, until
+                                       timebase ``until``
 ``walk_mark(slot, mm, ea)``            test hook: ``__find_linux_pte(mm->pgd, ea)``
                                        in the walker bracket; r3..r6 to marks
                                        ``slot..slot+3``
@@ -69,7 +78,7 @@ from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPP
                                     PACA_KVM_RETRIES, PACA_MARKS)
 from powersim.kernel.page import SP_REFCOUNT, compound_head, frame_index, index_to_page
 from powersim.kernel.pgtable import (PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_qs,
-                                     sleep_for)
+                                     sleep_for, sleep_until)
 from powersim.kernel.trace import (PAGE_GET, WALK_BEGIN, WALK_DEREF, WALK_END, WALK_PMD,
                                    WALK_RESTORED, trace)
 from powersim.radix import GEOMETRY, PAGE_SHIFTS, SW0, V
@@ -433,6 +442,58 @@ def _emit_window(b, lay, method):
     epilogue()
 
 
+def _emit_windows(b):
+    b.label("walker_windows")           # (mm, ea, n, count)
+    mm, ea, n, count, offset = R31, R30, R29, R28, R27
+    epilogue = prologue(b, 80, [mm, ea, n, count, offset])
+    for dst, src in ((mm, "r3"), (ea, "r4"), (n, "r5"), (count, "r6")):
+        b.mr(dst, src)
+    b.li(offset, 0)
+    b.cmpdi(count, 0)
+    b.beq(done := b.local("done"))
+    b.label(loop := b.local("window"))
+    b.mr("r3", mm)
+    b.add("r4", ea, offset)
+    b.mr("r5", n)
+    b.bl("walker_window")
+    rcu_qs(b, "r3")
+    b.addis(offset, offset, (1 << PAGE_SHIFT) >> 16)
+    b.rldicl(offset, offset, 0, 64 - PMD_SHIFT)     # mod 2M
+    b.addi(count, count, -1)
+    b.cmpdi(count, 0)
+    b.bne(loop)
+    b.label(done)
+    epilogue()
+
+
+def _emit_windows_paced(b, lay):
+    b.label("walker_windows_paced")     # (ea, n, period, until)
+    ea, n, period, until, k = R31, R30, R29, R28, R27
+    epilogue = prologue(b, 64, [ea, n, period, until, k])
+    for dst, src in ((ea, "r3"), (n, "r4"), (period, "r5"), (until, "r6")):
+        b.mr(dst, src)
+    b.mftb("r3")                        # the first grid point ahead
+    b.divdu(k, "r3", period)
+    b.addi(k, k, 1)
+    b.label(loop := b.local("paced"))
+    b.mulld("r7", k, period)
+    b.andi_rc("r8", k, 127)
+    b.add("r7", "r7", "r8")
+    b.cmpld("r7", until)
+    b.bge(done := b.local("done"))
+    sleep_until(b, "r7", "r8", "r9")
+    b.li64("r3", lay.mm)
+    b.rldicl("r4", k, PAGE_SHIFT, 64 - PMD_SHIFT)   # (k * 64K) mod 2M
+    b.add("r4", "r4", ea)
+    b.mr("r5", n)
+    b.bl("walker_window")
+    rcu_qs(b, "r3")
+    b.addi(k, k, 1)
+    b.b(loop)
+    b.label(done)
+    epilogue()
+
+
 def _emit_mark_hooks(b, method):
     b.label("walk_mark")                # (slot, mm, ea)
     epilogue = prologue(b, 64, ["r31", "r30", "r29", "r28"])
@@ -472,4 +533,6 @@ def emit(b, lay, method):
     _emit_gup_paced(b, lay)
     _emit_kvm_fault(b, method)
     _emit_window(b, lay, method)
+    _emit_windows(b)
+    _emit_windows_paced(b, lay)
     _emit_mark_hooks(b, method)
