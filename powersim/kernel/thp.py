@@ -33,10 +33,9 @@ operations"), as assembled routines.
     _mapcount down, the compound mapcount and NR_ANON_THPS up, the PTEs' 31
     references dropped), not Linux's instructions for it.
 
-``split_collapse_loop(mm, addr, n)``: test hook, n splits each followed by a
-collapse of the THP at addr; ``split_collapse_paced(period, split_lead,
-collapse_lead, until)``: the same on a timebase grid (the barrier tests'
-churn, tests/kernel/test_barriers.py).
+``split_collapse_paced(period, split_lead, collapse_lead, until)``: test hook,
+a split then a collapse of current->mm's first THP on a timebase grid (the
+barrier tests' churn, tests/kernel/test_barriers.py).
 """
 
 from powersim.asm_builder import R0, R3, R4, R5, R6, R7, R8, R9, R26, R27, R28, R29, R30, R31
@@ -208,32 +207,9 @@ def _emit_churn_paced(b, lay):
     epilogue()
 
 
-def _emit_churn(b):
-    """``split_collapse_loop(mm, addr, n)``: test hook, n times split_huge_pmd
-    then collapse_huge_page of the THP at addr, back to back."""
-    b.label("split_collapse_loop")
-    mm, addr, n = MM, HADDR, PMDP
-    epilogue = prologue(b, 48, [mm, addr, n])
-    b.mr(mm, R3)
-    b.mr(addr, R4)
-    b.mr_rc(n, R5)
-    b.beq(done := b.local("done"))
-    b.label(loop := b.local("churn"))
-    for routine in ("split_huge_pmd", "collapse_huge_page"):
-        b.mr(R3, mm)
-        b.mr(R4, addr)
-        b.bl(routine)
-    b.addi(n, n, -1)
-    b.cmpdi(n, 0)
-    b.bne(loop)
-    b.label(done)
-    epilogue()
-
-
 def emit(b, lay, split_wmb=True):
     """split_huge_pmd (``split_wmb=False``: without the smp_wmb before
-    pmd_populate), collapse_huge_page, and the test hook split_collapse_loop."""
+    pmd_populate), collapse_huge_page, and the test hook split_collapse_paced."""
     _emit_split(b, lay, split_wmb)
     _emit_collapse(b, lay)
-    _emit_churn(b)
     _emit_churn_paced(b, lay)

@@ -42,10 +42,6 @@ until)``                               ``gup_fast_loop`` (each reference put bac
                                        timebase ``until``; each call bracketed by
                                        WALK_BEGIN (a = ea) and WALK_END (a = its
                                        result) trace records; r3 = calls made
-``walker_windows(mm, ea, n, count)``  test hook: ``count`` walker_windows of n
-                                       iterations, the i-th at ``ea + (i * 64K)
-                                       mod 2M`` (the pages of one THP), a
-                                       quiescent point (``rcu_qs``) between
 ``walker_windows_paced(ea, n, period,   test hook: walker_windows of current->mm on
 until)``                               a timebase grid: the k-th window at ``k *
                                        period + (k mod 64)`` (a sweep across 64
@@ -442,30 +438,6 @@ def _emit_window(b, lay, method):
     epilogue()
 
 
-def _emit_windows(b):
-    b.label("walker_windows")           # (mm, ea, n, count)
-    mm, ea, n, count, offset = R31, R30, R29, R28, R27
-    epilogue = prologue(b, 80, [mm, ea, n, count, offset])
-    for dst, src in ((mm, "r3"), (ea, "r4"), (n, "r5"), (count, "r6")):
-        b.mr(dst, src)
-    b.li(offset, 0)
-    b.cmpdi(count, 0)
-    b.beq(done := b.local("done"))
-    b.label(loop := b.local("window"))
-    b.mr("r3", mm)
-    b.add("r4", ea, offset)
-    b.mr("r5", n)
-    b.bl("walker_window")
-    rcu_qs(b, "r3")
-    b.addis(offset, offset, (1 << PAGE_SHIFT) >> 16)
-    b.rldicl(offset, offset, 0, 64 - PMD_SHIFT)     # mod 2M
-    b.addi(count, count, -1)
-    b.cmpdi(count, 0)
-    b.bne(loop)
-    b.label(done)
-    epilogue()
-
-
 def _emit_windows_paced(b, lay):
     b.label("walker_windows_paced")     # (ea, n, period, until)
     ea, n, period, until, k = R31, R30, R29, R28, R27
@@ -533,6 +505,5 @@ def emit(b, lay, method):
     _emit_gup_paced(b, lay)
     _emit_kvm_fault(b, method)
     _emit_window(b, lay, method)
-    _emit_windows(b)
     _emit_windows_paced(b, lay)
     _emit_mark_hooks(b, method)
