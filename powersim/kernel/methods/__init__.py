@@ -41,6 +41,7 @@ from powersim.kernel.methods import count, ipi, none, percpu, robust, trim
 
 METHODS = {m.NAME: m for m in (ipi, count, percpu, robust, trim, none)}
 
+
 def without_barrier(method, drop):
     """``method`` (a module) with the barrier ``drop`` (a BARRIERS key) left out of
     its hooks; the module itself for "none" and "split_wmb" (thp.py's barrier)."""
