@@ -30,8 +30,9 @@ walker read a PMD or PTE value that is already stale):
 ``unserialized``  the walker uses a PMD value that its slot no longer held when
                 the serialize of that change returned (a ``SERIALIZED`` record
                 of the thread that made the change, while the walker held the
-                old value and had not used it yet), and that the slot still does
-                not hold: what ``serialize_against_pte_lookup`` exists to rule
+                old value and had not used it yet; not robust's at a clear,
+                where its walkers re-check instead), and that the slot still
+                does not hold: what ``serialize_against_pte_lookup`` exists to rule
                 out (the Dekker/SB pattern of ``count`` and ``percpu`` without
                 one of their smp_mb);
 ``stale_pte``   the walker read, through a table pointer that a split
@@ -149,7 +150,7 @@ def check(trace) -> list:
             else:
                 published.pop(slot, None)
             slots[slot], values[slot], changed[cpu] = k, value, slot
-        elif kind == SERIALIZED:
+        elif kind == SERIALIZED and b:      # (b = 0: the walkers re-check instead)
             slot = changed.get(cpu)
             for c in pending:
                 h = held[c]

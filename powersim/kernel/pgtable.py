@@ -316,7 +316,9 @@ def _emit_pmd_ops(b, lay, method):
     def serialize(collapse=False):
         b.mr(R3, mm)
         method.serialize(b, collapse=collapse)
-        trace(b, SERIALIZED, mm, scratch=R3)
+        # b: 1 when the walkers rely on this serialize (0: robust's re-check instead)
+        b.li(R0, int(collapse or not method.walker_recheck))
+        trace(b, SERIALIZED, mm, R0, scratch=R3)
 
     update_then("pmdp_huge_get_and_clear", (1 << 64) - 1, 0, serialize)
 

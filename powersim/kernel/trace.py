@@ -33,8 +33,11 @@ kind                a                      b (r0)
 ``WALK_RESTORED``   the slot               --  (``walker_window``: after
                                            ``walker_end``, i.e. after the replay
                                            of what was recorded)
-``SERIALIZED``      the mm                 --  (the method's serialize at a PMD
-                                           clear/invalidate/collapse returned)
+``SERIALIZED``      the mm                 1 when the walkers rely on it, 0
+                                           when they re-check instead (robust at
+                                           a clear/invalidate)  (the method's
+                                           serialize at a PMD clear/invalidate/
+                                           collapse returned)
 ``IDLE_STOP``       the state's index in   --  (``cmd_idle_gov``: the state the
                     kernel.idle_states         menu governor picked)
 ``PAGE_FREE``       the struct page        the order (``__free_pages_ok``: the

@@ -151,14 +151,17 @@ def _trace(*rows):
 def test_a_walker_that_uses_a_pmd_its_serialize_did_not_wait_for_races():
     before = [(2, 0, PMD_SET, SLOT, TABLE_PMD), (10, 1, WALK_PMD, SLOT, TABLE_PMD),
               (20, 0, PMD_SET, SLOT, 0)]
-    late_use = _trace(*before, (30, 0, SERIALIZED, 0x99, 0), (40, 1, WALK_DEREF, TABLE + 8, PTE))
+    late_use = _trace(*before, (30, 0, SERIALIZED, 0x99, 1), (40, 1, WALK_DEREF, TABLE + 8, PTE))
     assert [r.kind for r in checker.check(late_use)] == ["unserialized"]
-    used_first = _trace(*before, (25, 1, WALK_DEREF, TABLE + 8, PTE), (30, 0, SERIALIZED, 0x99, 0))
+    used_first = _trace(*before, (25, 1, WALK_DEREF, TABLE + 8, PTE), (30, 0, SERIALIZED, 0x99, 1))
     assert checker.check(used_first) == []
     # the slot holds the walker's value again when it uses it (robust's re-check passed)
-    again = _trace(*before, (30, 0, SERIALIZED, 0x99, 0), (35, 0, PMD_SET, SLOT, TABLE_PMD),
+    again = _trace(*before, (30, 0, SERIALIZED, 0x99, 1), (35, 0, PMD_SET, SLOT, TABLE_PMD),
                    (40, 1, WALK_DEREF, TABLE + 8, PTE))
     assert checker.check(again) == []
+    # robust's clear: SERIALIZED with b = 0, its walkers re-check rather than rely on it
+    assert checker.check(_trace(*before, (30, 0, SERIALIZED, 0x99, 0),
+                                (40, 1, WALK_DEREF, TABLE + 8, PTE))) == []
 
 
 def test_a_zero_pte_through_a_table_split_just_published_is_a_stale_pte():
