@@ -24,6 +24,25 @@ once; 3.3-3.5: what split, collapse and table freeing do under it):
 ``table_to_leaf``  the slot read as a table pointer now holds a huge leaf
                 (the walker reads a table no longer mapped by it).
 
+and, with the walker's memory-ordering hazards (a weak memory model lets a
+walker read a PMD or PTE value that is already stale):
+
+``unserialized``  the walker uses a PMD value that its slot no longer held when
+                the serialize of that change returned (a ``SERIALIZED`` record
+                of the thread that made the change, while the walker held the
+                old value and had not used it yet; not robust's at a clear,
+                where its walkers re-check instead), and that the slot still
+                does not hold: what ``serialize_against_pte_lookup`` exists to rule
+                out (the Dekker/SB pattern of ``count`` and ``percpu`` without
+                one of their smp_mb);
+``stale_pte``   the walker read, through a table pointer that a split
+                published (``pmd_populate`` after ``pmdp_invalidate``) and the
+                slot still holds, a PTE that is not present: split fills every
+                PTE before it publishes the table (its smp_wmb), so the walker
+                saw the table's contents from before the fill (the MP pattern).
+                ``zap_pte_range`` restates the slot (a ``PMD_SET`` of the same
+                table) before it clears PTEs, so its clears are no such race.
+
 At each ``PAGE_GET`` (the walker takes its reference on the struct page the
 entry it used points to) a race of its own kind:
 
@@ -39,11 +58,12 @@ import numpy as np
 from powersim.errors import PowersimError
 from powersim.kernel.layout import KERNELBASE
 from powersim.kernel.trace import (PAGE_FREE, PAGE_GET, PMD_SET, PMD_SET_BE, PT_ALLOC, PT_FREE,
-                                   WALK_DEREF, WALK_PMD)
+                                   SERIALIZED, WALK_DEREF, WALK_PMD)
 from powersim.radix import NLB_MASK
 
 NONE, SERIALIZING, TABLE, LEAF = "none", "serializing", "table", "leaf"
-RACE_KINDS = ("freed", "reused", "leaf_to_table", "table_to_leaf", "use_after_free")
+RACE_KINDS = ("freed", "reused", "leaf_to_table", "table_to_leaf", "use_after_free",
+              "unserialized", "stale_pte")
 _PHYS = (1 << 60) - 1       # the linear map's quadrant bits off: one name per page
 
 
@@ -73,7 +93,8 @@ def _phys(addr: int) -> int:
     return (int(addr) - KERNELBASE if int(addr) >= KERNELBASE else int(addr)) & _PHYS
 
 
-_KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, PAGE_FREE, PAGE_GET)
+_KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, PAGE_FREE, PAGE_GET,
+          SERIALIZED)
 _CHUNK = 1 << 16
 
 
@@ -102,6 +123,11 @@ def check(trace) -> list:
     """The races in ``trace`` (``Machine.trace()`` records, or any sequence of
     records with fields cycle, seq, thread, kind, a, b), in replay order."""
     gen, live, slots, held, races, freed = {}, {}, {}, {}, [], set()
+    values = {}         # slot -> its current entry (CPU byte order)
+    published = {}      # slot -> the table pointer a split published there, unchanged since
+    changed = {}        # thread -> the slot it changed last (what its SERIALIZED serializes)
+    pending = set()     # CPUs whose held PMD has not been used yet
+    unserialized = set()    # ... and was already stale when a serialize of it returned
     for cycle, cpu, kind, a, b in _replay(trace):
         if kind == PAGE_FREE:       # (a walker's get names a head page: the block's first)
             freed.add(_phys(a))
@@ -117,21 +143,35 @@ def check(trace) -> list:
         elif kind == PT_FREE:
             live[_phys(a)] = False
         elif kind in (PMD_SET, PMD_SET_BE):
-            value = _swap(b) if kind == PMD_SET_BE else b
-            slots[_phys(a)] = pmd_kind(value)
+            slot, value = _phys(a), _swap(b) if kind == PMD_SET_BE else b
+            k = pmd_kind(value)
+            if k == TABLE and slots.get(slot) == SERIALIZING:
+                published[slot] = value         # split: pmd_populate after the invalidate
+            else:
+                published.pop(slot, None)
+            slots[slot], values[slot], changed[cpu] = k, value, slot
+        elif kind == SERIALIZED and b:      # (b = 0: the walkers re-check instead)
+            slot = changed.get(cpu)
+            for c in pending:
+                h = held[c]
+                if h[0] == slot and h[4] != values.get(slot, h[4]):
+                    unserialized.add(c)
         elif kind == WALK_PMD:
             slot, value = _phys(a), b
             k = pmd_kind(value)
             slots.setdefault(slot, k)
+            values.setdefault(slot, value)
             table = _phys(value & NLB_MASK) if k == TABLE else 0
-            held[cpu] = (slot, k, table, gen.get(table, 0))
+            held[cpu] = (slot, k, table, gen.get(table, 0), value)
+            pending.add(cpu)
+            unserialized.discard(cpu)
         elif kind == WALK_DEREF:
             if a == 0:
                 continue            # the walk found nothing: nothing used
             if cpu not in held:
                 raise PowersimError(f"trace record at cycle {cycle}: CPU {cpu} "
                                     f"dereferences {a:#x} without a walker PMD read")
-            slot, k, table, g = held[cpu]
+            slot, k, table, g, value = held[cpu]
             race = None
             if k == LEAF and slots[slot] == TABLE:
                 race = "leaf_to_table"
@@ -142,6 +182,13 @@ def check(trace) -> list:
                     race = "reused"
                 elif slots[slot] == LEAF:
                     race = "table_to_leaf"
+            if race is None and cpu in unserialized and values[slot] != value:
+                race = "unserialized"
+            if race is None and k == TABLE and published.get(slot) == value \
+                    and not b >> 63:    # a PTE read through it, not present
+                race = "stale_pte"
+            pending.discard(cpu)
+            unserialized.discard(cpu)
             if race:
                 races.append(Race(cycle, cpu, race, slot, _phys(a), table))
     return races

@@ -270,7 +270,8 @@ def build_image(lay: Layout, ipi: str, kp: KernelParams):
     if cmethod.is_c_method(kp.method):
         return cmethod.build_image(lambda hooks: _assemble(lay, ipi, kp, hooks),
                                    kp.method, lay)
-    return _assemble(lay, ipi, kp, methods.get(kp.method))
+    return _assemble(lay, ipi, kp, methods.without_barrier(methods.get(kp.method),
+                                                           kp.drop_barrier))
 
 
 def _assemble(lay, ipi, kp, method):
@@ -288,7 +289,7 @@ def _assemble(lay, ipi, kp, method):
     pgtable.emit(b, lay, method)
     tlbflush.emit(b, lay, kp, method)
     mm.emit(b, lay, method)
-    thp.emit(b, lay)
+    thp.emit(b, lay, split_wmb=kp.drop_barrier != "split_wmb")
     walkers.emit(b, lay, method)
     img = b.assemble(base=KERNELBASE, filename="<kernel>")
     if len(img.data) > DATA_BASE:

@@ -327,6 +327,7 @@ def _emit_base_pages(b, lay):
     b.ldbrx(R4, 0, pmdp)                # still a table pointer under the lock?
     pmd_kind(b, R5, R4)
     b.bne(unlock := b.local("unlock"))
+    trace(b, PMD_SET, pmdp, R4, scratch=R5)     # (the checker: its PTEs change from here)
     pgtable._next_table(b, ptep, R4)
     b.rldicl(R4, addr, 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
     b.sldi(R4, R4, 3)
@@ -393,6 +394,7 @@ def _emit_pte_level(b, lay, method):
     b.ldbrx(R4, 0, pmdp)                # still a table pointer under the lock?
     pmd_kind(b, R5, R4)
     b.bne(unlock := b.local("unlock"))
+    trace(b, PMD_SET, pmdp, R4, scratch=R5)     # (the checker: its PTEs change from here)
     pgtable._next_table(b, ptep, R4)
     b.rldicl(R4, addr, 64 - PAGE_SHIFT, 64 - (pgtable.PMD_SHIFT - PAGE_SHIFT))
     b.sldi(R4, R4, 3)

@@ -8,11 +8,36 @@ powersim.machine.params): type, default, unit, one-line description, source.
 import attrs
 
 from powersim.errors import PowersimError
-from powersim.machine.params import param
+from powersim.machine.params import choice, param
 
 
 class KernelParamError(PowersimError):
     """A kernel parameter outside what is allowed."""
+
+
+# kernel.drop_barrier -> (the methods it applies to (None: every method), what it removes)
+BARRIERS = {
+    "none": (None, "nothing: the kernel as built for its method"),
+    "walker_mb": (("count", "percpu"), "the smp_mb (sync) after the walker's count "
+                  "increment in begin_lockless_pgtbl_walk (SB with serialize's smp_mb)"),
+    "serialize_mb": (("count",), "serialize_against_pte_lookup's smp_mb (sync) between "
+                     "the PMD store and the count read (SB with the walker's smp_mb)"),
+    "split_wmb": (None, "the smp_wmb (lwsync) before split's pmd_populate: the PTEs "
+                  "before the PMD that publishes them (MP with the walker's dependent loads)"),
+}
+
+
+def check_barrier(drop, method_name):
+    """Why ``kernel.drop_barrier = drop`` does not apply to ``method_name``, or ''."""
+    if drop not in BARRIERS:
+        return f"kernel.drop_barrier = {drop!r}: allowed {', '.join(BARRIERS)}"
+    only = BARRIERS[drop][0]
+    if only is not None and method_name not in only:
+        what = ("a C method (write the variant in C)" if method_name.endswith(".c")
+                else f"kernel.method = {method_name!r}")
+        return (f"kernel.drop_barrier = {drop!r} is for kernel.method {' or '.join(only)}, "
+                f"not {what}")
+    return ""
 
 
 @attrs.define(frozen=True)
@@ -20,6 +45,11 @@ class KernelParams:
     method: str = param("ipi", "name", "serialization of THP PMD changes against lockless "
                         "walkers (one module in powersim/kernel/methods/)",
                         "docs/KERNEL.md \"Methods\", one tag each")
+    drop_barrier: str = choice("none", "name", "TEST ONLY: build the kernel with one "
+                               "barrier left out, to show what it closes (none; walker_mb: "
+                               "count/percpu; serialize_mb: count; split_wmb: any method)",
+                               "docs/KERNEL.md \"Barriers\"",
+                               tuple(BARRIERS))
     ipi: str = param("doorbell", "name", "how IPIs are sent: doorbell (a global msgsnd by "
                      "PIR, what v5.4 uses on PowerNV POWER9) or xive (an ESB trigger store, "
                      "only with doorbell=off)",
@@ -99,6 +129,9 @@ class KernelParams:
         if check_method:    # (the methods import the numba core)
             from powersim.kernel import methods
             methods.get(self.method)
+        why = check_barrier(self.drop_barrier, self.method)
+        if why:
+            raise KernelParamError(why)
         if self.ipi not in ("xive", "doorbell"):
             raise KernelParamError(f"kernel.ipi = {self.ipi!r}: allowed xive, doorbell")
         for f in attrs.fields(type(self)):

@@ -201,6 +201,18 @@ def sleep_for(b, ticks, tmp, insn):
     hard_irq(b, tmp, enable=True)
 
 
+def sleep_until(b, target, tmp, tmp2):
+    """``wait`` until timebase ``target`` (at once if it has passed), waking as
+    often as it must (DEC_MAX, other interrupts).  Clobbers ``tmp``, ``tmp2``."""
+    b.label(again := b.local("until"))
+    b.mftb(tmp)
+    b.subf_rc(tmp, tmp, target)
+    b.ble(done := b.local("due"))
+    sleep_for(b, tmp, tmp2, "wait")
+    b.b(again)
+    b.label(done)
+
+
 # --- routines -------------------------------------------------------------------------
 def _emit_pool(b, lay):
     b.label("pte_alloc_one")
@@ -304,7 +316,9 @@ def _emit_pmd_ops(b, lay, method):
     def serialize(collapse=False):
         b.mr(R3, mm)
         method.serialize(b, collapse=collapse)
-        trace(b, SERIALIZED, mm, scratch=R3)
+        # b: 1 when the walkers rely on this serialize (0: robust's re-check instead)
+        b.li(R0, int(collapse or not method.walker_recheck))
+        trace(b, SERIALIZED, mm, R0, scratch=R3)
 
     update_then("pmdp_huge_get_and_clear", (1 << 64) - 1, 0, serialize)
 

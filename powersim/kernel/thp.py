@@ -32,9 +32,13 @@ operations"), as assembled routines.
     PMD-mapped state (page.py ``collapse_huge_page_rmap``: each subpage's
     _mapcount down, the compound mapcount and NR_ANON_THPS up, the PTEs' 31
     references dropped), not Linux's instructions for it.
+
+``split_collapse_paced(period, split_lead, collapse_lead, until)``: test hook,
+a split then a collapse of current->mm's first THP on a timebase grid (the
+barrier tests' churn, tests/kernel/test_barriers.py).
 """
 
-from powersim.asm_builder import R0, R3, R4, R5, R6, R7, R26, R27, R28, R29, R30, R31
+from powersim.asm_builder import R0, R3, R4, R5, R6, R7, R8, R9, R26, R27, R28, R29, R30, R31
 from powersim.kernel import page, pgtable
 from powersim.kernel.irq import prologue
 from powersim.kernel.mm import PAGE_SHIFT, PMD_SIZE, pmd_kind
@@ -93,7 +97,7 @@ def _struct_page(b, dst, pmd, lay):
     page.index_to_page(b, dst, dst, lay)
 
 
-def _emit_split(b, lay):
+def _emit_split(b, lay, wmb=True):
     epilogue, nothing = _begin(b, "split_huge_pmd")
     b.ldbrx(R4, 0, PMDP)
     pmd_kind(b, R5, R4)
@@ -119,7 +123,8 @@ def _emit_split(b, lay):
     b.bdnz(fill)
     _struct_page(b, R3, OLD_PMD, lay)
     b.bl("split_huge_pmd_rmap")         # the PTEs' references and mapcounts (page.py)
-    b.lwsync()                          # smp_wmb: the PTEs before the PMD [L-bar]
+    if wmb:                             # (kernel.drop_barrier = split_wmb: left out)
+        b.lwsync()                      # smp_wmb: the PTEs before the PMD [L-bar]
     b.mr(R3, MM)
     b.mr(R4, PMDP)
     b.mr(R5, PGTABLE)
@@ -170,7 +175,41 @@ def _emit_collapse(b, lay):
     _end(b, epilogue, nothing, unlock)
 
 
-def emit(b, lay):
-    """split_huge_pmd, collapse_huge_page."""
-    _emit_split(b, lay)
+def _emit_churn_paced(b, lay):
+    """``split_collapse_paced(period, split_lead, collapse_lead, until)``: test
+    hook on current->mm's first THP: for each k, split_huge_pmd at timebase
+    ``k * period - split_lead``, then collapse_huge_page at ``k * period -
+    collapse_lead`` (leads are signed), until timebase ``until``."""
+    from powersim.kernel.mm import THP_EA
+    b.label("split_collapse_paced")
+    period, split_lead, collapse_lead, until, k = R31, R30, R29, R28, R27
+    epilogue = prologue(b, 64, [period, split_lead, collapse_lead, until, k])
+    for dst, src in ((period, R3), (split_lead, R4), (collapse_lead, R5), (until, R6)):
+        b.mr(dst, src)
+    b.mftb(R3)                          # the first k whose split is still ahead
+    b.add(R3, R3, split_lead)
+    b.divdu(k, R3, period)
+    b.addi(k, k, 1)
+    done = b.local("done")
+    b.label(loop := b.local("round"))
+    for lead, routine in ((split_lead, "split_huge_pmd"), (collapse_lead, "collapse_huge_page")):
+        b.mulld(R7, k, period)
+        b.subf(R7, lead, R7)
+        b.cmpld(R7, until)
+        b.bge(done)
+        pgtable.sleep_until(b, R7, R8, R9)
+        b.li64(R3, lay.mm)
+        b.li64(R4, THP_EA)
+        b.bl(routine)
+    b.addi(k, k, 1)
+    b.b(loop)
+    b.label(done)
+    epilogue()
+
+
+def emit(b, lay, split_wmb=True):
+    """split_huge_pmd (``split_wmb=False``: without the smp_wmb before
+    pmd_populate), collapse_huge_page, and the test hook split_collapse_paced."""
+    _emit_split(b, lay, split_wmb)
     _emit_collapse(b, lay)
+    _emit_churn_paced(b, lay)

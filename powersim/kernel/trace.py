@@ -12,13 +12,17 @@ kind                a                      b (r0)
                                            deferred frees both end there)
 ``PMD_SET``         the PMD slot           the new entry, CPU byte order
                                            (``pmd_populate``, ``set_pmd_at``,
-                                           plain ``pmd_clear`` stores)
+                                           plain ``pmd_clear`` stores; and
+                                           ``zap_pte_range`` restating the table
+                                           pointer before it clears its PTEs)
 ``PMD_SET_BE``      the PMD slot           the new entry as stored (big-endian
                                            image: ``pmd_hugepage_update``, i.e.
                                            get_and_clear and invalidate)
 ``WALK_PMD``        the PMD slot           the value the walker read (once)
-``WALK_DEREF``      the PTE slot the       --  (0: nothing found; the PMD slot
-                    walker loads through   itself for the pmd-as-pte cast)
+``WALK_DEREF``      the PTE slot the       the entry the walker read through it
+                    walker loads through   (CPU byte order)  (a = 0: nothing
+                                           found; the PMD slot itself for the
+                                           pmd-as-pte cast)
 ``WALK_BEGIN``      the EA                 --  (``walker_window``: the bracket
                                            entered; ``gup_fast_paced`` and the
                                            KVM fault in ``cmd_guest``: the call)
@@ -29,8 +33,11 @@ kind                a                      b (r0)
 ``WALK_RESTORED``   the slot               --  (``walker_window``: after
                                            ``walker_end``, i.e. after the replay
                                            of what was recorded)
-``SERIALIZED``      the mm                 --  (the method's serialize at a PMD
-                                           clear/invalidate/collapse returned)
+``SERIALIZED``      the mm                 1 when the walkers rely on it, 0
+                                           when they re-check instead (robust at
+                                           a clear/invalidate)  (the method's
+                                           serialize at a PMD clear/invalidate/
+                                           collapse returned)
 ``IDLE_STOP``       the state's index in   --  (``cmd_idle_gov``: the state the
                     kernel.idle_states         menu governor picked)
 ``PAGE_FREE``       the struct page        the order (``__free_pages_ok``: the

@@ -42,6 +42,11 @@ until)``                               ``gup_fast_loop`` (each reference put bac
                                        timebase ``until``; each call bracketed by
                                        WALK_BEGIN (a = ea) and WALK_END (a = its
                                        result) trace records; r3 = calls made
+``walker_windows_paced(ea, n, period,   test hook: walker_windows of current->mm on
+until)``                               a timebase grid: the k-th window at ``k *
+                                       period + (k mod 64)`` (a sweep across 64
+                                       ticks), at ``ea + (k * 64K) mod 2M``, until
+                                       timebase ``until``
 ``walk_mark(slot, mm, ea)``            test hook: ``__find_linux_pte(mm->pgd, ea)``
                                        in the walker bracket; r3..r6 to marks
                                        ``slot..slot+3``
@@ -69,7 +74,7 @@ from powersim.kernel.layout import (MARK_WIN_ENTER, MARK_WIN_EXIT, MARK_WIN_HAPP
                                     PACA_KVM_RETRIES, PACA_MARKS)
 from powersim.kernel.page import SP_REFCOUNT, compound_head, frame_index, index_to_page
 from powersim.kernel.pgtable import (PGD_SHIFT, PMD_SHIFT, PUD_SHIFT, _next_table, rcu_qs,
-                                     sleep_for)
+                                     sleep_for, sleep_until)
 from powersim.kernel.trace import (PAGE_GET, WALK_BEGIN, WALK_DEREF, WALK_END, WALK_PMD,
                                    WALK_RESTORED, trace)
 from powersim.radix import GEOMETRY, PAGE_SHIFTS, SW0, V
@@ -184,7 +189,7 @@ def _emit_gup_fast(b, lay, method):
     b.mr(pmd, "r6")
     b.ldbrx(pte, 0, ptep)               # pte = READ_ONCE(*ptep), never reloaded
     if not method.walker_recheck:       # used as loaded (robust: once re-checked)
-        trace(b, WALK_DEREF, ptep, scratch="r3")
+        trace(b, WALK_DEREF, ptep, pte, scratch="r3")
     _bit(b, "r3", pte, 0)               # present ...
     _bit(b, "r4", pte, 1)               # ... and _PAGE_PTE (a leaf, not a table pointer)
     b.and_("r3", "r3", "r4")
@@ -206,7 +211,7 @@ def _emit_gup_fast(b, lay, method):
             b.ldbrx("r3", 0, slot)
             b.cmpd("r3", seen)
             b.bne(backoff)
-        trace(b, WALK_DEREF, ptep, scratch="r3")
+        trace(b, WALK_DEREF, ptep, pte, scratch="r3")
         trace(b, PAGE_GET, ref, scratch="r3")
     b.li(result, 1)
     b.b(out)
@@ -342,7 +347,7 @@ def _emit_kvm_fault(b, method):
     b.b(out := b.local("out"))
     b.label(found)
     b.ldbrx("r30", 0, "r3")             # pte = *ptep, once
-    trace(b, WALK_DEREF, "r3", scratch="r4")
+    trace(b, WALK_DEREF, "r3", "r30", scratch="r4")
     b.label(out)
     method.walker_end(b, "r31", "r29")
     b.mr("r3", "r30")
@@ -400,7 +405,7 @@ def _emit_window(b, lay, method):
         b.ldbrx("r4", 0, "r5")          # the walk is unchanged (r5, r6 live)
         b.cmpd("r4", "r6")
         b.bne(stale := b.local("stale"))
-        trace(b, WALK_DEREF, "r27", scratch="r4")
+        trace(b, WALK_DEREF, "r27", "r25", scratch="r4")
         b.cmpdi("r26", 0)
         b.beq(used := b.local("used"))
         trace(b, PAGE_GET, "r26", scratch="r4")
@@ -413,7 +418,7 @@ def _emit_window(b, lay, method):
         b.li("r26", 0)
         b.label(used)
     else:
-        trace(b, WALK_DEREF, "r27", scratch="r4")   # the window's end uses the slot
+        trace(b, WALK_DEREF, "r27", "r25", scratch="r4")    # the window's end uses the slot
         _window_get(b, lay, "r26", "r25", traced=True)  # (0: none) and its page
     b.lbz("r4", f"{PACA_IRQ_HAPPENED}(r13)")
     trace(b, WALK_END, "r4", scratch="r3")     # a: what was recorded, not yet handled
@@ -430,6 +435,34 @@ def _emit_window(b, lay, method):
     b.bl("put_page")
     b.label(put)
     b.mr("r3", "r27")
+    epilogue()
+
+
+def _emit_windows_paced(b, lay):
+    b.label("walker_windows_paced")     # (ea, n, period, until)
+    ea, n, period, until, k = R31, R30, R29, R28, R27
+    epilogue = prologue(b, 64, [ea, n, period, until, k])
+    for dst, src in ((ea, "r3"), (n, "r4"), (period, "r5"), (until, "r6")):
+        b.mr(dst, src)
+    b.mftb("r3")                        # the first grid point ahead
+    b.divdu(k, "r3", period)
+    b.addi(k, k, 1)
+    b.label(loop := b.local("paced"))
+    b.mulld("r7", k, period)
+    b.andi_rc("r8", k, 127)
+    b.add("r7", "r7", "r8")
+    b.cmpld("r7", until)
+    b.bge(done := b.local("done"))
+    sleep_until(b, "r7", "r8", "r9")
+    b.li64("r3", lay.mm)
+    b.rldicl("r4", k, PAGE_SHIFT, 64 - PMD_SHIFT)   # (k * 64K) mod 2M
+    b.add("r4", "r4", ea)
+    b.mr("r5", n)
+    b.bl("walker_window")
+    rcu_qs(b, "r3")
+    b.addi(k, k, 1)
+    b.b(loop)
+    b.label(done)
     epilogue()
 
 
@@ -472,4 +505,5 @@ def emit(b, lay, method):
     _emit_gup_paced(b, lay)
     _emit_kvm_fault(b, method)
     _emit_window(b, lay, method)
+    _emit_windows_paced(b, lay)
     _emit_mark_hooks(b, method)

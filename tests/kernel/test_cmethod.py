@@ -199,10 +199,10 @@ def test_same_walkers_get_the_same_ipis():
     assert got["percpu"] == got[PERCPU_C] == [0, 3, 0, 0, 0, 0, 3, 0]
 
 
-def race_run(method):
+def race_run(method, model="power"):
     sys.path.insert(0, str(Path(__file__).parent))
     from test_races import race_run as run
-    races, walks, _gup, _churned, _tr = run(method)
+    races, walks, _gup, _churned, _tr = run(method, model)
     return races, walks
 
 
@@ -220,21 +220,38 @@ def test_a_c_method_that_serializes_nothing_races(tmp_path):
     assert len(races) >= 1 and walks >= 100_000
 
 
-@needs_cc
-def test_count_without_its_walker_sync_builds_and_runs(tmp_path):
-    """Bras v5 with the smp_mb() of begin_lockless_pgtbl_walk removed: a walker's
-    PMD read may then be performed before its count increment is visible, and
-    a serialize that reads a zero count skips the walker.  The machine's memory
-    model is sequentially consistent, so this cannot happen here yet and the run
-    is race-free; under a POWER (weak) memory model it must race."""
+def count_nosync(tmp_path):
+    """Bras v5 in C with the smp_mb() of begin_lockless_pgtbl_walk removed (the
+    C twin of ``kernel.drop_barrier = walker_mb``): a walker's PMD read may then
+    be satisfied before its count increment is visible, and a serialize that
+    reads a zero count skips the walker (SB)."""
     src = Path(COUNT_C).read_text()
     barrier = "\tsmp_mb();\n\n\treturn irq_mask;"
     assert src.count(barrier) == 1
     path = tmp_path / "count-nosync.c"
     path.write_text(src.replace(barrier, "\treturn irq_mask;"))
-    races, walks = race_run(str(path))
+    return str(path)
+
+
+@needs_cc
+def test_count_without_its_walker_sync_builds_and_runs(tmp_path):
+    """Sequentially consistent (machine.memory_model = sc): the missing smp_mb
+    cannot be observed, the churn is race-free over 100,000 walks."""
+    races, walks = race_run(count_nosync(tmp_path), "sc")
     assert walks >= 100_000
-    assert races == []      # sequentially consistent core (see the docstring)
+    assert races == []
+
+
+@needs_cc
+@pytest.mark.xfail(strict=True, reason="needs the weak memory model in the core")
+def test_count_without_its_walker_sync_races_under_power(tmp_path):
+    """Under the POWER memory model the SB pattern is allowed: in the aimed
+    scenario of test_barriers.py (one walker's window swept across the collapse's
+    PMD clear) a walker uses a PMD the serialize did not wait for."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_barriers import barrier_run
+    races, _ = barrier_run(count_nosync(tmp_path), "none", "power", "collapse")
+    assert len(races) >= 1
 
 
 # --- building ---------------------------------------------------------------------------

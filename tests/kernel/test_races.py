@@ -103,11 +103,12 @@ WINDOWS, WINDOW_ITERS = 60, 120_000
 END_TB = 40_000_000         # every CPU answers IPIs until the churn is done
 
 
-def workload(method):
-    """Scripts for 1 chip x 2 cores x SMT4 (fixed: the run is deterministic)."""
+def workload(method, model="power"):
+    """Scripts for 1 chip x 2 cores x SMT4 (fixed: the run is deterministic);
+    ``model``: machine.memory_model."""
     k = Kernel(thp_bytes=N_THPS * PMD_SIZE, cores_per_chip=2,
                kparams=KernelParams(method=method),
-               params=MachineParams(trace_capacity=1 << 20))
+               params=MachineParams(trace_capacity=1 << 20, memory_model=model))
     mm = k.layout.mm
     churn = []
     for r in range(ROUNDS):
@@ -129,8 +130,8 @@ def workload(method):
     return k, scripts
 
 
-def race_run(method):
-    k, scripts = workload(method)
+def race_run(method, model="power"):
+    k, scripts = workload(method, model)
     run = k.run(scripts, mm_cpus=range(8), max_cycles=10**9)
     assert all(t.halted for t in run.result.threads)
     assert run.machine.trace_dropped == 0

@@ -24,6 +24,13 @@ the walkers are the same code for every method and only the hook bodies differ:
     ``flags`` are callee-saved registers holding the mm and receiving (begin)
     / giving back (end) the saved irq state; clobber r0, r3-r12, LR, CTR, cr0.
 
+Test-only variants (``kernel.drop_barrier``, docs/KERNEL.md "Barriers"): the
+kernel of a method with exactly one barrier left out, so that the race tests
+can show what each barrier closes under a weak memory model.  They are not
+methods of their own (``kernel.method`` offers none of them):
+``without_barrier(module, drop)`` wraps a method module with the hooks that
+leave the barrier out (``split_wmb`` is thp.py's, for every method).
+
 A method may also be a C file (``kernel.method = "path/to/method.c"``): its
 hooks are C functions (``powersim/kernel/include/powersim/method.h``), which
 ``powersim.kernel.cmethod`` compiles, links and wraps in this interface.
@@ -33,6 +40,26 @@ from powersim.errors import PowersimError
 from powersim.kernel.methods import count, ipi, none, percpu, robust, trim
 
 METHODS = {m.NAME: m for m in (ipi, count, percpu, robust, trim, none)}
+
+
+def without_barrier(method, drop):
+    """``method`` (a module) with the barrier ``drop`` (a BARRIERS key) left out of
+    its hooks; the module itself for "none" and "split_wmb" (thp.py's barrier)."""
+    import functools
+    import types
+    from powersim.kernel.params import check_barrier
+    if drop in ("none", "split_wmb"):
+        return method
+    why = check_barrier(drop, method.NAME)
+    if why:
+        raise PowersimError(why)
+    hooks = types.SimpleNamespace(**{n: v for n, v in vars(method).items()
+                                     if not n.startswith("__")})
+    if drop == "walker_mb":
+        hooks.walker_begin = functools.partial(method.walker_begin, mb=False)
+    else:                       # serialize_mb
+        hooks.emit = functools.partial(method.emit, mb=False)
+    return hooks
 
 
 def get(name):

@@ -19,15 +19,16 @@ walker_recheck = False
 serialize, free_pgtable = ipi.serialize, ipi.free_pgtable
 
 
-def emit(b, lay):
-    """serialize_against_pte_lookup, gated on running_lockless_pgtbl_walk."""
+def emit(b, lay, mb=True):
+    """serialize_against_pte_lookup, gated on running_lockless_pgtbl_walk
+    (``mb=False``: without its smp_mb, kernel.drop_barrier = serialize_mb)."""
     mm = R31                # where ipi.emit_serialize keeps mm
 
     def gate(skip):
         b.ld(R4, f"{MM_WALKERS}({mm})")     # atomic_read: a plain load after the smp_mb
         b.cmpdi(R4, 0)
         b.beq(skip)
-    ipi.emit_serialize(b, gate=gate)
+    ipi.emit_serialize(b, gate=gate, mb=mb)
 
 
 def _atomic_add(b, mm, delta):
@@ -42,10 +43,12 @@ def _atomic_add(b, mm, delta):
     b.emit(f"bne- {retry}")
 
 
-def walker_begin(b, mm, flags):
+def walker_begin(b, mm, flags, mb=True):
+    """``mb=False``: without the smp_mb (kernel.drop_barrier = walker_mb)."""
     _atomic_add(b, mm, 1)
     local_irq_save(b, flags, R4)
-    b.sync()                # no page-table read before the count is visible
+    if mb:
+        b.sync()            # no page-table read before the count is visible
 
 
 def walker_end(b, mm, flags):

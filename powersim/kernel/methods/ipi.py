@@ -17,14 +17,16 @@ zap_flush_per_pmd = False       # v5.8 added it together with dropping the IPI
 walker_recheck = False          # v6.1 GUP-fast re-check (robust only)
 
 
-def emit_serialize(b, func="do_nothing", gate=None, info_is_mm=False):
-    """``serialize_against_pte_lookup(r3 = mm)`` [LM-serialize]: ``smp_mb``, then
-    ``gate(skip)`` (r31 = mm; may branch to ``skip`` to send nothing), then a
-    synchronous round of ``func`` to mm_cpumask (info = mm or NULL)."""
+def emit_serialize(b, func="do_nothing", gate=None, info_is_mm=False, mb=True):
+    """``serialize_against_pte_lookup(r3 = mm)`` [LM-serialize]: ``smp_mb`` (left
+    out with ``mb=False``), then ``gate(skip)`` (r31 = mm; may branch to ``skip``
+    to send nothing), then a synchronous round of ``func`` to mm_cpumask (info =
+    mm or NULL)."""
     mm = R31                            # gate() finds it here too
     b.label("serialize_against_pte_lookup")
     epilogue = prologue(b, 48, [mm])
-    b.sync()                            # smp_mb: the PMD store before reading the mask
+    if mb:
+        b.sync()                        # smp_mb: the PMD store before reading the mask
     b.mr(mm, R3)
     skip = b.local("noround")
     if gate:

@@ -55,10 +55,12 @@ def _counter_add(b, delta):
     b.std(R4, f"{PACA_PERCPU}({R13})")
 
 
-def walker_begin(b, mm, flags):
+def walker_begin(b, mm, flags, mb=True):
+    """``mb=False``: without the smp_mb (kernel.drop_barrier = walker_mb)."""
     local_irq_save(b, flags, R4)
     _counter_add(b, 1)
-    b.sync()
+    if mb:
+        b.sync()            # no page-table read before the counter is visible
 
 
 def walker_end(b, mm, flags):
