@@ -1,8 +1,9 @@
 """`powersim litmus`: the parser on every test of tests/litmus/ and on malformed
 input, and the runner on the machine.  The tests' verdicts are POWER's
-([Sarkar-PLDI11], [Herd]); the core is sequentially consistent today, so every
-Forbidden outcome must stay absent and the relaxed outcomes POWER hardware
-shows are not produced yet (RELAXED_ON_POWER, xfail)."""
+([Sarkar-PLDI11], [Herd]).  Under the weak memory model (machine/weak.py) every
+Forbidden outcome stays absent and the relaxed outcomes POWER hardware shows
+appear (RELAXED_ON_POWER), in fast and exact mode, on cores and on SMT
+siblings; under ``sc`` only interleavings appear."""
 
 import json
 import subprocess
@@ -27,8 +28,14 @@ REQUIRED = ["SB", "SB+syncs", "SB+lwsyncs", "MP", "MP+syncs", "MP+lwsyncs", "MP+
             "MP+sync+ctrlisync", "LB", "LB+datas", "LB+syncs", "WRC", "WRC+syncs",
             "WRC+lwsync+addr", "IRIW", "IRIW+syncs", "IRIW+lwsyncs", "R", "R+syncs", "2+2W",
             "2+2W+syncs", "S", "S+syncs", "S+lwsyncs", "CoRR", "CoWW", "CoRW", "CoWR"]
-# relaxed outcomes POWER hardware shows [Sarkar-PLDI11]: they should appear once
-# the core has POWER's memory model (LB is allowed but never seen on hardware)
+# relaxed outcomes POWER hardware shows [Sarkar-PLDI11] (LB is allowed but never
+# seen on hardware); two of them the model does not produce on distinct cores
+# (machine/weak.py "Not modelled"), expected to fail there
+NOT_ON_CORES = {
+    "WRC": "needs load-to-store reordering or propagation that is not transitive "
+           "between cores",
+    "S": "a line's ownership moves when a store executes, not when it is performed, so "
+         "the second core's store always lands later in coherence"}
 RELAXED_ON_POWER = ["SB", "SB+lwsyncs", "MP", "WRC", "IRIW", "IRIW+lwsyncs", "R", "2+2W", "S"]
 # run with the full 10,000 iterations in every mode by the fast subset; the slow
 # test runs every Forbidden test the same way (benchmarks/litmus_all.py prints it)
@@ -195,22 +202,28 @@ def test_placements():
 
 
 # ------------------------------------------------------------------ the machine
-def test_sb_outcomes_are_interleavings_and_the_seed_decides(capsys):
+def test_sb_outcomes_are_interleavings_when_sc_and_the_seed_decides(capsys):
     t = load(str(LITMUS / "SB.litmus"))
-    a = run_litmus(t, iterations=500, placement="cores", seed=3)
+    a = run_litmus(t, iterations=500, placement="cores", seed=3, memory_model="sc")
     assert a.iterations == sum(c for _, c, _ in a.histogram) == 500
     # sequentially consistent: at least one thread sees the other's store
     assert {s for s, _, _ in a.histogram} <= {"0:r3=0; 1:r3=1;", "0:r3=1; 1:r3=0;",
                                               "0:r3=1; 1:r3=1;"}
     assert len(a.histogram) >= 2 and a.witnesses == 0 and a.status == "OK"
-    assert run_litmus(t, iterations=500, placement="cores", seed=3).histogram == a.histogram
-    assert run_litmus(t, iterations=500, placement="cores", seed=4).histogram != a.histogram
+    assert run_litmus(t, iterations=500, placement="cores", seed=3,
+                      memory_model="sc").histogram == a.histogram
+    assert run_litmus(t, iterations=500, placement="cores", seed=4,
+                      memory_model="sc").histogram != a.histogram
+    # the weak model: SB's relaxed outcome, the same histogram for the same seed
+    w = run_litmus(t, iterations=500, placement="cores", seed=3)
+    assert w.witnesses > 0 and w.status == "OK" and w.memory_model == "power"
+    assert run_litmus(t, iterations=500, placement="cores", seed=3).histogram == w.histogram
 
 
 def test_final_memory_and_batches():
     """2+2W reads the final locations; 2500 iterations take three machine runs."""
     t = load(str(LITMUS / "2+2W.litmus"))
-    out = run_litmus(t, iterations=2500, placement="chips", batch=1000)
+    out = run_litmus(t, iterations=2500, placement="chips", batch=1000, memory_model="sc")
     states = {s for s, _, _ in out.histogram}
     assert states <= {"x=1; y=2;", "x=2; y=1;", "x=1; y=1;"} and len(states) >= 2
     assert sum(c for _, c, _ in out.histogram) == 2500
@@ -230,10 +243,10 @@ def test_a_forbidden_outcome_observed_is_a_mismatch(tmp_path, capsys):
 
 def test_cli_report(capsys):
     assert cli.main(["litmus", str(LITMUS / "SB.litmus"), str(LITMUS / "MP+syncs.litmus"),
-                     "--iterations", "300", "--placement", "smt"]) == 0
+                     "--iterations", "300", "--placement", "smt", "--memory-model", "sc"]) == 0
     out = capsys.readouterr().out
     assert "Observation SB Never 0 300" in out and "Verdict (POWER): Allowed: OK" in out
-    assert "note: allowed on POWER but not observed here" in out
+    assert "the machine is sequentially consistent here" in out
     assert "Verdict (POWER): Forbidden: OK" in out and "2 tests, 0 MISMATCH" in out
 
 
@@ -253,12 +266,25 @@ def test_forbidden_never_appears_all(name, placement, exact):
     test_forbidden_never_appears(name, placement, exact)
 
 
+def _relaxed_cases():
+    for name in RELAXED_ON_POWER:
+        for (placement, exact), mid in zip(MODES, MODE_IDS):
+            why = NOT_ON_CORES.get(name) if placement == "cores" else None
+            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+            yield pytest.param(name, placement, exact, marks=marks, id=f"{name}-{mid}")
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="the core is sequentially consistent: POWER's "
-                   "relaxed outcomes appear once the memory model lands")
-@pytest.mark.parametrize("placement,exact", MODES, ids=MODE_IDS)
-@pytest.mark.parametrize("name", RELAXED_ON_POWER)
+@pytest.mark.parametrize("name,placement,exact", _relaxed_cases())
 def test_relaxed_outcome_appears(name, placement, exact):
-    out = run_litmus(load(str(LITMUS / f"{name}.litmus")), iterations=10000,
+    """30,000 iterations: IRIW+lwsyncs on SMT siblings shows once in 30,000."""
+    out = run_litmus(load(str(LITMUS / f"{name}.litmus")), iterations=30000,
                      placement=placement, exact=exact)
     assert out.witnesses > 0
+
+
+@pytest.mark.parametrize("name", ["SB", "MP", "IRIW", "2+2W"])
+def test_no_relaxed_outcome_when_sc(name):
+    out = run_litmus(load(str(LITMUS / f"{name}.litmus")), iterations=3000,
+                     placement="cores", memory_model="sc")
+    assert out.witnesses == 0, out.histogram

@@ -36,7 +36,8 @@ sched.py need nothing new):
   mtmsr, tlbie, attn...) first wait for every result in flight (TS_DRAIN).
 * A taken branch ends its cycle's fetch group (at most one taken branch a
   cycle; UNVERIFIED: the usual front end, fetch follows one redirect a cycle).
-* Branches issue without waiting: they are predicted, statically (backward
+* Branches issue without waiting: they are predicted, by the ``at`` hint of a
+  CR-testing bc+/bc- (``bne-`` after stcx.), else statically (backward
   taken, forward not taken; bclr/bcctr by the link stack and count cache,
   always right).  A mispredicted one stalls the thread until its condition
   is ready plus ``mispredict_penalty``.  A dynamic predictor needs per-branch
@@ -321,9 +322,10 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     (dpage, ddelta, dperm, core), memv, code, thr, cache, xl, io, log, prm)
             elif op >= BRANCH_LO and op <= BRANCH_HI:
                 npc, lr, ctr = branch(op, rt, ra, imm, fl, pc, cr, lr, ctr)
-                if op == OP_BC and (rt & 0x14) != 0x14 and (npc != pc + 4) != (imm <= 0):
-                    # mispredicted (static: backward taken): wait for the branch to
-                    # resolve, then refetch
+                if op == OP_BC and (rt & 0x14) != 0x14 and (npc != pc + 4) != (
+                        (rt & 1) != 0 if (rt & 0x16) == 0x06 else imm <= 0):
+                    # mispredicted (the at hint of bc+/bc-, else static: backward
+                    # taken): wait for the branch to resolve, then refetch
                     s = code[i, P_SRC]
                     while s:
                         clk = max(clk, rdy[(s & DEP_MASK) - 1])

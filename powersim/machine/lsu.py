@@ -172,8 +172,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         if ok:
             own = 0 if hit else fill_cost(t, line, clk, ts, cache, stats, prm)
             if op == OP_STCX:
-                clk += own      # stcx. completes only with ownership
-                own = 0
+                lat = own       # its CR0 comes with ownership; later loads need not wait
             v = g[rt]
             if fl & F_BYTEREV:
                 v = bswap(v, sz)

@@ -11,8 +11,10 @@ A store executes at its thread's clock ``tc`` (the timing is memory.py's
 and lsu.py's, unchanged) but other threads see it later.  Each store to a
 line other threads use becomes an *entry* with three times:
 
-* ``tg``: when it is performed at its L2: ``tc`` plus the ownership latency
-  (memory.fill_cost) plus a drain jitter, no earlier than the thread's
+* ``tg``: when it is performed at its L2: ``tc`` plus the trip to the L2
+  (``lat_l2``: POWER's L1 data cache is store-through, a store is performed
+  in the L2), plus the ownership latency (memory.fill_cost), plus a drain
+  jitter, no earlier than the thread's
   floor (below) and later than every store to the same doubleword the thread
   could see.  ``tg`` orders the stores to a doubleword: that is the
   coherence order, which need not be the order they executed in (2+2W, S).
@@ -32,6 +34,12 @@ never go back in coherence order.  Loads execute in program order at the
 thread's clock (the issue model); the model has no speculative load
 satisfaction, so it never produces LB and is stronger than the
 architecture for dependencies (MP+lwsync+po is never seen).
+
+Not modelled: load-to-store reordering and propagation that is not
+transitive between cores (so WRC is seen only with SMT siblings), and a
+line's ownership moving when a store is performed rather than when it
+executes (memory.store_line), which makes S rare on SMT siblings and absent
+between cores.
 
 Barriers (system.barrier):
 
@@ -64,7 +72,7 @@ from powersim.machine.bits import srl
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
     E_DW, E_LB, E_LINE, E_MASK, E_NEXT, E_PREV, E_SEQ, E_TC, E_TG, E_T, E_VAL, H_FREE, H_LIVE,
-    L_SB, PR_CHIPS, PR_CORES_PER_CHIP, PR_LAT_REMOTE, PR_LAT_XCHIP, PR_SMT_STORE_FORWARD,
+    L_SB, PR_CHIPS, PR_CORES_PER_CHIP, PR_LAT_L2, PR_LAT_REMOTE, PR_LAT_XCHIP, PR_SMT_STORE_FORWARD,
     PR_STORE_JITTER, ST_SB_OVERFLOW, ST_SB_STALE, ST_SB_STORES, ST_STORES, TS_CHIP, TS_CORE,
     TS_FLOOR, TS_OBS, TS_PAIR, TS_STDONE, TS_THR,
 )
@@ -300,7 +308,7 @@ def sb_write(t, rea, sz, v, clk, own, gmin, lines, sbe, m64, ts, stats, prm):
     """Thread t's store of the sz little-endian bytes v at rea, executed at clk
     with ownership ``own`` cycles away, through the store buffers."""
     seq = stats[t, ST_STORES] * 4096 + t
-    tg = max(clk + own + jitter(seq, 0, prm), ts[t, TS_FLOOR])
+    tg = max(clk + prm[PR_LAT_L2] + own + jitter(seq, 0, prm), ts[t, TS_FLOOR])
     a = rea
     end = rea + sz
     while a < end:

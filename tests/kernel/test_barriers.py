@@ -54,11 +54,19 @@ VARIANTS = {
     "percpu-walker_mb": ("percpu", "walker_mb", "sync", WALKERS),
 }
 SB = ("count-walker_mb", "count-serialize_mb", "percpu-walker_mb")
-NEEDS_CORE = pytest.mark.xfail(strict=True, reason="needs the weak memory model in the core")
+# Not reached by the aimed collapse sweep (so marked xfail, strict: a pass shows up):
+# the collapse path flushes the TLB (tlbie; ptesync) between its PMD clear and
+# serialize, which orders the clear before the count read as the removed smp_mb
+# would (the zap path, with no flush first, is where it matters; not aimed at
+# yet); percpu's walker increments a counter line of its own, which the sweep's
+# timing does not catch invisible.
+NOT_AIMED = {
+    "count-serialize_mb": "the collapse path's tlbie; ptesync orders the PMD clear first",
+    "percpu-walker_mb": "the aimed sweep does not catch the per-CPU increment invisible"}
 
 PERIOD = 10_000             # timebase ticks per round (~47,000 cycles at 2.4 GHz)
 ROUNDS = 640                # five sweeps of 128 offsets
-WALKER = 4                  # the other core than CPU 0's
+WALKER = 8                  # a core of the other core pair than CPU 0's
 # (split_lead, collapse_lead, window iterations): where in the round each operation
 # starts (in ticks before the grid point), so that the walker's sweep (its PMD read
 # k*PERIOD + 620..1215 cycles under sc) is centred on the collapse's PMD clear (~790
@@ -71,7 +79,7 @@ AIM = {"collapse": (PERIOD // 2, -32, 300), "split": (660, -(PERIOD // 4), 50)}
 
 def barrier_run(method, drop, model, aim):
     split_lead, collapse_lead, n = AIM[aim]
-    k = Kernel(thp_bytes=PMD_SIZE, cores_per_chip=2,
+    k = Kernel(thp_bytes=PMD_SIZE, cores_per_chip=4,
                kparams=KernelParams(method=method, drop_barrier=drop),
                params=MachineParams(memory_model=model, trace_capacity=1 << 18))
     until = PERIOD * (ROUNDS + 1)
@@ -197,8 +205,8 @@ def test_variant_is_race_free_when_sequentially_consistent(variant):
     assert (tr["kind"] == SERIALIZED).sum() >= 2 * ROUNDS     # every split and collapse
 
 
-@NEEDS_CORE
-@pytest.mark.parametrize("variant", SB)
+@pytest.mark.parametrize("variant", [pytest.param(v, marks=pytest.mark.xfail(
+    strict=True, reason=NOT_AIMED[v])) if v in NOT_AIMED else v for v in SB])
 def test_variant_races_under_the_power_memory_model(variant):
     races, _ = variant_run(variant, "power")
     print(variant, len(races), Counter(r.kind for r in races))
@@ -208,8 +216,7 @@ def test_variant_races_under_the_power_memory_model(variant):
 @pytest.mark.parametrize("variant", SB)
 def test_the_method_itself_is_race_free_in_the_same_scenario(variant):
     """The control: the same aimed scenario with every barrier in place, under
-    power (today's core runs it sequentially consistent; with the weak model the
-    smp_mb pair must still forbid SB)."""
+    power: the smp_mb pair forbids SB."""
     races, _ = barrier_run(VARIANTS[variant][0], "none", "power", "collapse")
     assert races == []
 

@@ -243,7 +243,6 @@ def test_count_without_its_walker_sync_builds_and_runs(tmp_path):
 
 
 @needs_cc
-@pytest.mark.xfail(strict=True, reason="needs the weak memory model in the core")
 def test_count_without_its_walker_sync_races_under_power(tmp_path):
     """Under the POWER memory model the SB pattern is allowed: in the aimed
     scenario of test_barriers.py (one walker's window swept across the collapse's
