@@ -18,7 +18,8 @@ from powersim import ops
 from powersim.errors import PowersimError
 from powersim.machine import core
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, HID0_HILE, INF, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, LINE_SHIFT, LPCR_HVICE,
+    CTL_TRACE_DROP, CTL_TRACE_N, HID0_HILE, INF, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS,
+    LINE_SHIFT, LINE_TYPES, LPCR_HVICE,
     LPCR_ILE, MSR_HV, MSR_LE, MSR_ME, MSR_SF, NL, NMM, NPE, NSPR, NSTAT, NTE, NTR, NTS,
     OP_STALE, SPR_DEC, SPR_HID0, SPR_LPCR, SPR_PIR, ST_CYCLES_SPIN, ST_CYCLES_STOP, S_HALT,
     S_RUN, S_SPIN, S_STOP, TLB_ROWS, TLB_WAYS, TR_CYCLE, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK,
@@ -37,6 +38,13 @@ CODE_CHUNK = 64 << 10   # the predecoded table grows by this much at a time
 
 TRACE_DTYPE = np.dtype([("cycle", np.int64), ("seq", np.int64), ("thread", np.int64),
                         ("kind", np.int64), ("a", np.uint64), ("b", np.uint64)])
+
+
+def new_lines(nlines: int) -> tuple:
+    """The per-line state of `nlines` lines, all zero: one array per field, in
+    L_* order and of its LINE_TYPES type (layout.py), ``lines[L_VER][line]``."""
+    assert len(LINE_TYPES) == NL
+    return tuple(np.zeros(nlines, t) for t in LINE_TYPES)
 
 
 def _spr_classes() -> np.ndarray:
@@ -74,7 +82,7 @@ class Machine:
         self.snap = np.zeros((n, 36), np.int64)
         # all-zero (no writer yet: L_WCORE/L_WTHR hold writer + 1), so the pages of
         # lines the run never touches are never allocated by the host
-        self.lines = np.zeros((p.memory >> LINE_SHIFT, NL), np.int64)
+        self.lines = new_lines(p.memory >> LINE_SHIFT)
         self.l1 = np.full((self.ncores * L1_SETS * L1_WAYS, 2), -1, np.int64)
         self.l2 = np.full((p.chips * self.npairs_per_chip * L2_SETS * L2_WAYS, 2), -1, np.int64)
         self.l3 = np.zeros((p.chips * self.npairs_per_chip * L3_SETS * L3_WAYS, 2), np.int64)
