@@ -192,7 +192,7 @@ def serialize_cycles(tr):
     last, k = {}, 0
     idx = np.flatnonzero(np.isin(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
     # an int64 array, not a list of ints: 8 bytes a round (2 M rounds at 4 TiB)
-    out = np.empty(int((tr["kind"][idx] == SERIALIZED).sum()), np.int64)
+    out = np.empty(np.count_nonzero(tr["kind"] == SERIALIZED), np.int64)
     for i in range(0, len(idx), 1 << 16):       # (chunks: fast on 2 M rounds)
         c = tr[idx[i:i + (1 << 16)]]
         for kind, thread, cycle in zip(c["kind"].tolist(), c["thread"].tolist(),

@@ -38,7 +38,7 @@ import numpy as np
 from powersim.machine.bits import srl
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, L_RSV, L_SEEN, L_VER, L_WATCH, L_WCORE,
+    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, L_RSV, L_SEEN, L_VER, L_WATCH,
     L_WTHR, L_WTIME, M32, OP_STALE, PR_CODE_BYTES, PR_CORES_PER_CHIP, PR_LAT_DRAM,
     PR_LAT_L1, PR_LAT_L2, PR_LAT_L3, PR_LAT_REMOTE, PR_LAT_XCHIP, ST_C2C_CHIP, ST_C2C_XCHIP,
     ST_DRAM, ST_L1_MISS, ST_L2_HITS, ST_L3_HITS, ST_TRACE_DROPPED, ST_TRACE_RECORDS, S_SPIN,
@@ -132,7 +132,8 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
     chip = ts[t, TS_CHIP]
     s2 = l2_set(pair, line)
     w2 = way_of(l2, s2, L2_WAYS, line)
-    w = lines[L_WCORE][line] - 1     # -1: none
+    wt = lines[L_WTHR][line] - 1    # the last writer's thread and core (-1: none)
+    w = ts[wt, TS_CORE] if wt >= 0 else -1
     cpc = prm[PR_CORES_PER_CHIP]
     if w2 >= 0 and l2[s2 + w2, 1] == ver:
         lat = prm[PR_LAT_L2]
@@ -172,7 +173,6 @@ def store_line(t, line, clk, ts, cache):
     lines, l1, l2, l3 = cache
     lines[L_VER][line] += 1
     ver = lines[L_VER][line]     # as stored (it wraps)
-    lines[L_WCORE][line] = ts[t, TS_CORE] + 1
     lines[L_WTIME][line] = clk
     lines[L_WTHR][line] = t + 1
     s1 = l1_set(ts[t, TS_CORE], line)

@@ -85,7 +85,7 @@ class Machine:
         self.ts = np.zeros((n, NTS), np.int64)
         self.stats = np.zeros((n, NSTAT), np.int64)
         self.snap = np.zeros((n, 36), np.int64)
-        # all-zero (no writer yet: L_WCORE/L_WTHR hold writer + 1), so the pages of
+        # all-zero (no writer yet: L_WTHR holds the writer + 1), so the pages of
         # lines the run never touches are never allocated by the host
         self.lines = new_lines(p.memory >> LINE_SHIFT)
         self.l1 = np.full((self.ncores * L1_SETS * L1_WAYS, 2), -1, np.int64)
