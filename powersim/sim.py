@@ -188,9 +188,10 @@ def serialize_cycles(tr):
     method).  A round without a preceding clear (collapse: a plain PMD_SET) is
     measured from that record."""
     import numpy as np
+    from powersim.kernel.checker import kind_mask
     from powersim.kernel.trace import PMD_SET, PMD_SET_BE, SERIALIZED
     last, k = {}, 0
-    idx = np.flatnonzero(np.isin(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
+    idx = np.flatnonzero(kind_mask(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
     # an int64 array, not a list of ints: 8 bytes a round (2 M rounds at 4 TiB)
     out = np.empty(np.count_nonzero(tr["kind"] == SERIALIZED), np.int64)
     for i in range(0, len(idx), 1 << 16):       # (chunks: fast on 2 M rounds)

@@ -77,6 +77,15 @@ _KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, PAGE_FRE
 _CHUNK = 1 << 16
 
 
+def kind_mask(kind, kinds) -> np.ndarray:
+    """``np.isin(kind, kinds)`` for a trace's kind column, in 1 byte a record
+    (np.isin copies a strided column and offsets it: 16 bytes a record)."""
+    mask = np.zeros(len(kind), bool)
+    for k in kinds:
+        mask |= kind == k
+    return mask
+
+
 def _in_order(trace) -> bool:
     """Whether the records already are in (cycle, seq) order, as Machine.trace()
     gives them (checked a chunk at a time: no temporaries as long as the trace)."""
@@ -94,9 +103,9 @@ def _replay(trace):
     into Python ints a chunk at a time (millions of records)."""
     if isinstance(trace, np.ndarray) and trace.dtype.names:
         if _in_order(trace):    # Machine.trace(): no sort, and nothing past the last
-            deref = np.flatnonzero(np.isin(trace["kind"], (WALK_DEREF, PAGE_GET)))
+            deref = np.flatnonzero(kind_mask(trace["kind"], (WALK_DEREF, PAGE_GET)))
             end = deref[-1] + 1 if len(deref) else 0
-            idx = np.flatnonzero(np.isin(trace["kind"][:end], _KINDS))
+            idx = np.flatnonzero(kind_mask(trace["kind"][:end], _KINDS))
         else:
             idx = np.flatnonzero(np.isin(trace["kind"], _KINDS))     # (no copy of the
             idx = idx[np.lexsort((trace["seq"][idx], trace["cycle"][idx]))]   # records)

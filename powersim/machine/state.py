@@ -34,7 +34,8 @@ from powersim.machine.params import MachineParams
 # privileged.
 _HV_SPRS = list(range(304, 320)) + [464, SPR_HID0]
 CODE_CHUNK = 64 << 10   # the predecoded table grows by this much at a time
-DRAIN_BLOCK = 64 << 20  # drained trace records are kept in blocks of this many bytes
+DRAIN_BLOCK = 36 << 20  # drained trace records are kept in blocks of this many bytes
+                        # (above glibc's largest mmap threshold, 32 MiB: see _drain_trace)
 
 
 TRACE_DTYPE = np.dtype([("cycle", np.int64), ("seq", np.int64), ("thread", np.int64),
@@ -292,7 +293,7 @@ class Machine:
         # each record's place in it (inv), filled in blocks (no N-long temporaries)
         order = np.lexsort((np.concatenate([p["thread"].astype(np.int16) for p in parts]),
                             np.concatenate([p["cycle"] for p in parts])))
-        inv = np.empty(total, np.int64)
+        inv = np.empty(total, np.int32 if total < 1 << 31 else np.int64)
         for i in range(0, total, 1 << 20):
             inv[order[i:i + (1 << 20)]] = np.arange(i, min(total, i + (1 << 20)))
         del order
@@ -305,7 +306,9 @@ class Machine:
                 out[name][at] = p[name]
             start += len(p)
             del p, at
-        out["seq"] = np.arange(total)    # the log's own seq is host order
+        del inv
+        for i in range(0, total, 1 << 20):     # seq: the place in this order
+            out["seq"][i:i + (1 << 20)] = np.arange(i, min(total, i + (1 << 20)))
         return out
 
     def _check_trace(self):
