@@ -41,7 +41,7 @@ class Results:
     race_records: list = None       # the race checker's races, in replay order
 
     @classmethod
-    def build(cls, sim, res, op_cycles: int, round_cycles: list, extra: dict = None):
+    def build(cls, sim, res, op_cycles: int, round_cycles, extra: dict = None):
         """``extra``: the generator's ``measure``: ``counters`` entries added to
         (or replacing) the common ones, other keys as top-level fields."""
         sc = sim.scenario

@@ -100,7 +100,7 @@ class Simulation:
         if bar:
             bar.close()
         wall = time.perf_counter() - t0
-        res = _results(m, (), wall)
+        res = _results(m, (), wall, release_trace=True)    # not held twice
         if m.trace_dropped:     # the marks and round records must all be there
             raise ConfigError(f"machine.trace_capacity = {sc.machine.trace_capacity}: "
                               f"{m.trace_dropped} trace records were dropped; raise it "
@@ -169,8 +169,7 @@ class _RecordCount:
         self.chunks = self.counted = 0
 
     def _count(self, rows) -> int:
-        from powersim.machine.layout import TR_KIND, TR_THREAD
-        return int(((rows[:, TR_KIND] == self.kind) & (rows[:, TR_THREAD] == self.thread)).sum())
+        return int(((rows["kind"] == self.kind) & (rows["thread"] == self.thread)).sum())
 
     def __call__(self) -> int:
         *drained, live = self.machine.trace_chunks(self.chunks)
@@ -212,7 +211,7 @@ class _ProgressBar:
         self.bar.close()
 
 
-def serialize_cycles(tr) -> list:
+def serialize_cycles(tr):
     """Cycles of each serialize round: from the PMD_SET_BE record of its PMD
     clear (pgtable.pmd_hugepage_update, right after the stdcx.) to its SERIALIZED
     record on the same thread.  Both sit a few instructions outside the
@@ -220,15 +219,19 @@ def serialize_cycles(tr) -> list:
     method).  A round without a preceding clear (collapse: a plain PMD_SET) is
     measured from that record."""
     import numpy as np
+    from powersim.kernel.checker import kind_mask
     from powersim.kernel.trace import PMD_SET, PMD_SET_BE, SERIALIZED
-    last, out = {}, []
-    idx = np.flatnonzero(np.isin(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
+    last, k = {}, 0
+    idx = np.flatnonzero(kind_mask(tr["kind"], (PMD_SET, PMD_SET_BE, SERIALIZED)))
+    # an int64 array, not a list of ints: 8 bytes a round (2 M rounds at 4 TiB)
+    out = np.empty(np.count_nonzero(tr["kind"] == SERIALIZED), np.int64)
     for i in range(0, len(idx), 1 << 16):       # (chunks: fast on 2 M rounds)
         c = tr[idx[i:i + (1 << 16)]]
         for kind, thread, cycle in zip(c["kind"].tolist(), c["thread"].tolist(),
                                        c["cycle"].tolist()):
             if kind == SERIALIZED:
-                out.append(cycle - last[thread])
+                out[k] = cycle - last[thread]
+                k += 1
             else:
                 last[thread] = cycle
     return out

@@ -143,11 +143,11 @@ def test_progress_bar_counts_pmds_against_the_region_and_shows_sim_time(capsys):
 
 
 def test_record_count_reads_each_drained_chunk_once():
-    from powersim.machine.layout import TR_KIND, TR_THREAD
+    from powersim.machine.state import TRACE_DTYPE
 
     def rows(*kt):
-        r = np.zeros((len(kt), 6), np.int64)
-        r[:, TR_KIND], r[:, TR_THREAD] = zip(*kt) if kt else ((), ())
+        r = np.zeros(len(kt), TRACE_DTYPE)
+        r["kind"], r["thread"] = zip(*kt) if kt else ((), ())
         return r
 
     class Log:      # Machine.trace_chunks over a growing list of drained chunks

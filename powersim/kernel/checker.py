@@ -98,17 +98,42 @@ _KINDS = (PT_ALLOC, PT_FREE, PMD_SET, PMD_SET_BE, WALK_PMD, WALK_DEREF, PAGE_FRE
 _CHUNK = 1 << 16
 
 
+def kind_mask(kind, kinds) -> np.ndarray:
+    """``np.isin(kind, kinds)`` for a trace's kind column, in 1 byte a record
+    (np.isin copies a strided column and offsets it: 16 bytes a record)."""
+    mask = np.zeros(len(kind), bool)
+    for k in kinds:
+        mask |= kind == k
+    return mask
+
+
+def _in_order(trace) -> bool:
+    """Whether the records already are in (cycle, seq) order, as Machine.trace()
+    gives them (checked a chunk at a time: no temporaries as long as the trace)."""
+    cycle, seq = trace["cycle"], trace["seq"]
+    for i in range(0, len(trace) - 1, _CHUNK):
+        dc = np.diff(cycle[i:i + _CHUNK + 1])
+        if (dc < 0).any() or ((dc == 0) & (np.diff(seq[i:i + _CHUNK + 1]) < 0)).any():
+            return False
+    return True
+
+
 def _replay(trace):
     """(cycle, thread, kind, a, b) of the records check() looks at, in (cycle,
     seq) order: for a structured array, filtered and sorted by numpy and turned
     into Python ints a chunk at a time (millions of records)."""
     if isinstance(trace, np.ndarray) and trace.dtype.names:
-        idx = np.flatnonzero(np.isin(trace["kind"], _KINDS))     # (no copy of the
-        idx = idx[np.lexsort((trace["seq"][idx], trace["cycle"][idx]))]   # records)
-        deref = np.flatnonzero(np.isin(trace["kind"][idx], (WALK_DEREF, PAGE_GET)))
-        # races are found only at a WALK_DEREF or PAGE_GET: the records after the
-        # last one cannot add any (a munmap without walkers replays nothing)
-        idx = idx[:deref[-1] + 1] if len(deref) else idx[:0]
+        if _in_order(trace):    # Machine.trace(): no sort, and nothing past the last
+            deref = np.flatnonzero(kind_mask(trace["kind"], (WALK_DEREF, PAGE_GET)))
+            end = deref[-1] + 1 if len(deref) else 0
+            idx = np.flatnonzero(kind_mask(trace["kind"][:end], _KINDS))
+        else:
+            idx = np.flatnonzero(np.isin(trace["kind"], _KINDS))     # (no copy of the
+            idx = idx[np.lexsort((trace["seq"][idx], trace["cycle"][idx]))]   # records)
+            deref = np.flatnonzero(np.isin(trace["kind"][idx], (WALK_DEREF, PAGE_GET)))
+            # races are found only at a WALK_DEREF or PAGE_GET: the records after the
+            # last one cannot add any (a munmap without walkers replays nothing)
+            idx = idx[:deref[-1] + 1] if len(deref) else idx[:0]
         for i in range(0, len(idx), _CHUNK):
             c = trace[idx[i:i + _CHUNK]]
             yield from zip(c["cycle"].tolist(), c["thread"].tolist(), c["kind"].tolist(),

@@ -60,8 +60,9 @@ class Result:
         return json.dumps(doc, indent=1)
 
 
-def _results(m, dumps, host_seconds: float) -> Result:
-    """Every hardware thread, in PIR order (threads never started show as halted)."""
+def _results(m, dumps, host_seconds: float, release_trace: bool = False) -> Result:
+    """Every hardware thread, in PIR order (threads never started show as halted);
+    ``release_trace``: the machine gives its trace records up (Machine.trace)."""
     threads = []
     for t in range(m.nthreads):
         ts, st = m.ts[t], m.stats[t]
@@ -78,7 +79,7 @@ def _results(m, dumps, host_seconds: float) -> Result:
                   dumps={a: bytes(m.mem[a:a + n]) for a, n in dumps},
                   cycles=max(t.cycles for t in threads),
                   instructions=sum(t.instructions for t in threads),
-                  host_seconds=host_seconds, trace=m.trace())
+                  host_seconds=host_seconds, trace=m.trace(release_trace))
 
 
 def build(source: str, chips=1, cores_per_chip=1, smt=4, threads=None, dumps=(),

@@ -264,7 +264,7 @@ def resume(t, ts, sprs, lines, stats, prm):
         stats[t, ST_CYCLES_SPIN] += slept
         stats[t, ST_SPIN_SKIPPED_INSNS] += (slept // ts[t, TS_SPIN_P]) * ts[t, TS_SPIN_I]
         for k in range(ts[t, TS_NLD]):
-            lines[ts[t, TS_LD0 + k], L_WATCH] -= 1
+            lines[L_WATCH][ts[t, TS_LD0 + k]] -= 1
         ts[t, TS_NLD] = 0
         ts[t, TS_SPIN_CNT] = 0
         ts[t, TS_STATE] = S_RUN
@@ -394,13 +394,13 @@ def spin_check(t, pc, clk, ninsn, nld, msr, g, ts, sprs, lines, snap, stats):
         # a line written since this iteration loaded it: no fixed point
         k = 0
         while same and k < nld:
-            same = lines[ts[t, TS_LD0 + k], L_VER] == ts[t, TS_LDV0 + k]
+            same = lines[L_VER][ts[t, TS_LD0 + k]] == ts[t, TS_LDV0 + k]
             k += 1
         if same:
             ts[t, TS_SPIN_P] = max(clk - ts[t, TS_SPIN_T], 1)
             ts[t, TS_SPIN_I] = ninsn - ts[t, TS_SPIN_N]
             for k in range(nld):
-                lines[ts[t, TS_LD0 + k], L_WATCH] += 1
+                lines[L_WATCH][ts[t, TS_LD0 + k]] += 1
             ts[t, TS_STATE] = S_SPIN
             ts[t, TS_SLEEP_T] = clk
             ts[t, TS_MSR] = msr

@@ -166,20 +166,28 @@ ST_SB_STALE = 49        # loads that read an older value than the newest store's
 ST_SB_OVERFLOW = 50     # times the store-buffer pool was full (0 in any sane run)
 NSTAT = len(STAT_NAMES)
 
-# --- per-line state: lines[line, L_*] (128-byte lines [SK-dt]) -----------------
+# --- per-line state: lines[L_*][line] (128-byte lines [SK-dt]) -----------------
+# ``lines`` is a tuple of one array per field, in L_* order, each of the
+# narrowest type that holds its range (LINE_TYPES): 23 bytes a line.  Arrays
+# start all zero and the host allocates a page of one only when it is first
+# written, so a field the run never writes (spinners, reservations) costs no
+# host memory at all.
 LINE_SHIFT = 7
 L_VER = 0           # bumped by every store: a cached copy is valid while its version matches
-L_WCORE = 1         # core of the last writer + 1 (0: none; zero-initialised lines stay
-                    # untouched host pages until used)
-L_SEEN = 2          # bit mask of chips whose L3 has held the line
-L_WATCH = 3         # number of spin sleepers watching the line
-L_RSV = 4           # number of reservations on the line
-L_WTIME = 5         # clock of the last store (causality in fast mode)
-L_WTHR = 6          # thread of the last store + 1 (0: none)
-L_SHARED = 7        # 1 once a thread accessed a line another thread wrote: then every
+                    # (int32: it wraps; equality is all that is asked of it)
+L_SEEN = 1          # bit mask of chips whose L3 has held the line (16 bits: MAX_CHIPS)
+L_WATCH = 2         # number of spin sleepers watching the line
+L_RSV = 3           # number of reservations on the line
+L_WTIME = 4         # clock of the last store (causality in fast mode), exact in cycles
+L_WTHR = 5          # thread of the last store + 1 (0: none; zero-initialised lines stay
+                    # untouched host pages until used); its core is the last writer's
+L_SHARED = 6        # 1 once a thread accessed a line another thread wrote: then every
                     # access to it is ordered (fast mode keeps communication in time order)
-L_SB = 8            # newest store-buffer entry on the line (weak.py; 0: none)
-NL = 9
+L_SB = 7            # newest store-buffer entry on the line (weak.py; 0: none)
+NL = 8
+# numpy type of each L_* field; 16 bits hold a thread + 1 or a count of threads
+# (at most 16 chips x 64 cores x SMT4 = 4096 threads), or a store-buffer entry
+LINE_TYPES = ("i4", "u2", "i2", "i2", "i8", "i2", "i1", "i2")
 
 # --- store-buffer entries: sbe[e, E_*] (weak.py); row 0 is the pool's header --
 E_DW = 0            # doubleword address (real address >> 3)
@@ -196,7 +204,7 @@ E_LINE = 10         # its line, -1 when free
 NE = 11
 H_FREE = 0          # sbe[0, H_FREE]: first free entry (0: none)
 H_LIVE = 1          # sbe[0, H_LIVE]: entries in use
-SB_ENTRIES = 1 << 15
+SB_ENTRIES = (1 << 15) - 1    # entry numbers fit L_SB's 16 bits
 
 # Set-associative, LRU (way 0 the most recent): 32 KiB and 512 KiB [SK-dt].
 # 8 ways each is UNVERIFIED: the POWER9 user's manual was not at hand; 8-way is

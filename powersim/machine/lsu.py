@@ -87,18 +87,18 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         # a private line (last written by this thread, or never) needs no
         # ordering and, when its L1 copy is current, no latency model
         line = rea >> LINE_SHIFT
-        w = lines[line, L_WTHR] - 1     # -1: none
+        w = lines[L_WTHR][line] - 1     # -1: none
         private = w == t or w < 0
         if not private:
-            lines[line, L_SHARED] = 1
-        elif lines[line, L_SHARED]:
+            lines[L_SHARED][line] = 1
+        elif lines[L_SHARED][line]:
             private = False
         # a line's first fetch into the chip is ordered too: which thread
         # brings it in decides who else finds it in the L2/L3
         ordered = not private or op == OP_LARX or op == OP_STCX or \
-            ((lines[line, L_SEEN] >> ts[t, TS_CHIP]) & 1) == 0
+            ((lines[L_SEEN][line] >> ts[t, TS_CHIP]) & 1) == 0
         i1 = l1_set(core, line)         # way 0 holds the set's most recent line
-        hit = private and l1[i1, 0] == line and l1[i1, 1] == lines[line, L_VER]
+        hit = private and l1[i1, 0] == line and l1[i1, 1] == lines[L_VER][line]
     if ordered and clk - cost >= oend:
         # ordered operation while others are behind: undo the fetch, yield
         return (clk - cost, cr, nld, impure, 0, 0, 0, d | D_STAY | D_UNDO | D_LEAVE | D_RECHECK,
@@ -130,7 +130,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             if lat > 0:
                 clk = lmq_take(t, clk, clk + lat + prm[PR_LAT_L1], ts, stats, prm)
         stale = False
-        if weak and not private and lines[line, L_SB]:
+        if weak and not private and lines[L_SB][line]:
             v, stale = sb_read(t, rea, sz, clk, min(clk, oend) - 1, lines, sbe, m64, ts, stats,
                                prm)
             impure += stale     # a value older than the newest: no spin fixed point
@@ -147,7 +147,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             if k == nld:
                 if nld < SPIN_LINES:
                     ts[t, TS_LD0 + nld] = line
-                    ts[t, TS_LDV0 + nld] = lines[line, L_VER]
+                    ts[t, TS_LDV0 + nld] = lines[L_VER][line]
                 nld += 1
         if op == OP_LARX:
             d |= D_LEAVE | D_RECHECK    # let the others catch up: atomics interleave
@@ -155,16 +155,16 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             new = -1 if stale else line     # no reservation on a value not the newest
             if old != new:
                 if old >= 0:
-                    lines[old, L_RSV] -= 1
+                    lines[L_RSV][old] -= 1
                 if new >= 0:
-                    lines[new, L_RSV] += 1
+                    lines[L_RSV][new] += 1
                 ts[t, TS_RES] = new
     else:
         ok = True
         if op == OP_STCX:
             ok = ts[t, TS_RES] == line
             if ts[t, TS_RES] >= 0:
-                lines[ts[t, TS_RES], L_RSV] -= 1
+                lines[L_RSV][ts[t, TS_RES]] -= 1
                 ts[t, TS_RES] = -1
             cr = setcr(cr, 0, (2 if ok else 0) | ((xer >> 31) & 1))
             stats[t, ST_STCX_OK if ok else ST_STCX_FAIL] += 1
@@ -176,7 +176,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             v = g[rt]
             if fl & F_BYTEREV:
                 v = bswap(v, sz)
-            if weak and (not private or lines[line, L_SB] or ts[t, TS_FLOOR] > clk):
+            if weak and (not private or lines[L_SB][line] or ts[t, TS_FLOOR] > clk):
                 sb_write(t, rea, sz, v, clk, own, min(clk, oend) - 1, lines, sbe, m64, ts,
                          stats, prm)
             else:
@@ -184,7 +184,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
                 if clk + own > ts[t, TS_STDONE]:
                     ts[t, TS_STDONE] = clk + own
             store_line(t, line, clk, ts, cache)
-            if lines[line, L_RSV] > 0 or lines[line, L_WATCH] > 0:
+            if lines[L_RSV][line] > 0 or lines[L_WATCH][line] > 0:
                 if store_effects(t, line, clk, ts, lines):
                     d |= D_LEAVE | D_OTHERS | D_RECHECK
             invalidate_code(code, rea, sz, prm)
@@ -224,9 +224,9 @@ def dcbz(t, ea, pc, clk, msr, oend, memv, code, thr, cache, xl, prm):
         return clk, 0x200, pc, 0, D_STAY | D_RECHECK
     line = rea >> LINE_SHIFT
     own = fill_cost(t, line, clk, ts, cache, stats, prm)
-    w = lines[line, L_WTHR] - 1
-    if prm[PR_MEMORY_MODEL] != 0 and (lines[line, L_SHARED] or (w != t and w >= 0) or
-                                      lines[line, L_SB] or ts[t, TS_FLOOR] > clk):
+    w = lines[L_WTHR][line] - 1
+    if prm[PR_MEMORY_MODEL] != 0 and (lines[L_SHARED][line] or (w != t and w >= 0) or
+                                      lines[L_SB][line] or ts[t, TS_FLOOR] > clk):
         sb_write(t, rea, 128, 0, clk, own, min(clk, oend) - 1, lines, sbe, memv[3], ts, stats,
                  prm)
     else:

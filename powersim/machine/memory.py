@@ -39,7 +39,7 @@ import numpy as np
 from powersim.machine.bits import srl
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, L_RSV, L_SEEN, L_VER, L_WATCH, L_WCORE,
+    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, L_RSV, L_SEEN, L_VER, L_WATCH,
     L_WTHR, L_WTIME, M32, OP_STALE, PR_CODE_BYTES, PR_CORES_PER_CHIP, PR_LAT_DRAM,
     PR_LAT_L1, PR_LAT_L2, PR_LAT_L3, PR_LAT_REMOTE, PR_LAT_XCHIP, ST_C2C_CHIP, ST_C2C_XCHIP,
     ST_DRAM, ST_L1_MISS, ST_L2_HITS, ST_L3_HITS, ST_TRACE_DROPPED, ST_TRACE_RECORDS, S_SPIN,
@@ -120,8 +120,8 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
     applies."""
     lines, l1, l2, l3 = cache[0], cache[1], cache[2], cache[3]
     core = ts[t, TS_CORE]
-    ver = lines[line, L_VER]
-    wait = max(0, lines[line, L_WTIME] - clk)
+    ver = lines[L_VER][line]
+    wait = max(0, lines[L_WTIME][line] - clk)
     s1 = l1_set(core, line)
     w1 = way_of(l1, s1, L1_WAYS, line)
     if w1 >= 0 and l1[s1 + w1, 1] == ver:
@@ -133,7 +133,8 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
     chip = ts[t, TS_CHIP]
     s2 = l2_set(pair, line)
     w2 = way_of(l2, s2, L2_WAYS, line)
-    w = lines[line, L_WCORE] - 1     # -1: none
+    wt = lines[L_WTHR][line] - 1    # the last writer's thread and core (-1: none)
+    w = ts[wt, TS_CORE] if wt >= 0 else -1
     cpc = prm[PR_CORES_PER_CHIP]
     if w2 >= 0 and l2[s2 + w2, 1] == ver:
         lat = prm[PR_LAT_L2]
@@ -154,7 +155,7 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
         if w3 >= 0 and l3[s3 + w3, 1] == ver:
             lat = prm[PR_LAT_L3]
             stats[t, ST_L3_HITS] += 1
-        elif (lines[line, L_SEEN] >> chip) & 1:
+        elif (lines[L_SEEN][line] >> chip) & 1:
             lat = prm[PR_LAT_REMOTE]       # another region's L3 of the chip
             stats[t, ST_C2C_CHIP] += 1
         else:
@@ -162,7 +163,7 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
             stats[t, ST_DRAM] += 1
         make_mru(l3, s3, w3, L3_WAYS, line + 1, ver)
     extra = max(0, lat - prm[PR_LAT_L1])     # the load's P_LAT already has the L1 hit
-    lines[line, L_SEEN] |= 1 << chip
+    lines[L_SEEN][line] |= 1 << chip
     make_mru(l1, s1, w1, L1_WAYS, line, ver)
     make_mru(l2, s2, w2, L2_WAYS, line, ver)
     return wait + extra
@@ -171,11 +172,10 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
 def store_line(t, line, clk, ts, cache):
     """Make t's core the owner of the new version of `line`."""
     lines, l1, l2, l3 = cache[0], cache[1], cache[2], cache[3]
-    ver = lines[line, L_VER] + 1
-    lines[line, L_VER] = ver
-    lines[line, L_WCORE] = ts[t, TS_CORE] + 1
-    lines[line, L_WTIME] = clk
-    lines[line, L_WTHR] = t + 1
+    lines[L_VER][line] += 1
+    ver = lines[L_VER][line]     # as stored (it wraps)
+    lines[L_WTIME][line] = clk
+    lines[L_WTHR][line] = t + 1
     s1 = l1_set(ts[t, TS_CORE], line)
     s2 = l2_set(ts[t, TS_PAIR], line)
     make_mru(l1, s1, way_of(l1, s1, L1_WAYS, line), L1_WAYS, line, ver)
@@ -190,19 +190,19 @@ def store_effects(t, line, clk, ts, lines):
     hit = 0
     # L_RSV counts the threads holding a reservation on the line, L_WATCH the
     # spinners watching it: the scans stop when all of them are found
-    if lines[line, L_RSV] > 0:
+    if lines[L_RSV][line] > 0:
         own = 1 if ts[t, TS_RES] == line else 0
         for u in range(ts.shape[0]):
-            if lines[line, L_RSV] == own:
+            if lines[L_RSV][line] == own:
                 break
             if u != t and ts[u, TS_RES] == line:
                 ts[u, TS_RES] = -1
-                lines[line, L_RSV] -= 1
+                lines[L_RSV][line] -= 1
                 hit = 1
-    if lines[line, L_WATCH] > 0:
+    if lines[L_WATCH][line] > 0:
         found = 0
         for u in range(ts.shape[0]):
-            if found == lines[line, L_WATCH]:
+            if found == lines[L_WATCH][line]:
                 break
             if ts[u, TS_STATE] != S_SPIN:
                 continue

@@ -57,9 +57,9 @@ class MachineParams:
     timebase_mhz: int = param(512, "MHz", "timebase / decrementer frequency", "[SK-dt]", 1,
                               10000)
     memory: int = param(64 << 20, "bytes", "emulated RAM at physical address 0 (the "
-                        "coherence model adds 64 bytes per 128-byte line)",
+                        "coherence model adds 21 bytes per 128-byte line)",
                         "sized for kernel code and page tables; data pages are frames", 1 << 16,
-                        1 << 30)
+                        16 << 30)
     # --- scheduling -----------------------------------------------------------
     quantum: int = param(2000, "cycles", "how far a thread may run ahead of the others "
                          "in fast mode", "rationale: below the smallest cross-core latency "

@@ -18,10 +18,11 @@ from powersim import ops
 from powersim.errors import PowersimError
 from powersim.machine import core
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, E_LINE, E_NEXT, H_FREE, HID0_HILE, INF, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, LINE_SHIFT, LPCR_HVICE,
+    CTL_TRACE_DROP, CTL_TRACE_N, E_LINE, E_NEXT, H_FREE, HID0_HILE, INF, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS,
+    LINE_SHIFT, LINE_TYPES, LPCR_HVICE,
     LPCR_ILE, MSR_HV, MSR_LE, MSR_ME, MSR_SF, NE, NL, NMM, NPE, NSPR, NSTAT, NTE, NTR, NTS,
     OP_STALE, SB_ENTRIES, SPR_DEC, SPR_HID0, SPR_LPCR, SPR_PIR, ST_CYCLES_SPIN, ST_CYCLES_STOP, S_HALT,
-    S_RUN, S_SPIN, S_STOP, TLB_ROWS, TLB_WAYS, TR_CYCLE, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK,
+    S_RUN, S_SPIN, S_STOP, TLB_ROWS, TLB_WAYS, TS_CHIP, TS_CLK,
     TS_CORE, TS_CPPR, TS_DPAGE, TS_EVT, TS_IPAGE, TS_MSR, TS_PAIR, TS_PC, TS_PIR, TS_RES,
     TS_SLEEP_T, TS_SPIN_PC, TS_STATE, TS_THR, TS_T_DEC, TS_T_HDB, TS_T_HVI,
     TS_T_PDB, X_DECODE, X_MAXCYC, X_TRACE_FULL,
@@ -33,10 +34,23 @@ from powersim.machine.params import MachineParams
 # privileged.
 _HV_SPRS = list(range(304, 320)) + [464, SPR_HID0]
 CODE_CHUNK = 64 << 10   # the predecoded table grows by this much at a time
+DRAIN_BLOCK = 36 << 20  # drained trace records are kept in blocks of this many bytes
+                        # (above glibc's largest mmap threshold, 32 MiB: see _drain_trace)
 
 
 TRACE_DTYPE = np.dtype([("cycle", np.int64), ("seq", np.int64), ("thread", np.int64),
                         ("kind", np.int64), ("a", np.uint64), ("b", np.uint64)])
+# a drained record: its seq is its place in host order, thread and kind are small
+# (< 4096 threads, < TRACE_KINDS kinds): 32 bytes, not the log's 48
+DRAINED_DTYPE = np.dtype([("cycle", np.int64), ("a", np.uint64), ("b", np.uint64),
+                          ("thread", np.int16), ("kind", np.int16)], align=True)
+
+
+def new_lines(nlines: int) -> tuple:
+    """The per-line state of `nlines` lines, all zero: one array per field, in
+    L_* order and of its LINE_TYPES type (layout.py), ``lines[L_VER][line]``."""
+    assert len(LINE_TYPES) == NL
+    return tuple(np.zeros(nlines, t) for t in LINE_TYPES)
 
 
 def _spr_classes() -> np.ndarray:
@@ -72,9 +86,9 @@ class Machine:
         self.ts = np.zeros((n, NTS), np.int64)
         self.stats = np.zeros((n, NSTAT), np.int64)
         self.snap = np.zeros((n, 36), np.int64)
-        # all-zero (no writer yet: L_WCORE/L_WTHR hold writer + 1), so the pages of
+        # all-zero (no writer yet: L_WTHR holds the writer + 1), so the pages of
         # lines the run never touches are never allocated by the host
-        self.lines = np.zeros((p.memory >> LINE_SHIFT, NL), np.int64)
+        self.lines = new_lines(p.memory >> LINE_SHIFT)
         # the store-buffer entries of the weak memory model (weak.py), a free list
         self.sbe = np.zeros((SB_ENTRIES + 1, NE), np.int64)
         self.sbe[1:, E_LINE] = -1
@@ -92,7 +106,8 @@ class Machine:
         self.sprcls = _spr_classes()
         self.ctl = np.zeros(4, np.int64)
         self.tlog = np.zeros((p.trace_capacity, NTR), np.int64)    # trace port (layout.py)
-        self._drained, self._drained_n = [], 0     # records drained from a full log
+        self._drained = []     # records drained from a full log (DRAINED_DTYPE chunks)
+        self._block = np.empty((0, NTR), np.int64), 0   # the block they go to, rows used
         self.watch = -1     # run() returns X_WATCH when this thread halts (-1: none)
         self.code = np.zeros((0, ops.NFIELDS), np.int64)
         self.redecodes = 0
@@ -245,42 +260,77 @@ class Machine:
         """Exit X_TRACE_FULL: move the log's records to host memory, keeping
         their host order in TR_SEQ across drains, and empty the log."""
         n = int(self.ctl[CTL_TRACE_N])
-        chunk = self.tlog[:n].copy()
-        chunk[:, TR_SEQ] += self._drained_n
+        block, used = self._block
+        if used + n > len(block):
+            # chunks are views of blocks of DRAIN_BLOCK bytes: the C allocator maps
+            # so large a block on its own and gives it back to the system when it
+            # is freed (trace(release=True)); a chunk-sized copy could stay in its
+            # heap.  np.empty: the block's unused end is never touched
+            block, used = np.empty(max(n, DRAIN_BLOCK // DRAINED_DTYPE.itemsize),
+                                   DRAINED_DTYPE), 0
+        chunk = block[used:used + n]
+        live = self._records(n)
+        for name in DRAINED_DTYPE.names:
+            chunk[name] = live[name]
+        self._block = block, used + n
         self._drained.append(chunk)
-        self._drained_n += n
         self.ctl[CTL_TRACE_N] = 0
 
-    def trace(self) -> np.ndarray:
+    def trace(self, release: bool = False) -> np.ndarray:
         """The trace-port records (layout.py TRACE_BASE) so far: a structured array
         with int64 fields cycle, seq, thread (index in PIR order), kind and
         uint64 fields a (the stored register) and b (r0), sorted by (cycle,
         thread, program order) -- the (cycle, thread id) order in which exact
         mode executes and fast mode performs shared-memory accesses (runs are
         deterministic).  seq numbers the records in that order, so it is the same
-        in both modes whenever the cycles are."""
-        n = int(self.ctl[CTL_TRACE_N])
-        parts = self._drained + [self.tlog[:n]]
+        in both modes whenever the cycles are.
 
-        def column(col):    # one column of all records, host order (built a
-            return np.concatenate([p[:, col] for p in parts])  # column at a time)
-        seq = column(TR_SEQ)
-        seq[len(seq) - n:] += self._drained_n
-        order = np.lexsort((seq, column(TR_THREAD), column(TR_CYCLE)))
-        del seq
-        out = np.empty(len(order), TRACE_DTYPE)
-        for col, name in enumerate(TRACE_DTYPE.names):     # the TR_* column order
-            if name != "seq":   # a, b: the int64 patterns as unsigned
-                out[name] = column(col)[order]
+        ``release=True`` (a finished run's last look) gives the drained chunks up
+        as they are copied, so the records are not held twice; the machine then
+        has no trace left (trace() and trace_chunks() refuse)."""
+        self._check_trace()
+        parts = self._drained + [self._records(int(self.ctl[CTL_TRACE_N]))]
+        if release:
+            self._drained = self._block = None
+        total = sum(len(p) for p in parts)
+        # the sort is stable, so the records of one (cycle, thread) keep host order,
+        # which is their program order: the order of the sorted records, and then
+        # each record's place in it (inv), filled in blocks (no N-long temporaries)
+        order = np.lexsort((np.concatenate([p["thread"].astype(np.int16) for p in parts]),
+                            np.concatenate([p["cycle"] for p in parts])))
+        inv = np.empty(total, np.int32 if total < 1 << 31 else np.int64)
+        for i in range(0, total, 1 << 20):
+            inv[order[i:i + (1 << 20)]] = np.arange(i, min(total, i + (1 << 20)))
         del order
-        out["seq"] = np.arange(len(out))    # the log's own seq is host order
+        out = np.empty(total, TRACE_DTYPE)
+        start = 0
+        while parts:
+            p = parts.pop(0)      # released parts are freed once copied
+            at = inv[start:start + len(p)]
+            for name in DRAINED_DTYPE.names:
+                out[name][at] = p[name]
+            start += len(p)
+            del p, at
+        del inv
+        for i in range(0, total, 1 << 20):     # seq: the place in this order
+            out["seq"][i:i + (1 << 20)] = np.arange(i, min(total, i + (1 << 20)))
         return out
 
+    def _check_trace(self):
+        if self._drained is None:
+            raise PowersimError("the trace was released (Machine.trace(release=True))")
+
     def trace_chunks(self, start: int = 0) -> list:
-        """The trace-port records so far as raw int64 rows (TR_* columns, host
-        order, no sort, no copy): the drained chunks from index ``start`` on,
-        then the live log last.  Cheap enough to read between run slices."""
-        return self._drained[start:] + [self.tlog[:int(self.ctl[CTL_TRACE_N])]]
+        """The trace-port records so far as structured arrays with (at least) the
+        fields cycle, thread, kind, a and b, in host order, no sort, no copy: the
+        drained chunks from index ``start`` on, then the live log last.  Cheap
+        enough to read between run slices."""
+        self._check_trace()
+        return self._drained[start:] + [self._records(int(self.ctl[CTL_TRACE_N]))]
+
+    def _records(self, n: int) -> np.ndarray:
+        """The live log's first n records as a TRACE_DTYPE view (its TR_* columns)."""
+        return self.tlog[:n].view(TRACE_DTYPE)[:, 0]
 
     @property
     def trace_dropped(self) -> int:

@@ -58,7 +58,7 @@ Representation
 Memory always holds the newest value in coherence order, so the MMU's table
 walks, instruction fetch, larx's reservation logic and Python see it (as
 "sc" would: stronger, never a forbidden outcome).  The entries, in a pool
-``sbe`` (layout.py E_*), hang off their line (``lines[line, L_SB]``) newest
+``sbe`` (layout.py E_*), hang off their line (``lines[L_SB][line]``) newest
 ``tg`` first and keep, under their byte mask, the bytes just before them
 (E_PREV), so a load that cannot see the newest stores finds the older value.
 A store to a line no other thread uses, from a thread with no floor pending,
@@ -146,7 +146,7 @@ def sb_prune(line, gmin, lines, sbe, prm):
     entry of a line has an earlier tg, so they are the list's tail)."""
     r = reach(prm)
     p = 0
-    e = lines[line, L_SB]
+    e = lines[L_SB][line]
     while e and sbe[e, E_TG] + r > gmin:
         p = e
         e = sbe[e, E_NEXT]
@@ -154,7 +154,7 @@ def sb_prune(line, gmin, lines, sbe, prm):
         if p:
             sbe[p, E_NEXT] = 0
         else:
-            lines[line, L_SB] = 0
+            lines[L_SB][line] = 0
         sb_free_from(e, sbe)
 
 
@@ -163,7 +163,7 @@ def sb_retire(gmin, lines, sbe, prm):
     """Prune every line that has entries (the pool is full)."""
     for i in range(1, sbe.shape[0]):
         line = sbe[i, E_LINE]
-        if line >= 0 and lines[line, L_SB] == i:
+        if line >= 0 and lines[L_SB][line] == i:
             sb_prune(line, gmin, lines, sbe, prm)
 
 
@@ -173,7 +173,7 @@ def sb_read(t, rea, sz, clk, gmin, lines, sbe, m64, ts, stats, prm):
     clk, and whether an entry it cannot see yet hid a newer value (then a larx
     must not hold a reservation)."""
     sb_prune(rea >> 7, gmin, lines, sbe, prm)
-    head = lines[rea >> 7, L_SB]
+    head = lines[L_SB][rea >> 7]
     obs = ts[t, TS_OBS]
     r = reach(prm)
     v = 0
@@ -235,7 +235,7 @@ def sb_put(t, dw, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm
     line = dw >> 4
     sb_prune(line, gmin, lines, sbe, prm)
     n = sb_alloc(t, gmin, lines, sbe, stats, prm)
-    head = lines[line, L_SB]
+    head = lines[L_SB][line]
     # after everything on the doubleword this thread sees, and a tg of its own
     e = head
     while e:
@@ -291,7 +291,7 @@ def sb_put(t, dw, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm
     # into the line's list, newest tg first
     if head == 0 or sbe[head, E_TG] <= tg:
         sbe[n, E_NEXT] = head
-        lines[line, L_SB] = n
+        lines[L_SB][line] = n
     else:
         p = head
         while sbe[p, E_NEXT] and sbe[sbe[p, E_NEXT], E_TG] > tg:

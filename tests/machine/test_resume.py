@@ -33,7 +33,7 @@ def ipi_machine():
 
 def state(m):
     return dict(ts=m.ts.copy(), stats=m.stats.copy(), gpr=m.gpr.copy(), sprs=m.sprs.copy(),
-                lines=m.lines.copy(), chipfree=m.chipfree.copy(), trace=m.trace(),
+                lines=np.stack(m.lines), chipfree=m.chipfree.copy(), trace=m.trace(),
                 mem=m.mem.tobytes())
 
 
