@@ -36,7 +36,7 @@ _start:
     std r4, 0(r11)
     ld r12, 0(r11)
     attn
-""", memory=memory, dumps=((high, 16), (top, 8)))
+""", memory=memory, threads=1, dumps=((high, 16), (top, 8)))
     t = res.threads[0]
     assert t.gpr[5] == 0x12345678 and t.gpr[6] == 0x12345678
     assert t.gpr[8] >> 28 == 0b0010             # stdcx. succeeded (cr0 EQ)
