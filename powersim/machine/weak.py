@@ -14,14 +14,13 @@ line other threads use becomes an *entry* with three times:
 * ``tg``: when it is performed at its L2: ``tc`` plus the trip to the L2
   (``lat_l2``: POWER's L1 data cache is store-through, a store is performed
   in the L2), plus the ownership latency (memory.fill_cost), plus a drain
-  jitter, no earlier than the thread's
-  floor (below) and later than every store to the same doubleword the thread
-  could see.  ``tg`` orders the stores to a doubleword: that is the
+  jitter; no earlier than the thread's floor (below), and later than every
+  store to the same doubleword the thread could see.  ``tg`` orders the stores to a doubleword: that is the
   coherence order, which need not be the order they executed in (2+2W, S).
-* its visibility to each other thread: the threads of its own half core
-  (two hardware threads sharing a store queue slice) at ``tc`` plus
-  ``smt_store_forward`` plus a jitter; everyone else at ``tg`` plus a one-way fabric trip
-  (none within the core pair, half a ``lat_remote`` on the chip, half a
+* its visibility to each other thread: the other thread of its half core
+  (threads 0-1 and 2-3 of an SMT4 core, taken to share a store queue slice:
+  UNVERIFIED) at ``tc`` plus ``smt_store_forward`` plus a jitter; everyone
+  else at ``tg`` plus a one-way fabric trip (none within the core pair, half a ``lat_remote`` on the chip, half a
   ``lat_xchip`` across chips) plus a per-observer propagation jitter.  So two
   observers can see two stores in opposite orders (IRIW) and a store can
   reach a sibling before other cores (WRC).
