@@ -44,7 +44,7 @@ until)``                               ``gup_fast_loop`` (each reference put bac
                                        result) trace records; r3 = calls made
 ``walker_windows_paced(ea, n, period,   test hook: walker_windows of current->mm on
 until)``                               a timebase grid: the k-th window at ``k *
-                                       period + (k mod 64)`` (a sweep across 64
+                                       period + (k mod 128)`` (a sweep across 128
                                        ticks), at ``ea + (k * 64K) mod 2M``, until
                                        timebase ``until``
 ``walk_mark(slot, mm, ea)``            test hook: ``__find_linux_pte(mm->pgd, ea)``

@@ -203,7 +203,6 @@ E_NEXT = 9          # the next older entry of the line (0: none); free list link
 E_LINE = 10         # its line, -1 when free
 NE = 11
 H_FREE = 0          # sbe[0, H_FREE]: first free entry (0: none)
-H_LIVE = 1          # sbe[0, H_LIVE]: entries in use
 SB_ENTRIES = (1 << 15) - 1    # entry numbers fit L_SB's 16 bits
 
 # Set-associative, LRU (way 0 the most recent): 32 KiB and 512 KiB [SK-dt].

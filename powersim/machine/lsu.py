@@ -22,13 +22,13 @@ from powersim.machine.layout import (
     LINE_SHIFT, L_RSV, L_SB, L_SEEN, L_SHARED, L_VER, L_WATCH, L_WTHR, MC_LOAD, MC_STORE, MSR_DR,
     PR_ESB_LOAD, PR_ESB_STORE, PR_LAT_L1, PR_LMQ_ENTRIES, PR_MEMORY, PR_MEMORY_MODEL, PR_TRACE_EVENTS, RA_MASK, SPIN_LINES, ST_LOADS,
     ST_LMQ_FULL, ST_STCX_FAIL, ST_STCX_OK, ST_STORES, ST_XIVE_SENT, TIMA_BASE, TRACE_BASE, TRACE_MARGIN,
-    TRACE_SIZE, TS_CHIP, TS_FLOOR, TS_LD0, TS_LDV0, TS_LMQ0, TS_LMQ_I, TS_RES, TS_STDONE,
+    TRACE_SIZE, TS_CHIP, TS_LD0, TS_LDV0, TS_LMQ0, TS_LMQ_I, TS_RES, TS_STDONE,
 )
 from powersim.machine.memory import (
     fill_cost, invalidate_code, l1_set, rd, store_effects, store_line, trace_record, wr,
 )
 from powersim.machine.mmu import data_xlate
-from powersim.machine.weak import sb_read, sb_write
+from powersim.machine.weak import sb_buffered, sb_read, sb_write
 from powersim.ops import (
     F_BYTEREV, F_INDEXED, F_SIGNED, F_SIZE_SHIFT, F_UPDATE, OP_LARX, OP_LOAD, OP_STCX,
     OP_STORE,
@@ -176,7 +176,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             v = g[rt]
             if fl & F_BYTEREV:
                 v = bswap(v, sz)
-            if weak and (not private or lines[L_SB][line] or ts[t, TS_FLOOR] > clk):
+            if sb_buffered(t, line, clk, private, lines, ts, prm):
                 sb_write(t, rea, sz, v, clk, own, min(clk, oend) - 1, lines, sbe, m64, ts,
                          stats, prm)
             else:
@@ -225,8 +225,8 @@ def dcbz(t, ea, pc, clk, msr, oend, memv, code, thr, cache, xl, prm):
     line = rea >> LINE_SHIFT
     own = fill_cost(t, line, clk, ts, cache, stats, prm)
     w = lines[L_WTHR][line] - 1
-    if prm[PR_MEMORY_MODEL] != 0 and (lines[L_SHARED][line] or (w != t and w >= 0) or
-                                      lines[L_SB][line] or ts[t, TS_FLOOR] > clk):
+    private = (w == t or w < 0) and not lines[L_SHARED][line]     # as load_store's
+    if sb_buffered(t, line, clk, private, lines, ts, prm):
         sb_write(t, rea, 128, 0, clk, own, min(clk, oend) - 1, lines, sbe, memv[3], ts, stats,
                  prm)
     else:

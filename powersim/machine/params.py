@@ -57,7 +57,7 @@ class MachineParams:
     timebase_mhz: int = param(512, "MHz", "timebase / decrementer frequency", "[SK-dt]", 1,
                               10000)
     memory: int = param(64 << 20, "bytes", "emulated RAM at physical address 0 (the "
-                        "coherence model adds 21 bytes per 128-byte line)",
+                        "coherence model adds 23 bytes per 128-byte line)",
                         "sized for kernel code and page tables; data pages are frames", 1 << 16,
                         16 << 30)
     # --- scheduling -----------------------------------------------------------
@@ -118,9 +118,10 @@ class MachineParams:
                                "says; \"sc\": every store is visible to every thread when it "
                                "executes (sequential consistency, for comparison)",
                                "[ISA-mem], [Sarkar-PLDI11]", ("power", "sc"))
-    smt_store_forward: int = param(4, "cycles", "a store is visible to the other threads of "
-                                   "its core this long after it executes (they share the "
-                                   "core's store queue and L1), before other cores see it",
+    smt_store_forward: int = param(4, "cycles", "a store is visible to the other thread of "
+                                   "its half core (threads 0-1 or 2-3, taken to share a store "
+                                   "queue slice) this long after it executes (plus the "
+                                   "jitter), before other cores see it",
                                    "UNVERIFIED: an L1 hit's latency; the sharing is why "
                                    "POWER is not multi-copy atomic [Sarkar-PLDI11]", 0, 10000)
     store_jitter: int = param(32, "cycles", "spread of a store's drain to its L2 and of its "

@@ -70,8 +70,8 @@ full.
 from powersim.machine.bits import srl
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
-    E_DW, E_LB, E_LINE, E_MASK, E_NEXT, E_PREV, E_SEQ, E_TC, E_TG, E_T, E_VAL, H_FREE, H_LIVE,
-    L_SB, PR_CHIPS, PR_CORES_PER_CHIP, PR_LAT_L2, PR_LAT_REMOTE, PR_LAT_XCHIP, PR_SMT_STORE_FORWARD,
+    E_DW, E_LB, E_LINE, E_MASK, E_NEXT, E_PREV, E_SEQ, E_TC, E_TG, E_T, E_VAL, H_FREE,
+    L_SB, PR_CHIPS, PR_CORES_PER_CHIP, PR_LAT_L2, PR_LAT_REMOTE, PR_LAT_XCHIP, PR_MEMORY_MODEL, PR_SMT_STORE_FORWARD,
     PR_STORE_JITTER, ST_SB_OVERFLOW, ST_SB_STALE, ST_SB_STORES, ST_STORES, TS_CHIP, TS_CORE,
     TS_FLOOR, TS_OBS, TS_PAIR, TS_STDONE, TS_THR,
 )
@@ -91,6 +91,21 @@ def jitter(seq, slot, prm):
     x *= -4658895280553007687
     x ^= srl(x, 29)
     return srl(x, 1) % j
+
+
+@jit(inline="always")
+def dw_mask(off, n):
+    """The bits of bytes off..off+n-1 of a little-endian doubleword."""
+    return (-1 if n == 8 else (1 << (8 * n)) - 1) << (8 * off)
+
+
+@jit(inline="always")
+def sb_buffered(t, line, clk, private, lines, ts, prm):
+    """Whether thread t's store to ``line`` at clk goes through the store
+    buffers: under "power", unless the line is private to t, has no entry and
+    t has no floor pending (then memory alone is right for its only user)."""
+    return prm[PR_MEMORY_MODEL] != 0 and (not private or lines[L_SB][line] != 0 or
+                                          ts[t, TS_FLOOR] > clk)
 
 
 @jit(inline="always")
@@ -135,7 +150,6 @@ def sb_free_from(e, sbe):
         sbe[e, E_LINE] = -1
         sbe[e, E_NEXT] = sbe[0, H_FREE]
         sbe[0, H_FREE] = e
-        sbe[0, H_LIVE] -= 1
         e = nx
 
 
@@ -183,7 +197,7 @@ def sb_read(t, rea, sz, clk, gmin, lines, sbe, m64, ts, stats, prm):
         dw = a >> 3
         off = a & 7
         n = min(8 - off, end - a)
-        need = (-1 if n == 8 else (1 << (8 * n)) - 1) << (8 * off)
+        need = dw_mask(off, n)
         got = 0
         res = 0
         inv = 0
@@ -224,7 +238,6 @@ def sb_alloc(t, gmin, lines, sbe, stats, prm):
             sb_retire(NEVER, lines, sbe, prm)
             f = sbe[0, H_FREE]
     sbe[0, H_FREE] = sbe[f, E_NEXT]
-    sbe[0, H_LIVE] += 1
     return f
 
 
@@ -313,7 +326,7 @@ def sb_write(t, rea, sz, v, clk, own, gmin, lines, sbe, m64, ts, stats, prm):
     while a < end:
         off = a & 7
         n = min(8 - off, end - a)
-        mask = (-1 if n == 8 else (1 << (8 * n)) - 1) << (8 * off)
+        mask = dw_mask(off, n)
         val = (srl(v, 8 * (a - rea)) << (8 * off)) & mask
         sb_put(t, a >> 3, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm)
         a += n
