@@ -78,10 +78,17 @@ TS_LMQ0 = TS_LMQ_I + 1
 LMQ_MAX = 32
 # The weak memory model (weak.py): the floor under the visibility of the thread's
 # next buffered store (raised by lwsync/eieio) and the time by which every store
-# it has read is visible to all threads (a sync waits for it).
+# it has read is visible to all threads (a sync waits for it); the latest time a
+# load was satisfied at, the floor under the next loads' (raised by lwsync), and
+# LS_SLOTS recent (line, time) pairs of loads satisfied after they issued, so a
+# later load of the line is not satisfied earlier (read-read coherence).
 TS_FLOOR = TS_LMQ0 + LMQ_MAX
 TS_OBS = TS_FLOOR + 1
-NTS = TS_OBS + 1
+TS_LDMAX = TS_OBS + 1
+TS_LDFLOOR = TS_LDMAX + 1
+LS_SLOTS = 4
+TS_LS0 = TS_LDFLOOR + 1     # line of slot k at TS_LS0 + 2k, its time at TS_LS0 + 2k + 1
+NTS = TS_LS0 + 2 * LS_SLOTS
 SLOT_ONE = 4096     # one cycle of issue slots (TS_FRAC fixed point)
 MC_LOAD = 1
 MC_STORE = 2
@@ -181,8 +188,11 @@ L_RSV = 3           # number of reservations on the line
 L_WTIME = 4         # clock of the last store (causality in fast mode), exact in cycles
 L_WTHR = 5          # thread of the last store + 1 (0: none; zero-initialised lines stay
                     # untouched host pages until used); its core is the last writer's
-L_SHARED = 6        # 1 once a thread accessed a line another thread wrote: then every
-                    # access to it is ordered (fast mode keeps communication in time order)
+L_SHARED = 6        # bit 0: set once a thread accessed a line another thread wrote: then
+                    # every access to it is ordered (fast mode keeps communication in time
+                    # order); bits 1-2: the farthest core that read it since its last store
+                    # (SH_PAIR, SH_CHIP, SH_XCHIP from the writer: memory.py), 0 for none
+SH_PAIR, SH_CHIP, SH_XCHIP = 1, 2, 3     # how far one core is from another
 L_SB = 7            # newest store-buffer entry on the line (weak.py; 0: none)
 NL = 8
 # numpy type of each L_* field; 16 bits hold a thread + 1 or a count of threads
@@ -201,7 +211,8 @@ E_LB = 7            # the floor under its visibility (the thread's TS_FLOOR then
 E_SEQ = 8           # its number (thread, store count), the seed of its jitter
 E_NEXT = 9          # the next older entry of the line (0: none); free list link
 E_LINE = 10         # its line, -1 when free
-NE = 11
+E_VER = 11          # the line's version (L_VER) the store made
+NE = 12
 H_FREE = 0          # sbe[0, H_FREE]: first free entry (0: none)
 SB_ENTRIES = (1 << 15) - 1    # entry numbers fit L_SB's 16 bits
 

@@ -22,13 +22,13 @@ from powersim.machine.layout import (
     LINE_SHIFT, L_RSV, L_SB, L_SEEN, L_SHARED, L_VER, L_WATCH, L_WTHR, MC_LOAD, MC_STORE, MSR_DR,
     PR_ESB_LOAD, PR_ESB_STORE, PR_LAT_L1, PR_LMQ_ENTRIES, PR_MEMORY, PR_MEMORY_MODEL, PR_TRACE_EVENTS, RA_MASK, SPIN_LINES, ST_LOADS,
     ST_LMQ_FULL, ST_STCX_FAIL, ST_STCX_OK, ST_STORES, ST_XIVE_SENT, TIMA_BASE, TRACE_BASE, TRACE_MARGIN,
-    TRACE_SIZE, TS_CHIP, TS_LD0, TS_LDV0, TS_LMQ0, TS_LMQ_I, TS_RES, TS_STDONE,
+    TRACE_SIZE, TS_CHIP, TS_LD0, TS_LDV0, TS_LMQ0, TS_LMQ_I, TS_RDY0, TS_RES, TS_STDONE,
 )
 from powersim.machine.memory import (
-    fill_cost, invalidate_code, l1_set, rd, store_effects, store_line, trace_record, wr,
+    FILL_LOAD, FILL_STORE, fill_cost, invalidate_code, l1_set, note_read, rd, store_effects, store_line, trace_record, wr,
 )
 from powersim.machine.mmu import data_xlate
-from powersim.machine.weak import sb_buffered, sb_read, sb_write
+from powersim.machine.weak import load_floor, load_satisfied, sb_buffered, sb_read, sb_write
 from powersim.ops import (
     F_BYTEREV, F_INDEXED, F_SIGNED, F_SIZE_SHIFT, F_UPDATE, OP_LARX, OP_LOAD, OP_STCX,
     OP_STORE,
@@ -90,7 +90,7 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         w = lines[L_WTHR][line] - 1     # -1: none
         private = w == t or w < 0
         if not private:
-            lines[L_SHARED][line] = 1
+            lines[L_SHARED][line] |= 1
         elif lines[L_SHARED][line]:
             private = False
         # a line's first fetch into the chip is ordered too: which thread
@@ -126,13 +126,18 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
         d |= D_LEAVE | D_RECHECK
     elif op == OP_LOAD or op == OP_LARX:
         if not hit:
-            lat = fill_cost(t, line, clk, ts, cache, stats, prm)
+            lat = fill_cost(t, line, clk, FILL_LOAD, ts, cache, stats, prm)
             if lat > 0:
                 clk = lmq_take(t, clk, clk + lat + prm[PR_LAT_L1], ts, stats, prm)
         stale = False
+        if not private:
+            note_read(t, line, ts, lines)
         if weak and not private and lines[L_SB][line]:
-            v, stale = sb_read(t, rea, sz, clk, min(clk, oend) - 1, lines, sbe, m64, ts, stats,
+            # satisfied when its data is read: a miss's when the line arrives (weak.py)
+            s = max(clk + lat, load_floor(t, line, ts))
+            v, stale = sb_read(t, rea, sz, s, min(clk, oend) - 1, lines, sbe, m64, ts, stats,
                                prm)
+            load_satisfied(t, line, s, clk, ts)
             impure += stale     # a value older than the newest: no spin fixed point
         else:
             v = rd(memv, rea, sz)
@@ -170,15 +175,19 @@ def load_store(t, ins, st, mc, memv, code, thr, cache, xl, io, log, prm):
             stats[t, ST_STCX_OK if ok else ST_STCX_FAIL] += 1
             d |= D_LEAVE | D_RECHECK    # an atomic is a cross-thread interaction
         if ok:
-            own = 0 if hit else fill_cost(t, line, clk, ts, cache, stats, prm)
+            own = 0 if hit else fill_cost(t, line, clk, FILL_STORE, ts, cache, stats, prm)
             if op == OP_STCX:
                 lat = own       # its CR0 comes with ownership; later loads need not wait
             v = g[rt]
             if fl & F_BYTEREV:
                 v = bswap(v, sz)
             if sb_buffered(t, line, clk, private, lines, ts, prm):
-                sb_write(t, rea, sz, v, clk, own, min(clk, oend) - 1, lines, sbe, m64, ts,
-                         stats, prm)
+                # performed once its address and data are ready (a store does not
+                # wait for them to issue: interp.py)
+                ready = max(ts[t, TS_RDY0 + rt], ts[t, TS_RDY0 + ra] if ra else 0,
+                            ts[t, TS_RDY0 + rb] if fl & F_INDEXED else 0)
+                sb_write(t, rea, sz, v, clk, own, ready, min(clk, oend) - 1, lines, sbe, m64,
+                         ts, stats, prm)
             else:
                 wr(memv, rea, sz, v)
                 if clk + own > ts[t, TS_STDONE]:
@@ -223,12 +232,12 @@ def dcbz(t, ea, pc, clk, msr, oend, memv, code, thr, cache, xl, prm):
     if rea + 128 > prm[PR_MEMORY]:
         return clk, 0x200, pc, 0, D_STAY | D_RECHECK
     line = rea >> LINE_SHIFT
-    own = fill_cost(t, line, clk, ts, cache, stats, prm)
+    own = fill_cost(t, line, clk, FILL_STORE, ts, cache, stats, prm)
     w = lines[L_WTHR][line] - 1
     private = (w == t or w < 0) and not lines[L_SHARED][line]     # as load_store's
     if sb_buffered(t, line, clk, private, lines, ts, prm):
-        sb_write(t, rea, 128, 0, clk, own, min(clk, oend) - 1, lines, sbe, memv[3], ts, stats,
-                 prm)
+        sb_write(t, rea, 128, 0, clk, own, 0, min(clk, oend) - 1, lines, sbe, memv[3], ts,
+                 stats, prm)
     else:
         memv[0][rea:rea + 128] = 0
         if clk + own > ts[t, TS_STDONE]:

@@ -39,14 +39,17 @@ import numpy as np
 from powersim.machine.bits import srl
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
-    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, L_RSV, L_SEEN, L_VER, L_WATCH,
+    CTL_TRACE_DROP, CTL_TRACE_N, L1_SETS, L1_WAYS, L2_SETS, L2_WAYS, L3_SETS, L3_WAYS, L_RSV, L_SB, L_SEEN, L_SHARED, L_VER, L_WATCH,
     L_WTHR, L_WTIME, M32, OP_STALE, PR_CODE_BYTES, PR_CORES_PER_CHIP, PR_LAT_DRAM,
     PR_LAT_L1, PR_LAT_L2, PR_LAT_L3, PR_LAT_REMOTE, PR_LAT_XCHIP, ST_C2C_CHIP, ST_C2C_XCHIP,
-    ST_DRAM, ST_L1_MISS, ST_L2_HITS, ST_L3_HITS, ST_TRACE_DROPPED, ST_TRACE_RECORDS, S_SPIN,
+    ST_DRAM, ST_L1_MISS, ST_L2_HITS, ST_L3_HITS, ST_TRACE_DROPPED, ST_TRACE_RECORDS, SH_CHIP, SH_PAIR, SH_XCHIP, S_SPIN,
     TR_A, TR_B, TR_CYCLE, TR_KIND, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK, TS_CORE, TS_LD0,
     TS_NLD, TS_PAIR, TS_RES, TS_SLEEP_T, TS_SPIN_P, TS_STATE,
 )
+from powersim.machine.weak import copy_current
 from powersim.ops import P_OP
+
+FILL_WALK, FILL_LOAD, FILL_STORE = 0, 1, 2     # fill_cost's kinds
 
 
 @jit()
@@ -112,9 +115,12 @@ def l3_set(pair, line):
     return (pair * L3_SETS + (line & (L3_SETS - 1))) * L3_WAYS
 
 @jit()
-def fill_cost(t, line, clk, ts, cache, stats, prm):
+def fill_cost(t, line, clk, kind, ts, cache, stats, prm):
     """Extra cycles (beyond an L1 hit) to bring `line` into t's L1 at `clk`, and
-    fill the tags (LRU; the pair's L3 region too, as if inclusive).  A value cannot be seen before it was written: a line
+    fill the tags (LRU; the pair's L3 region too, as if inclusive).  For a load
+    or a store (``kind`` FILL_LOAD, FILL_STORE) under the weak memory model, an
+    older copy still serves while the newer stores have not reached this core
+    (weak.copy_current).  A value cannot be seen before it was written: a line
     written by another core at a later clock (possible when fast mode lets
     threads run apart) first waits for that clock; in exact mode this never
     applies."""
@@ -127,6 +133,11 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
     if w1 >= 0 and l1[s1 + w1, 1] == ver:
         if w1 > 0:
             make_mru(l1, s1, w1, L1_WAYS, line, ver)
+        return wait + (upgrade_cost(t, line, ts, lines, prm) if kind == FILL_STORE else 0)
+    if w1 >= 0 and kind and lines[L_SB][line] and copy_current(
+            t, line, l1[s1 + w1, 1], clk, kind == FILL_STORE, lines, cache[4], ts, prm):
+        if w1 > 0:
+            make_mru(l1, s1, w1, L1_WAYS, line, l1[s1 + w1, 1])
         return wait
     stats[t, ST_L1_MISS] += 1
     pair = ts[t, TS_PAIR]
@@ -168,10 +179,49 @@ def fill_cost(t, line, clk, ts, cache, stats, prm):
     make_mru(l2, s2, w2, L2_WAYS, line, ver)
     return wait + extra
 
+@jit(inline="always")
+def distance(t, u, ts):
+    """How far thread u's core is from t's: 0 (the same core), SH_PAIR,
+    SH_CHIP or SH_XCHIP."""
+    if ts[t, TS_CORE] == ts[u, TS_CORE]:
+        return 0
+    if ts[t, TS_PAIR] == ts[u, TS_PAIR]:
+        return SH_PAIR
+    return SH_CHIP if ts[t, TS_CHIP] == ts[u, TS_CHIP] else SH_XCHIP
+
+@jit()
+def note_read(t, line, ts, lines):
+    """t loaded `line`, last written by another thread: its core now holds a
+    shared copy the writer's next store must invalidate (upgrade_cost)."""
+    w = lines[L_WTHR][line] - 1
+    if w >= 0:
+        d = distance(t, w, ts)
+        if d > lines[L_SHARED][line] >> 1:
+            lines[L_SHARED][line] = (d << 1) | 1
+
+@jit()
+def upgrade_cost(t, line, ts, lines, prm):
+    """Extra cycles for t's store to `line`, whose copy in t's L1 is current,
+    to own it: none when t's core wrote it last and no other core has read it
+    since (or only the other core of the pair, which shares the L2 where
+    stores are performed); else the invalidation of the farthest copy, a
+    snoop round taken to cost what a cache-to-cache transfer from there does
+    (UNVERIFIED: the address phase of the same fabric transfer, without its
+    data)."""
+    d = lines[L_SHARED][line] >> 1
+    w = lines[L_WTHR][line] - 1
+    if w >= 0:
+        d = max(d, distance(t, w, ts))
+    if d <= SH_PAIR:
+        return 0
+    return (prm[PR_LAT_REMOTE] if d == SH_CHIP else prm[PR_LAT_XCHIP]) - prm[PR_LAT_L1]
+
 @jit()
 def store_line(t, line, clk, ts, cache):
-    """Make t's core the owner of the new version of `line`."""
+    """Make t's core the owner of the new version of `line` (no other copy
+    left)."""
     lines, l1, l2, l3 = cache[0], cache[1], cache[2], cache[3]
+    lines[L_SHARED][line] &= 1
     lines[L_VER][line] += 1
     ver = lines[L_VER][line]     # as stored (it wraps)
     lines[L_WTIME][line] = clk

@@ -37,7 +37,7 @@ from powersim.machine.layout import (
     TS_DDELTA, TS_DPAGE, TS_DPERM, TS_ERAT0, TS_ERAT_NEXT, TS_IPAGE, TS_MSR, TS_STDONE,
     TS_TLBI_ACK,
 )
-from powersim.machine.memory import fill_cost, store_line
+from powersim.machine.memory import FILL_WALK, fill_cost, store_line
 
 
 @jit()
@@ -78,7 +78,7 @@ def table_read(t, addr, clk, m64, ts, cache, stats, prm):
     stats[t, ST_WALK_READS] += 1
     if addr < 0 or addr + 8 > prm[PR_MEMORY]:
         return 0, prm[PR_LAT_L1]
-    c = prm[PR_LAT_L1] + fill_cost(t, addr >> LINE_SHIFT, clk, ts, cache, stats, prm)
+    c = prm[PR_LAT_L1] + fill_cost(t, addr >> LINE_SHIFT, clk, FILL_WALK, ts, cache, stats, prm)
     return bswap(m64[addr >> 3], 8), c
 
 @jit()
@@ -319,7 +319,8 @@ def xlate(t, ea, acc, msr, clk, m64, ts, sprs, cache, xl, stats, prm):
         # to the PTE through the memory model
         pte |= PTE_R | (PTE_C if acc == ACC_STORE else 0)
         m64[ptea >> 3] = bswap(pte, 8)
-        cost += prm[PR_LAT_L1] + fill_cost(t, ptea >> LINE_SHIFT, clk + cost, ts, cache, stats, prm)
+        cost += prm[PR_LAT_L1] + fill_cost(t, ptea >> LINE_SHIFT, clk + cost, FILL_WALK, ts, cache,
+                                           stats, prm)
         store_line(t, ptea >> LINE_SHIFT, clk + cost, ts, cache)
         cause = 0
     if cause:

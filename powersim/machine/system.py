@@ -17,7 +17,7 @@ from powersim.machine.layout import (
     SPR_LPCR, SPR_LPIDR, SPR_LR, SPR_PIDR, SPR_PIR, SPR_PSSCR, SPR_PTCR, SPR_SIMCYC,
     SPR_SIMSTALL, SPR_SRR0, SPR_SRR1, SPR_TBL, SPR_TBU, SPR_XER, SRR1_PROGPRIV,
     ST_CYCLES_STALL, ST_DOORBELLS_RECV, ST_DOORBELLS_SENT, ST_STOP_ENTRIES, SYS_HV,
-    SYS_LEAVE, SYS_SLEPT, S_STOP, TS_CLK, TS_CORE, TS_DEC_TB, TS_ESL, TS_FLOOR, TS_OBS, TS_PC,
+    SYS_LEAVE, SYS_SLEPT, S_STOP, TS_CLK, TS_CORE, TS_DEC_TB, TS_ESL, TS_FLOOR, TS_LDFLOOR, TS_LDMAX, TS_OBS, TS_PC,
     TS_PEND,
     TS_PIR, TS_RL, TS_SLEEP_T, TS_STATE, TS_STDONE, TS_THR, TS_TLBI_ACK, TS_T_DEC,
     TS_WAKE_LAT, XER_CA, XER_CA32, XER_OV, XER_OV32, XER_SO,
@@ -217,23 +217,28 @@ def barrier(t, op, imm, clk, ts, log, stats, prm):
     hwsync/ptesync wait for the thread's stores to be globally performed,
     ptesync also for its invalidations (section 4.2).  Under the weak memory
     model (weak.py) "performed" means seen by every thread, and hwsync/ptesync
-    also wait for the stores the thread has read (cumulativity); lwsync and
-    eieio raise the floor under the thread's next stores instead of waiting.
-    -> clk"""
+    also wait for the stores the thread has read (cumulativity) and for its
+    loads to be satisfied; lwsync and eieio raise the floor under the
+    thread's next stores instead of waiting, lwsync and isync also the floor
+    under its next loads.  -> clk"""
     weak = prm[PR_MEMORY_MODEL] != 0
     if op == OP_SYNC:
         if imm == 1:
             if weak:
-                ts[t, TS_FLOOR] = max(ts[t, TS_FLOOR], ts[t, TS_STDONE], ts[t, TS_OBS])
+                ts[t, TS_FLOOR] = max(ts[t, TS_FLOOR], ts[t, TS_STDONE], ts[t, TS_OBS],
+                                      ts[t, TS_LDMAX])
+                ts[t, TS_LDFLOOR] = max(ts[t, TS_LDFLOOR], ts[t, TS_LDMAX])
             return clk + prm[PR_COST_LWSYNC]
         base = prm[PR_COST_HWSYNC if imm == 0 else PR_COST_PTESYNC]
         c0 = clk + base
         clk = max(c0, ts[t, TS_STDONE], ts[t, TS_TLBI_ACK] if imm == 2 else 0,
-                  ts[t, TS_OBS] if weak else 0)
+                  max(ts[t, TS_OBS], ts[t, TS_LDMAX]) if weak else 0)
         if prm[PR_TRACE_EVENTS] and clk > c0:
             trace_record(t, c0 - base, EV_WAIT, clk, imm, log[0], stats, log[1])
         return clk
     if op == OP_ISYNC:
+        if weak:
+            ts[t, TS_LDFLOOR] = max(ts[t, TS_LDFLOOR], ts[t, TS_LDMAX])
         return clk + prm[PR_COST_ISYNC]
     if op == OP_EIEIO:
         if weak:

@@ -28,27 +28,50 @@ line other threads use becomes an *entry* with three times:
   jitter).
 
 A load reads, byte by byte, the newest store (in coherence order) it can
-see, its own stores always; so a thread's successive reads of a location
-never go back in coherence order.  Loads execute in program order at the
-thread's clock (the issue model); the model has no speculative load
-satisfaction, so it never produces LB and is stronger than the
-architecture for dependencies (MP+lwsync+po is never seen).
+see at the time it is *satisfied*, its own stores always.  Loads issue in
+program order at the thread's clock (the issue model), but a load is
+satisfied when its data is read: an L1 hit when it issues, a miss when the
+line arrives (the miss latency later: the owner's copy is read on the way,
+and ``tg`` plus the trip is when a store reaches this thread).  So:
 
-Not modelled: load-to-store reordering and propagation that is not
-transitive between cores (so WRC is seen only with SMT siblings), and a
-line's ownership moving when a store is performed rather than when it
-executes (memory.store_line), which makes S rare on SMT siblings and absent
-between cores.
+* a later load that hits can be satisfied before an earlier one that
+  misses (load-to-load reordering: WRC, MP without a dependency);
+* a store after a load that misses can be performed before the load is
+  satisfied (load-to-store reordering: S);
+* but never against a dependency or a barrier: a load waits for its address
+  registers (ready when the earlier load's data arrives), a store is
+  performed no earlier than its address and data registers are ready, a
+  load of a line is never satisfied before an earlier load of the same line
+  (read-read coherence, a few slots a thread: load_floor), a store to a line
+  comes after what the thread's loads of it read, and lwsync and isync put a
+  floor under later loads; hwsync waits for every earlier load.
+
+A load sees only stores that have executed (the scheduler runs threads in
+clock order), so it is never satisfied from a store that depends on it: LB
+never appears (stronger than the architecture, never a forbidden outcome).
+
+A core's copy of a line at an older version still serves while every newer
+version is another core's buffered store (copy_current): a load hits it
+until this thread can see them (their invalidation has not arrived: the
+load reads the older value), a store owns it until they are performed (the
+other core has not taken the line's ownership yet: this store is performed
+first and comes first in coherence, S).  Whether a thread holds a copy is
+the cache model's (memory.py); the litmus harness preloads locations at
+random, as litmus7 does.
 
 Barriers (system.barrier):
 
 * ``sync``/``ptesync`` wait until the thread's stores and every store it has
-  read are visible to all (``TS_STDONE``, ``TS_OBS``): cumulative.
+  read are visible to all and its loads are satisfied (``TS_STDONE``,
+  ``TS_OBS``, ``TS_LDMAX``): cumulative.
 * ``lwsync`` raises the thread's floor ``TS_FLOOR`` to that time without
   waiting: later stores are seen by nobody before the earlier stores, and
-  the stores read before it, are seen by all; loads go on (SB+lwsyncs,
-  IRIW+lwsyncs stay allowed).  ``eieio`` does the same for the thread's own
-  stores.
+  the stores read before it, are seen by all, nor performed before the
+  earlier loads are satisfied; later loads are satisfied no earlier than
+  the earlier ones (``TS_LDFLOOR``, also raised by ``isync``), but they may
+  still read values older than the earlier stores' (SB+lwsyncs,
+  IRIW+lwsyncs stay allowed).  ``eieio`` raises ``TS_FLOOR`` for the
+  thread's own stores.
 * ``larx`` reads like a load but holds a reservation only if it read the
   newest value; ``stcx.`` is a buffered store like any other.
 
@@ -70,10 +93,10 @@ full.
 from powersim.machine.bits import srl
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
-    E_DW, E_LB, E_LINE, E_MASK, E_NEXT, E_PREV, E_SEQ, E_TC, E_TG, E_T, E_VAL, H_FREE,
-    L_SB, PR_CHIPS, PR_CORES_PER_CHIP, PR_LAT_L2, PR_LAT_REMOTE, PR_LAT_XCHIP, PR_MEMORY_MODEL, PR_SMT_STORE_FORWARD,
+    E_DW, E_LB, E_LINE, E_MASK, E_NEXT, E_PREV, E_SEQ, E_TC, E_TG, E_T, E_VAL, E_VER, H_FREE,
+    L_SB, LS_SLOTS, L_VER, PR_CHIPS, PR_CORES_PER_CHIP, PR_LAT_L2, PR_LAT_REMOTE, PR_LAT_XCHIP, PR_MEMORY_MODEL, PR_SMT_STORE_FORWARD,
     PR_STORE_JITTER, ST_SB_OVERFLOW, ST_SB_STALE, ST_SB_STORES, ST_STORES, TS_CHIP, TS_CORE,
-    TS_FLOOR, TS_OBS, TS_PAIR, TS_STDONE, TS_THR,
+    TS_FLOOR, TS_LDFLOOR, TS_LDMAX, TS_LS0, TS_OBS, TS_PAIR, TS_STDONE, TS_THR,
 )
 
 NEVER = 1 << 62
@@ -140,6 +163,70 @@ def seen_at(sbe, e, r, ts, prm):
     else:
         d = prm[PR_LAT_XCHIP] // 2
     return sbe[e, E_TG] + d + jp
+
+
+@jit()
+def copy_current(t, line, ver, clk, store, lines, sbe, ts, prm):
+    """Whether thread t's cached copy of ``line`` at version ``ver`` still
+    serves at clk: every newer version is a buffered store of another core
+    that t cannot see yet (a load: the invalidation has not reached it) or
+    that is not yet performed (a store: the other core has not yet taken the
+    line's ownership from it)."""
+    k = lines[L_VER][line] - ver
+    if k <= 0 or k > 62:
+        return False
+    got = 0
+    e = lines[L_SB][line]
+    while e:
+        dv = sbe[e, E_VER] - ver
+        if dv > 0:
+            if ts[sbe[e, E_T], TS_CORE] == ts[t, TS_CORE]:
+                return False
+            if store:
+                if sbe[e, E_TG] <= clk:
+                    return False
+            elif seen_at(sbe, e, t, ts, prm) <= clk:
+                return False
+            got |= 1 << (dv - 1)
+        e = sbe[e, E_NEXT]
+    return got == (1 << k) - 1
+
+
+@jit(inline="always")
+def load_floor(t, line, ts):
+    """The earliest time a load of ``line`` by t may be satisfied at: after
+    lwsync's floor and after any earlier load of the line (read-read
+    coherence)."""
+    s = ts[t, TS_LDFLOOR]
+    for k in range(LS_SLOTS):
+        if ts[t, TS_LS0 + 2 * k] == line:
+            s = max(s, ts[t, TS_LS0 + 2 * k + 1])
+    return s
+
+
+@jit()
+def load_satisfied(t, line, s, clk, ts):
+    """Record that t's load of ``line`` issued at clk was satisfied at s.  A
+    slot taken from a line whose time is still ahead raises the floor under
+    every load instead (stronger, never wrong)."""
+    if s > ts[t, TS_LDMAX]:
+        ts[t, TS_LDMAX] = s
+    if s <= clk:
+        return
+    j = 0
+    for k in range(LS_SLOTS):
+        if ts[t, TS_LS0 + 2 * k] == line:
+            j = k
+            break
+        if ts[t, TS_LS0 + 2 * k + 1] < ts[t, TS_LS0 + 2 * j + 1]:
+            j = k
+    old = ts[t, TS_LS0 + 2 * j + 1]
+    if ts[t, TS_LS0 + 2 * j] == line:
+        s = max(s, old)
+    elif old > clk and old > ts[t, TS_LDFLOOR]:
+        ts[t, TS_LDFLOOR] = old
+    ts[t, TS_LS0 + 2 * j] = line
+    ts[t, TS_LS0 + 2 * j + 1] = s
 
 
 @jit()
@@ -242,8 +329,9 @@ def sb_alloc(t, gmin, lines, sbe, stats, prm):
 
 
 @jit()
-def sb_put(t, dw, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm):
-    """One buffered store's bytes within a doubleword (E_* fields)."""
+def sb_put(t, dw, val, mask, tg, clk, vclk, ver, seq, gmin, lines, sbe, m64, ts, stats, prm):
+    """One buffered store's bytes within a doubleword (E_* fields); it comes
+    after every store to the doubleword t sees at vclk."""
     line = dw >> 4
     sb_prune(line, gmin, lines, sbe, prm)
     n = sb_alloc(t, gmin, lines, sbe, stats, prm)
@@ -251,7 +339,7 @@ def sb_put(t, dw, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm
     # after everything on the doubleword this thread sees, and a tg of its own
     e = head
     while e:
-        if sbe[e, E_DW] == dw and sbe[e, E_TG] >= tg and seen_at(sbe, e, t, ts, prm) <= clk:
+        if sbe[e, E_DW] == dw and sbe[e, E_TG] >= tg and seen_at(sbe, e, t, ts, prm) <= vclk:
             tg = sbe[e, E_TG] + 1
         e = sbe[e, E_NEXT]
     again = True
@@ -300,6 +388,7 @@ def sb_put(t, dw, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm
     sbe[n, E_LB] = ts[t, TS_FLOOR]
     sbe[n, E_SEQ] = seq
     sbe[n, E_LINE] = line
+    sbe[n, E_VER] = ver
     # into the line's list, newest tg first
     if head == 0 or sbe[head, E_TG] <= tg:
         sbe[n, E_NEXT] = head
@@ -316,11 +405,16 @@ def sb_put(t, dw, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm
 
 
 @jit()
-def sb_write(t, rea, sz, v, clk, own, gmin, lines, sbe, m64, ts, stats, prm):
+def sb_write(t, rea, sz, v, clk, own, ready, gmin, lines, sbe, m64, ts, stats, prm):
     """Thread t's store of the sz little-endian bytes v at rea, executed at clk
-    with ownership ``own`` cycles away, through the store buffers."""
+    with ownership ``own`` cycles away and its address and data ready at
+    ``ready``, through the store buffers.  It is coherence-after what t's
+    loads of the line read (load_floor)."""
     seq = stats[t, ST_STORES] * 4096 + t
-    tg = max(clk + prm[PR_LAT_L2] + own + jitter(seq, 0, prm), ts[t, TS_FLOOR])
+    line = rea >> 7
+    tg = max(max(clk, ready) + prm[PR_LAT_L2] + own + jitter(seq, 0, prm), ts[t, TS_FLOOR])
+    vclk = max(clk, load_floor(t, line, ts))
+    ver = lines[L_VER][line] + 1
     a = rea
     end = rea + sz
     while a < end:
@@ -328,6 +422,7 @@ def sb_write(t, rea, sz, v, clk, own, gmin, lines, sbe, m64, ts, stats, prm):
         n = min(8 - off, end - a)
         mask = dw_mask(off, n)
         val = (srl(v, 8 * (a - rea)) << (8 * off)) & mask
-        sb_put(t, a >> 3, val, mask, tg, clk, seq, gmin, lines, sbe, m64, ts, stats, prm)
+        sb_put(t, a >> 3, val, mask, tg, clk, vclk, ver, seq, gmin, lines, sbe, m64, ts, stats,
+               prm)
         a += n
     stats[t, ST_SB_STORES] += 1
