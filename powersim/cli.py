@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--memory-model", default="power", choices=("power", "sc"),
                     help="POWER's weak memory model (default) or sequential consistency, "
                          "where no relaxed outcome can appear")
+    lt.add_argument("--preload", default="random", choices=("random", "none"),
+                    help="before each iteration every thread loads a random subset of the "
+                         "locations into its cache, as litmus7 does (default random); none: "
+                         "only each location's last initial writer holds it")
     lt.add_argument("--json", metavar="OUT.json", help="write the outcomes as JSON")
 
     return p

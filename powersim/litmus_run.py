@@ -14,6 +14,11 @@ stdcx.) whose last arrival sets a common start time, waits until that time
 plus its own delay (the cycle counter and mtspr SIMSTALL; a table per thread
 and iteration drawn from ``seed``), sets its registers as the initial state
 says, runs the test's code and stores the registers the condition names.
+With ``preload="random"`` (the default) each thread first loads a random
+subset of the locations (drawn with the delays), so its cache holds a shared
+copy of some and none of the others, as litmus7's random cache preloading
+does ([Herd], litmus/preload.ml); with ``"none"`` the caches are as the
+initial writes left them (the last writer of a location holds it).
 Every iteration uses fresh 128-byte lines for the test's locations (one line
 each), so no iteration sees another's stores and the final memory of every
 iteration is still there after the run.  Hardware threads that run no test
@@ -32,6 +37,8 @@ from powersim.machine.layout import (LINE_SHIFT, S_HALT, SPR_SIMCYC, SPR_SIMSTAL
                                      TS_STATE)
 
 PLACEMENTS = ("smt", "cores", "chips", "mixed")
+PRELOADS = ("random", "none")
+MAX_DELAY = (1 << 32) - 1       # a delay table word: delay | preload mask << 32
 LINE = 1 << LINE_SHIFT
 START_MARGIN = 1000         # cycles from the last barrier arrival to the start time
 MAX_BATCH = 10000           # iterations per machine run (cmpdi's 16-bit immediate)
@@ -135,7 +142,7 @@ def _thread(p, test, lay, k, obs):
     # decide the interleaving in both modes
     for j, x in enumerate(test.locations):
         p.add(*_li(R_T1, test.init_mem.get(x, 0)), f"\tstd {R_T1},{LINE * j}({R_LOC})")
-    _barrier(p, k, lay.nthreads)
+    _barrier(p, k, lay.nthreads, len(test.locations))
     for r in test.regs_used(k):
         v = test.init_regs.get((k, r), 0)
         if isinstance(v, str):
@@ -157,10 +164,11 @@ def _thread(p, test, lay, k, obs):
           "\tsync", "\tattn")       # every store performed before the host reads memory
 
 
-def _barrier(p, k, nthreads):
+def _barrier(p, k, nthreads, nlocs):
     """Wait until every thread has finished the previous iteration and written
     this one's locations (sync makes the stores visible first); the last to
-    arrive sets a start time START_MARGIN cycles ahead, and each thread starts
+    arrive sets a start time START_MARGIN cycles ahead; each thread loads the
+    locations its preload mask names (the delay word's high half), and starts
     its code at that time plus its delay (the cycle counter and SIMSTALL).  A
     thread woken later than that starts at once."""
     gen, go = f"{LINE}({R_BAR})", f"{LINE + 8}({R_BAR})"
@@ -173,7 +181,11 @@ def _barrier(p, k, nthreads):
           f"\tstd {R_T1},{go}", "\tlwsync", f"\taddi {R_T2},{R_I},1", f"\tstd {R_T2},{gen}",
           f"_h{k}_spin:", f"\taddi {R_T2},{R_I},1",
           f"_h{k}_wait:", f"\tld {R_T1},{gen}", f"\tcmpd {R_T1},{R_T2}", f"\tblt _h{k}_wait",
-          "\tisync", f"\tld {R_T1},{go}", f"\tld {R_T2},0({R_DELAY})",
+          "\tisync", f"\tld {R_T1},0({R_DELAY})", f"\tsrdi {R_T1},{R_T1},32")
+    for j in range(nlocs):
+        p.add(f"\tandi. {R_T2},{R_T1},{1 << j}", f"\tbeq _h{k}_pl{j}",
+              f"\tld {R_T2},{LINE * j}({R_LOC})", f"_h{k}_pl{j}:")
+    p.add(f"\tld {R_T1},{go}", f"\tld {R_T2},0({R_DELAY})", f"\tclrldi {R_T2},{R_T2},32",
           f"\tadd {R_T1},{R_T1},{R_T2}", f"\tmfspr {R_T2},{SPR_SIMCYC}",
           f"\tsubf. {R_T1},{R_T2},{R_T1}", f"\tble _h{k}_go",
           f"\tmtspr {SPR_SIMSTALL},{R_T1}", f"_h{k}_go:")
@@ -190,6 +202,7 @@ class Outcome:
     seed: int
     iterations: int
     max_delay: int
+    preload: str
     condition: str
     histogram: list         # [(state text, count, witness), ...]
     witnesses: int
@@ -218,14 +231,17 @@ class Outcome:
 
 
 def run_litmus(test, iterations=10000, placement="cores", exact=False, seed=1,
-               max_delay=300, batch=MAX_BATCH, memory_model="power") -> Outcome:
+               max_delay=300, batch=MAX_BATCH, memory_model="power",
+               preload="random") -> Outcome:
     """Run ``test`` ``iterations`` times (module docstring)."""
     if iterations < 1:
         raise PowersimError(f"iterations = {iterations}: allowed 1 or more")
     if not 1 <= batch <= MAX_BATCH:
         raise PowersimError(f"batch = {batch}: allowed 1..{MAX_BATCH}")
-    if max_delay < 0:
-        raise PowersimError(f"max_delay = {max_delay}: allowed 0 or more cycles")
+    if not 0 <= max_delay <= MAX_DELAY:
+        raise PowersimError(f"max_delay = {max_delay}: allowed 0..{MAX_DELAY} cycles")
+    if preload not in PRELOADS:
+        raise PowersimError(f"preload {preload!r}: allowed {', '.join(PRELOADS)}")
     nthreads = len(test.threads)
     shape = placement_shape(placement, nthreads)
     regs, locs = test.observed()
@@ -233,7 +249,7 @@ def run_litmus(test, iterations=10000, placement="cores", exact=False, seed=1,
     for b, first in enumerate(range(0, iterations, batch)):
         n = min(batch, iterations - first)
         rows, c, s = _batch(test, shape, n, exact, np.random.default_rng([seed, b]),
-                            max_delay, memory_model)
+                            max_delay, memory_model, preload)
         cycles, host = cycles + c, host + s
         states, k = np.unique(rows, axis=0, return_counts=True)
         for st, cnt in zip(map(tuple, states.tolist()), k.tolist()):
@@ -246,6 +262,7 @@ def run_litmus(test, iterations=10000, placement="cores", exact=False, seed=1,
         histogram.append((_state_text(regs, locs, st), cnt, w))
     return Outcome(name=test.name, path=test.path, placement=placement, pirs=shape[3],
                    memory_model=memory_model, exact=exact, seed=seed, iterations=iterations, max_delay=max_delay,
+                   preload=preload,
                    condition=test.cond_text, histogram=histogram, witnesses=witnesses,
                    verdict=test.verdict, cycles=cycles, host_seconds=host)
 
@@ -257,7 +274,7 @@ def _state_text(regs, locs, values) -> str:
                     for nm, v in zip(names, values))
 
 
-def _batch(test, shape, n, exact, rng, max_delay, memory_model="power"):
+def _batch(test, shape, n, exact, rng, max_delay, memory_model="power", preload="random"):
     """One machine run of ``n`` iterations: (rows of final values, cycles, host s)."""
     from powersim.machine.exec import build
     from powersim.machine.params import MachineParams
@@ -281,6 +298,9 @@ def _batch(test, shape, n, exact, rng, max_delay, memory_model="power"):
         raise LitmusError(test.path, origin[0], f"P{origin[1]}: {e.reason}") from None
     words = m.mem.view(np.uint64)
     delays = rng.integers(0, max_delay + 1, size=(nthreads, n), dtype=np.uint64)
+    if preload == "random":
+        masks = rng.integers(0, 1 << len(test.locations), size=(nthreads, n), dtype=np.uint64)
+        delays |= masks << np.uint64(32)
     words[lay.delays // 8: lay.delays // 8 + nthreads * n] = delays.ravel()
     loc_words = words[lay.locs // 8: (lay.locs + lay.stride * n) // 8].reshape(n, -1)
     limit = n * (max_delay + 50_000) + 1_000_000
@@ -312,7 +332,8 @@ NOTE_NOT_SEEN = {
 
 def report(out: Outcome) -> str:
     """herd's histogram (``*>`` marks a witness) and our verdict line."""
-    mode = ("exact" if out.exact else "fast") + f" mode, memory model {out.memory_model}"
+    mode = ("exact" if out.exact else "fast") + f" mode, memory model {out.memory_model}, " \
+        f"preload {out.preload}"
     pirs = ", ".join(f"{p:#x}" for p in out.pirs)
     lines = [f"Test {out.name} ({out.path}): {len(out.pirs)} threads on {out.placement} "
              f"(PIR {pirs}), {mode}, {out.iterations} iterations, seed {out.seed}",
@@ -344,7 +365,7 @@ def cmd_litmus(args) -> int:
     for i, t in enumerate(tests):
         out = run_litmus(t, iterations=args.iterations, placement=args.placement,
                          exact=args.exact, seed=args.seed, max_delay=args.max_delay,
-                         memory_model=args.memory_model)
+                         memory_model=args.memory_model, preload=args.preload)
         outcomes.append(out)
         print(("\n" if i else "") + report(out), flush=True)
     if len(outcomes) > 1:
