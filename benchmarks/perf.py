@@ -17,9 +17,9 @@ jobs run, so the load average is printed before and after every figure):
            alternation so that both see the same background load
 
 Every figure is a fresh `python -m powersim` process of this checkout (wall
-time as the user sees it).  Slices per instruction are printed when the run's
-statistics have a slice counter (powersim.machine.layout.STAT_NAMES); they
-have none today, and the output says so.
+time as the user sees it).  The seed figure also prints the scheduler's
+slices and boundary checks per simulated instruction (the run's JSON, "host":
+the per-slice cost is the host overhead the interpreter pays per switch).
 
     python benchmarks/perf.py                                   # everything, ~3 min
     python benchmarks/perf.py --only warm,seed --seed-memory 64GiB --method count
@@ -102,13 +102,7 @@ def figure_warm(a):
     print(f"--help    {spread(helps)}")
 
 
-def _slice_counter():
-    from powersim.machine.layout import STAT_NAMES
-    return next((n for n in STAT_NAMES if "slice" in n or "boundar" in n), None)
-
-
 def figure_seed(a):
-    counter = _slice_counter()
     rows = []
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "r.json")
@@ -117,8 +111,9 @@ def figure_seed(a):
         for _ in range(a.seed_repeat):
             w, _o, _e = powersim(args)
             doc = json.loads(Path(out).read_text())
-            rows.append((w, doc["host"]["wall_seconds"], doc["host"]["mips"],
-                         doc["counters"]["instructions"], doc["op_seconds"]))
+            h = doc["host"]
+            rows.append((w, h["wall_seconds"], h["mips"], doc["counters"]["instructions"],
+                         doc["op_seconds"], h["slices_per_insn"], h["boundaries_per_insn"]))
     insns = {r[3] for r in rows}
     print(f"seed      powersim {' '.join(args[:-2])}")
     print(f"          process wall     {spread([r[0] for r in rows])}")
@@ -127,12 +122,8 @@ def figure_seed(a):
     print(f"          instructions     {', '.join(f'{i:,}' for i in sorted(insns))}"
           f"{'' if len(insns) == 1 else '  (NOT deterministic!)'};  simulated op time "
           f"{rows[0][4]:.6f} s")
-    if counter is None:
-        print("          slices per instruction: not available (no slice or boundary "
-              "counter in powersim.machine.layout.STAT_NAMES)")
-    else:
-        print(f"          slices per instruction: see the '{counter}' statistic "
-              "(not yet summed here)")
+    print(f"          per instruction  {rows[0][5]:.4f} slices, {rows[0][6]:.4f} boundary "
+          f"checks ({1 / max(rows[0][5], 1e-12):,.1f} instructions a slice)")
 
 
 def figure_compare(a):

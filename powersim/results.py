@@ -65,7 +65,10 @@ class Results:
                    config=sc.to_dict(), op_seconds=op_cycles / hz,
                    sim_seconds=th[0].cycles / hz, counters=counters,
                    host={"wall_seconds": wall,
-                         "mips": res.instructions / wall / 1e6 if wall else 0.0},
+                         "mips": res.instructions / wall / 1e6 if wall else 0.0,
+                         "slices_per_insn": total("slices") / max(res.instructions, 1),
+                         "boundaries_per_insn": total("boundaries") /
+                         max(res.instructions, 1)},
                    notes=["sim_seconds: CPU 0's clock at its end (boot included)",
                           "serialize_latency: from the PMD clear's trace record to the "
                           "serialize's return, in ns"],

@@ -64,6 +64,16 @@ def without_host(text):
     return doc
 
 
+def test_host_reports_the_schedulers_slices_per_instruction(runs):
+    """Every slice starts with a boundary check, so there are at least as many
+    boundaries as slices; the IPI workload switches threads far more often per
+    instruction than count's (every csd access is an ordered operation)."""
+    ipi, count = (runs[m].host for m in ("ipi", "count"))
+    for h in (ipi, count):
+        assert 0 < h["slices_per_insn"] <= h["boundaries_per_insn"] <= 1
+    assert ipi["slices_per_insn"] > count["slices_per_insn"]
+
+
 def test_two_runs_give_the_same_json_apart_from_host(tmp_path, runs):
     out = tmp_path / "r.json"
     assert cli.main(["run", SCENARIO, "--set", SMALL[0], "--quiet", "--json", str(out)]) == 0

@@ -70,7 +70,7 @@ from powersim.machine.layout import (
     ACC_FETCH, CTL_TRACE_N, D_LEAVE, D_OTHERS, D_RECHECK, D_STAY, D_UNDO, EV_INTR, HALTKEY,
     MSR_IR, OP_STALE, PR_COST_INTR, PR_EXACT, PR_MAX_CYCLES, PR_MEMORY,
     PR_MISPREDICT_PENALTY, PR_TRACE_EVENTS, PR_WATCH, RA_MASK, SLOT_ONE, SPIN_LINES, SPR_CTR,
-    SPR_LR, SPR_XER, SRR1_PROGTRAP, ST_MISPREDICTS, S_HALT, S_RUN, TRACE_MARGIN, TS_CLK,
+    SPR_LR, SPR_XER, SRR1_PROGTRAP, ST_BOUNDARIES, ST_MISPREDICTS, ST_SLICES, S_HALT, S_RUN, TRACE_MARGIN, TS_CLK,
     TS_CORE, TS_CR, TS_DDELTA, TS_DPAGE, TS_DPERM, TS_DRAIN, TS_EVT, TS_FRAC, TS_IDELTA,
     TS_IMPURE, TS_INSN, TS_IPAGE, TS_MSR, TS_NLD, TS_PC, TS_PEND, TS_RDY0, TS_SPIN_PC,
     TS_STATE, X_DECODE, X_DONE, X_MAXCYC, X_TRACE_FULL, X_WATCH,
@@ -162,6 +162,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
             continue
         oend, end = slice_ends(t, key, tree, maxc, exact, prm)
         # ---- one slice of thread t
+        stats[t, ST_SLICES] += 1
         g = gpr[t]
         sp = sprs[t]
         rdy = ts[t, TS_RDY0:TS_RDY0 + NDEP]  # ready cycle of each register (ops.py DEP_*)
@@ -192,6 +193,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
         while True:
             if clk >= lim:
                 # ---- boundary: write back, take interrupts, decide whether to go on
+                stats[t, ST_BOUNDARIES] += 1
                 ts[t, TS_PC] = pc
                 ts[t, TS_CLK] = clk
                 ts[t, TS_MSR] = msr

@@ -118,7 +118,7 @@ STAT_NAMES = (             # "cycles_run" (clock minus stop, spin, stall) is add
     "int_380", "int_400", "int_480", "int_e00",
     "tlb_hits", "tlb_misses", "pwc_hits", "walk_reads", "erat_misses", "tlbie", "tlbiel",
     "trace_records", "trace_dropped", "cycles_stall", "mispredicts", "lmq_full",
-    "stores_buffered", "loads_stale", "store_buffer_overflows",
+    "stores_buffered", "loads_stale", "store_buffer_overflows", "slices", "boundaries",
 )
 ST_CYCLES_STOP = 0
 ST_CYCLES_SPIN = 1
@@ -171,6 +171,8 @@ ST_LMQ_FULL = 47        # L1 misses that waited for a free load-miss queue entry
 ST_SB_STORES = 48       # stores that went through the store buffers (weak.py)
 ST_SB_STALE = 49        # loads that read an older value than the newest store's
 ST_SB_OVERFLOW = 50     # times the store-buffer pool was full (0 in any sane run)
+ST_SLICES = 51          # times the scheduler ran the thread (host cost: interp.py)
+ST_BOUNDARIES = 52      # boundary checks within its slices (interrupts, slice end)
 NSTAT = len(STAT_NAMES)
 
 # --- per-line state: lines[L_*][line] (128-byte lines [SK-dt]) -----------------
