@@ -291,3 +291,13 @@ def test_preload_puts_copies_in_the_caches_and_is_checked():
         run_litmus(t, iterations=10, preload="all")
     with pytest.raises(PowersimError, match=r"max_delay = 4294967296: allowed 0\.\.4294967295"):
         run_litmus(t, iterations=10, max_delay=1 << 32)
+
+
+@pytest.mark.parametrize("name", ["SB", "MP", "WRC", "S"])
+def test_fast_and_exact_mode_give_the_same_histogram(name):
+    """Every access to a line two threads use is ordered in fast mode too, so
+    the threads interleave there as in exact mode (preloads included)."""
+    t = load(str(LITMUS / f"{name}.litmus"))
+    fast = run_litmus(t, iterations=3000, placement="cores")
+    exact = run_litmus(t, iterations=3000, placement="cores", exact=True)
+    assert fast.histogram == exact.histogram
