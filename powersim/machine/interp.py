@@ -69,10 +69,10 @@ from powersim.machine.jit import jit
 from powersim.machine.layout import (
     ACC_FETCH, CTL_TRACE_N, D_LEAVE, D_OTHERS, D_RECHECK, D_STAY, D_UNDO, EV_INTR, HALTKEY,
     MSR_IR, OP_STALE, PR_COST_INTR, PR_EXACT, PR_MAX_CYCLES, PR_MEMORY,
-    PR_MISPREDICT_PENALTY, PR_TRACE_EVENTS, PR_WATCH, RA_MASK, SLOT_ONE, SPIN_LINES, SPR_CTR,
+    PR_MISPREDICT_PENALTY, PR_TRACE_EVENTS, PR_WATCH, RA_MASK, SLOT_ONE, SPIN_LINES, SPIN_SNAP, SPR_CTR,
     SPR_LR, SPR_XER, SRR1_PROGTRAP, ST_BOUNDARIES, ST_MISPREDICTS, ST_SLICES, S_HALT, S_RUN, TRACE_MARGIN, TS_CLK,
     TS_CORE, TS_CR, TS_DDELTA, TS_DPAGE, TS_DPERM, TS_DRAIN, TS_EVT, TS_FRAC, TS_IDELTA,
-    TS_IMPURE, TS_INSN, TS_IPAGE, TS_MSR, TS_NLD, TS_PC, TS_PEND, TS_RDY0, TS_SPIN_PC,
+    TS_IMPURE, TS_INSN, TS_IPAGE, TS_MSR, TS_NLD, TS_PC, TS_PEND, TS_RDY0, TS_SPIN_CNT, TS_SPIN_PC,
     TS_STATE, X_DECODE, X_DONE, X_MAXCYC, X_TRACE_FULL, X_WATCH,
 )
 from powersim.machine.lsu import dcbz, load_store
@@ -222,7 +222,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     # the scheduler's next pick: t again, when it is still the earliest
                     # (then the next slice is this one going on, with the same end)
                     if others:
-                        sched_sync(ts, key, tree)
+                        sched_sync(t, ts, key, tree)
                         others = False
                     else:
                         key[t] = ts[t, TS_CLK]
@@ -406,7 +406,10 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     frac %= SLOT_ONE
             if npc <= pc and (op == OP_BC or op == OP_B):
                 # ---- taken backward branch: spin-loop detection (module docstring)
-                if impure == 0 and nld <= SPIN_LINES:
+                if impure == 0 and nld <= SPIN_LINES and ts[t, TS_SPIN_PC] == pc and \
+                        ts[t, TS_SPIN_CNT] < SPIN_SNAP - 1:
+                    ts[t, TS_SPIN_CNT] += 1     # spin_check's count before its snapshot, inline
+                elif impure == 0 and nld <= SPIN_LINES:
                     ts[t, TS_CR] = cr       # the state spin_check compares (the
                     sp[SPR_LR] = lr         # boundary writes it back anyway)
                     sp[SPR_CTR] = ctr
@@ -426,7 +429,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
         if exitcode >= 0:
             return exitcode
         if others:
-            sched_sync(ts, key, tree)
+            sched_sync(t, ts, key, tree)
         else:
             key[t] = sched_key(ts, t)
             sched_fix(key, tree, t)

@@ -52,6 +52,7 @@ from powersim.machine.layout import (
 )
 from powersim.machine.memory import trace_record
 from powersim.machine.mmu import mc_flush
+from powersim.machine.sched import moved
 
 
 @jit()
@@ -95,10 +96,12 @@ def post(u, kind, when, ts, sprs):
         w = max(when, ts[u, TS_SLEEP_T]) + ts[u, TS_WAKE_LAT]
         if w < ts[u, TS_CLK]:
             ts[u, TS_CLK] = w
+            moved(ts, u)
     elif st == S_SPIN and enabled(ts, sprs, u, kind):
         w = max(when, ts[u, TS_SLEEP_T])
         if w < ts[u, TS_CLK]:
             ts[u, TS_CLK] = w
+            moved(ts, u)
 
 @jit()
 def xive_notify(u, ts):

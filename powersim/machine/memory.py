@@ -46,6 +46,7 @@ from powersim.machine.layout import (
     TR_A, TR_B, TR_CYCLE, TR_KIND, TR_SEQ, TR_THREAD, TS_CHIP, TS_CLK, TS_CORE, TS_LD0,
     TS_NLD, TS_PAIR, TS_RES, TS_SLEEP_T, TS_SPIN_P, TS_STATE,
 )
+from powersim.machine.sched import moved
 from powersim.machine.weak import copy_current
 from powersim.ops import P_OP
 
@@ -264,6 +265,7 @@ def store_effects(t, line, clk, ts, lines):
                     nt = a1 if clk <= a1 else a1 + ((clk - a1 + p - 1) // p) * p
                     if nt < ts[u, TS_CLK]:
                         ts[u, TS_CLK] = nt
+                        moved(ts, u)
                     hit = 1
     return hit
 

@@ -385,7 +385,13 @@ def tlbi_core(core, rb, rs, ric, prs, local, xl, ts, prm):
         shift = ap_shift((rb >> 5) & 7)
         lo = core * TLB_ROWS * TLB_WAYS
         hi = lo + TLB_ROWS * TLB_WAYS
-        if local and is_ != 0:
+        if is_ == 0:
+            # an entry of (tag, size) lives only in tlb_row(tag, size): one row
+            # holds every entry a VA invalidation can match (none if AP is not
+            # a radix page size)
+            lo = tlb_row(core, rb >> shift, shift) if shift else 0
+            hi = lo + TLB_WAYS if shift else 0
+        elif local:
             lo = (core * TLB_ROWS + 2 * ((rb >> 12) & (TLB_SETS - 1))) * TLB_WAYS
             hi = lo + 2 * TLB_WAYS
         for w in range(lo, hi):
@@ -395,11 +401,21 @@ def tlbi_core(core, rb, rs, ric, prs, local, xl, ts, prm):
                 tlb[w, TE_V] = 0
     if prs and ric != 0:
         ways = prm[PR_PWC_ENTRIES]      # sets x ways
-        for w in range(core * ways, (core + 1) * ways):
-            if pwc[w, PE_V] and (is_ == 3 or (pwc[w, PE_LPID] == lpid and (
-                    is_ == 2 or (pwc[w, PE_PID] == pid and (is_ == 1 or (
-                        pwc[w, PE_TAG] == (rb & EA52) >> (39 - 9 * pwc[w, PE_LEVEL]))))))):
-                pwc[w, PE_V] = 0
+        rows = 1 if is_ != 0 else 3
+        for lv in range(rows):
+            if is_ == 0:
+                # a PDE of level lv and tag lives only in pwc_row(tag, lv): the
+                # three rows (levels 0..2) the VA's tags select hold every match
+                lo = pwc_row(core, (rb & EA52) >> (39 - 9 * lv), lv, prm)
+                hi = lo + prm[PR_PWC_WAYS]
+            else:
+                lo = core * ways
+                hi = lo + ways
+            for w in range(lo, hi):
+                if pwc[w, PE_V] and (is_ == 3 or (pwc[w, PE_LPID] == lpid and (
+                        is_ == 2 or (pwc[w, PE_PID] == pid and (is_ == 1 or (
+                            pwc[w, PE_TAG] == (rb & EA52) >> (39 - 9 * pwc[w, PE_LEVEL]))))))):
+                    pwc[w, PE_V] = 0
     if ric == 2:
         for k in range(PRTE_SLOTS):
             if not prs or is_ >= 2 or mmu[core, MM_PRTE + 2 * k] == pid + 1:

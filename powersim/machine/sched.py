@@ -24,7 +24,8 @@ a run stopped there and resumed with a larger limit is the same run
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
     HALTKEY, INF, PR_DISPATCH_WIDTH, PR_ISSUE_SLICES, PR_QUANTUM, PR_SMT, PR_SMT_COST_PCT,
-    SLOT_ONE, S_HALT, S_STOP, TS_CLK, TS_SLEEP_T, TS_STATE, TS_THR,
+    SLOT_ONE, S_HALT, S_STOP, TS_CLK, TS_ISSUE_DISP, TS_ISSUE_N, TS_ISSUE_SLICE, TS_MOVED, TS_MOVQ, TS_NMOVQ, TS_SLEEP_T, TS_STATE,
+    TS_THR,
 )
 
 
@@ -45,6 +46,8 @@ def sched_fix(key, tree, u):
 @jit()
 def sched_build(ts, key, tree):
     n = key.shape[0]
+    for u in range(ts.shape[0]):
+        ts[u, TS_ISSUE_N] = 0       # issue_costs' cache: prm may differ from the last run's
     for u in range(n):
         key[u] = sched_key(ts, u) if u < ts.shape[0] else HALTKEY
         tree[n + u] = u
@@ -54,13 +57,30 @@ def sched_build(ts, key, tree):
         tree[i] = a if key[a] < key[b] or (key[a] == key[b] and a < b) else b
 
 @jit()
-def sched_sync(ts, key, tree):
-    """Re-read every thread's key (another thread's clock may have moved)."""
-    for u in range(ts.shape[0]):
-        k = sched_key(ts, u)
-        if k != key[u]:
-            key[u] = k
+def moved(ts, u):
+    """Another thread lowered thread u's clock (a post, a store waking a
+    spinner): queue u for the next sched_sync, once."""
+    if ts[u, TS_MOVED] == 0:
+        ts[u, TS_MOVED] = 1
+        n = ts[0, TS_NMOVQ]
+        ts[n, TS_MOVQ] = u
+        ts[0, TS_NMOVQ] = n + 1
+
+@jit()
+def sched_sync(t, ts, key, tree):
+    """Re-read the keys that may have changed: running thread t's and those
+    of the threads in the moved queue (the only clocks one thread changes in
+    another, and no thread halts another), so a switch costs O(changed), not
+    O(threads).  The tree is a function of the keys alone, so the order of
+    the fixes does not matter."""
+    for k in range(ts[0, TS_NMOVQ] + 1):
+        u = t if k == 0 else ts[k - 1, TS_MOVQ]
+        ts[u, TS_MOVED] = 0
+        kv = sched_key(ts, u)
+        if kv != key[u]:
+            key[u] = kv
             sched_fix(key, tree, u)
+    ts[0, TS_NMOVQ] = 0
 
 @jit()
 def sched_second(key, tree):
@@ -126,5 +146,9 @@ def issue_costs(t, clk, ts, prm):
             until = min(until, on)
         if run:
             n += 1
-    one = SLOT_ONE * prm[PR_SMT_COST_PCT + max(n, 1) - 1] // 100
-    return one // prm[PR_ISSUE_SLICES], one // prm[PR_DISPATCH_WIDTH], until
+    if ts[t, TS_ISSUE_N] != n + 1:      # the divisions only when the count changes
+        one = SLOT_ONE * prm[PR_SMT_COST_PCT + max(n, 1) - 1] // 100
+        ts[t, TS_ISSUE_N] = n + 1
+        ts[t, TS_ISSUE_SLICE] = one // prm[PR_ISSUE_SLICES]
+        ts[t, TS_ISSUE_DISP] = one // prm[PR_DISPATCH_WIDTH]
+    return ts[t, TS_ISSUE_SLICE], ts[t, TS_ISSUE_DISP], until

@@ -113,7 +113,7 @@ def jitter(seq, slot, prm):
     x ^= srl(x, 31)
     x *= -4658895280553007687
     x ^= srl(x, 29)
-    return srl(x, 1) % j
+    return srl(x, 1) & (j - 1) if j & (j - 1) == 0 else srl(x, 1) % j
 
 
 @jit(inline="always")
