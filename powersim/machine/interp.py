@@ -232,7 +232,8 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                         break
                     oend, end = slice_ends(t, key, tree, maxc, exact, prm)
                     leave = False
-                deliver(t, ts[t, TS_CLK], ts, prm)
+                if ts[t, TS_EVT] <= ts[t, TS_CLK]:     # deliver's own test, without the call
+                    deliver(t, ts[t, TS_CLK], ts, prm)
                 if ts[t, TS_PEND]:
                     i0 = ts[t, TS_IMPURE]
                     take_pending(t, ts, sprs, stats, prm)
