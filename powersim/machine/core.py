@@ -25,7 +25,7 @@ import numpy as np
 from powersim.machine.interp import run_threads
 from powersim.machine.jit import jit
 from powersim.machine.mmu import mmu_call
-from powersim.machine.sched import sched_build
+from powersim.machine.sched import sched_build, sched_clear
 
 __all__ = ["run", "mmu_call"]
 
@@ -46,5 +46,8 @@ def run(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl):
         n *= 2
     key = np.empty(n, np.int64)
     tree = np.empty(2 * n, np.int64)
+    issue = np.zeros((ts.shape[0], 3), np.int64)     # sched.issue_costs' cache
     sched_build(ts, key, tree)
-    ctl[0] = run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tree)
+    ctl[0] = run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tree,
+                         issue)
+    sched_clear(ts)

@@ -113,7 +113,7 @@ def branch(op, bo, bi, imm, fl, pc, cr, lr, ctr):
 
 
 @jit(_nrt=False)     # no refcounting: module docstring, "Host cost"
-def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tree):
+def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tree, issue):
     """The scheduler and the interpreter in one loop (one call per run, so
     the per-slice cost is no function call with two dozen arrays): run until
     every thread halted (X_DONE), the earliest clock reached max_cycles
@@ -249,7 +249,7 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                 msr = ts[t, TS_MSR]
                 impure = ts[t, TS_IMPURE]
                 # the core's running threads change at smt_until: a boundary then
-                c_slice, c_disp, smt_until = issue_costs(t, clk, ts, prm)
+                c_slice, c_disp, smt_until = issue_costs(t, clk, ts, issue, prm)
                 lim = min(end, ts[t, TS_EVT], smt_until)
                 dpage = ts[t, TS_DPAGE]
                 ddelta = ts[t, TS_DDELTA]

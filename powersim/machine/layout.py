@@ -92,10 +92,7 @@ TS_MOVED = TS_LS0 + 2 * LS_SLOTS  # 1 while the thread waits in the scheduler's 
 TS_MOVQ = TS_MOVED + 1      # the moved queue: row k's column holds the k-th thread whose
                             # clock another thread lowered (sched.moved), row 0's
 TS_NMOVQ = TS_MOVQ + 1      # column its length
-TS_ISSUE_N = TS_NMOVQ + 1   # sched.issue_costs' last count of running threads, plus one,
-TS_ISSUE_SLICE = TS_ISSUE_N + 1     # and the issue-slot costs it gave
-TS_ISSUE_DISP = TS_ISSUE_N + 2
-NTS = TS_ISSUE_DISP + 1
+NTS = TS_NMOVQ + 1
 SLOT_ONE = 4096     # one cycle of issue slots (TS_FRAC fixed point)
 MC_LOAD = 1
 MC_STORE = 2

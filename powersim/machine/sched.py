@@ -24,7 +24,7 @@ a run stopped there and resumed with a larger limit is the same run
 from powersim.machine.jit import jit
 from powersim.machine.layout import (
     HALTKEY, INF, PR_DISPATCH_WIDTH, PR_ISSUE_SLICES, PR_QUANTUM, PR_SMT, PR_SMT_COST_PCT,
-    SLOT_ONE, S_HALT, S_STOP, TS_CLK, TS_ISSUE_DISP, TS_ISSUE_N, TS_ISSUE_SLICE, TS_MOVED, TS_MOVQ, TS_NMOVQ, TS_SLEEP_T, TS_STATE,
+    SLOT_ONE, S_HALT, S_STOP, TS_CLK, TS_MOVED, TS_MOVQ, TS_NMOVQ, TS_SLEEP_T, TS_STATE,
     TS_THR,
 )
 
@@ -46,8 +46,6 @@ def sched_fix(key, tree, u):
 @jit()
 def sched_build(ts, key, tree):
     n = key.shape[0]
-    for u in range(ts.shape[0]):
-        ts[u, TS_ISSUE_N] = 0       # issue_costs' cache: prm may differ from the last run's
     for u in range(n):
         key[u] = sched_key(ts, u) if u < ts.shape[0] else HALTKEY
         tree[n + u] = u
@@ -83,6 +81,15 @@ def sched_sync(t, ts, key, tree):
     ts[0, TS_NMOVQ] = 0
 
 @jit()
+def sched_clear(ts):
+    """Empty the moved queue at the end of a run (the next one re-reads every
+    key), so that a paused run leaves the same state as one call."""
+    for u in range(ts.shape[0]):
+        ts[u, TS_MOVED] = 0
+        ts[u, TS_MOVQ] = 0
+    ts[0, TS_NMOVQ] = 0
+
+@jit()
 def sched_second(key, tree):
     """The thread with the second smallest key (the root's best beaten rival)."""
     n = tree.shape[0] >> 1
@@ -115,7 +122,7 @@ def slice_ends(t, key, tree, maxc, exact, prm):
     return oend, (min(oend, maxc) if exact else second + prm[PR_QUANTUM])
 
 @jit()
-def issue_costs(t, clk, ts, prm):
+def issue_costs(t, clk, ts, issue, prm):
     """(slice, dispatch, until) for thread t at ``clk``: the issue-slot costs
     of one instruction in 1/SLOT_ONE cycles (a slice instruction -- fixed
     point, load/store, multiply -- takes one of ``issue_slices`` per cycle,
@@ -125,7 +132,9 @@ def issue_costs(t, clk, ts, prm):
     others from the clock it stopped at (TS_SLEEP_T, or its clock when
     halted) to its wake-up; a detected spin loop still spins.  Judged at
     ``clk``, not by the sibling's state now, so a thread running ahead in
-    fast mode and one behind see the same core."""
+    fast mode and one behind see the same core.  ``issue`` (threads x 3, zero
+    at the start of a run) keeps each thread's last count plus one and the
+    two costs it gave."""
     t0 = t - ts[t, TS_THR]
     n = 0
     until = INF
@@ -146,9 +155,9 @@ def issue_costs(t, clk, ts, prm):
             until = min(until, on)
         if run:
             n += 1
-    if ts[t, TS_ISSUE_N] != n + 1:      # the divisions only when the count changes
+    if issue[t, 0] != n + 1:    # the divisions only when the count changes
         one = SLOT_ONE * prm[PR_SMT_COST_PCT + max(n, 1) - 1] // 100
-        ts[t, TS_ISSUE_N] = n + 1
-        ts[t, TS_ISSUE_SLICE] = one // prm[PR_ISSUE_SLICES]
-        ts[t, TS_ISSUE_DISP] = one // prm[PR_DISPATCH_WIDTH]
-    return ts[t, TS_ISSUE_SLICE], ts[t, TS_ISSUE_DISP], until
+        issue[t, 0] = n + 1
+        issue[t, 1] = one // prm[PR_ISSUE_SLICES]
+        issue[t, 2] = one // prm[PR_DISPATCH_WIDTH]
+    return issue[t, 1], issue[t, 2], until

@@ -209,3 +209,25 @@ def test_tlbiel_by_pid_touches_only_the_congruence_class_in_rb(w):
     for s in range(sets):
         w.m.tlbie(CORE0, s << 12 | w.IS_PID, w.rs_pid(1), local=True)
     assert [w.translate(CORE0, ea).tlb_hit for ea in eas] == [False, False]
+
+
+@pytest.mark.parametrize("ric", ["RIC_PWC", "RIC_ALL"])
+def test_tlbie_va_drops_the_walk_cache_entries_on_its_path_only(w, ric):
+    """A single-VA tlbie with RIC = 1 or 2 forgets the cached PDEs of every
+    level above the VA's page (its walk reads all four levels again; RIC = 2
+    also the process table entry) and
+    keeps those of a region whose upper levels differ (2^39 bytes away: another
+    level-0 entry), on every core."""
+    far = EA + (1 << 40)
+    for base in (EA, far):
+        w.pt.map(1, base, RA_OLD, "64K", rx.READ | rx.RW)
+        w.pt.map(1, base + 0x1_0000, RA_OLD + 0x1_0000, "64K", rx.READ | rx.RW)
+    warm(w, [CORE0, CORE1])
+    for t in (CORE0, CORE1):
+        assert w.ra(t, far) == RA_OLD
+    w.invalidate(CORE0, w.rb_va(EA, 16), w.rs_pid(1), ric=getattr(w, ric))
+    for t in (CORE0, CORE1):
+        near = w.translate(t, EA + 0x1_0000)
+        assert (near.tlb_hit, near.pwc_hits, near.table_accesses >= 4) == (False, 0, True)
+        kept = w.translate(t, far + 0x1_0000)
+        assert (kept.tlb_hit, kept.pwc_hits > 0, kept.table_accesses) == (False, True, 1)
