@@ -2,7 +2,7 @@
 
 numba's compiled code has no symbols perf can read, but LLVM registers every
 function it loads with gdb's JIT interface, and with NUMBA_DEBUGINFO=1 that
-registration carries DWARF line tables.  So: start the command under a
+registration carries DWARF line tables [numba-gdb].  So: start the command under a
 separate numba cache built with debug info (optimisation unchanged; the
 first start compiles it, a minute or two), sample it with `perf record -e
 cpu-clock` once it runs, and ask gdb, attached to the same process, for the
