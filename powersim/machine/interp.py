@@ -407,20 +407,21 @@ def run_threads(memv, code, thr, cache, xl, io, sprcls, tlog, prm, ctl, key, tre
                     frac %= SLOT_ONE
             if npc <= pc and (op == OP_BC or op == OP_B):
                 # ---- taken backward branch: spin-loop detection (module docstring)
-                if impure == 0 and nld <= SPIN_LINES and ts[t, TS_SPIN_PC] == pc and \
-                        ts[t, TS_SPIN_CNT] < SPIN_SNAP - 1:
-                    ts[t, TS_SPIN_CNT] += 1     # spin_check's count before its snapshot, inline
-                elif impure == 0 and nld <= SPIN_LINES:
-                    ts[t, TS_CR] = cr       # the state spin_check compares (the
-                    sp[SPR_LR] = lr         # boundary writes it back anyway)
-                    sp[SPR_CTR] = ctr
-                    sp[SPR_XER] = xer
-                    w = spin_check(t, pc, clk, ninsn, nld, msr, g, ts, sprs, lines, snap, stats)
-                    if w >= 0:
-                        pc = npc
-                        clk = w
-                        lim = -1
-                        continue
+                if impure == 0 and nld <= SPIN_LINES:
+                    if ts[t, TS_SPIN_PC] == pc and ts[t, TS_SPIN_CNT] < SPIN_SNAP - 1:
+                        ts[t, TS_SPIN_CNT] += 1     # spin_check's count before its snapshot
+                    else:
+                        ts[t, TS_CR] = cr       # the state spin_check compares (the
+                        sp[SPR_LR] = lr         # boundary writes it back anyway)
+                        sp[SPR_CTR] = ctr
+                        sp[SPR_XER] = xer
+                        w = spin_check(t, pc, clk, ninsn, nld, msr, g, ts, sprs, lines, snap,
+                                       stats)
+                        if w >= 0:
+                            pc = npc
+                            clk = w
+                            lim = -1
+                            continue
                 else:
                     ts[t, TS_SPIN_PC] = -1
                 nld = 0

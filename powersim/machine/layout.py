@@ -531,6 +531,6 @@ HALTKEY = INF + 1   # the scheduler's key of a halted thread (sched.py)
 D_STAY = 1          # do not advance the pc (a yield or a synchronous interrupt)
 D_RECHECK = 2       # run the boundary checks before the next instruction
 D_LEAVE = 4         # end the slice at the next boundary
-D_OTHERS = 8        # another thread's clock may have moved: re-read every key
+D_OTHERS = 8        # another thread's clock may have moved: re-read the moved ones (sched_sync)
 D_UNDO = 16         # the instruction did not count (yield, trace port): ninsn - 1
 

@@ -215,9 +215,8 @@ def test_tlbiel_by_pid_touches_only_the_congruence_class_in_rb(w):
 def test_tlbie_va_drops_the_walk_cache_entries_on_its_path_only(w, ric):
     """A single-VA tlbie with RIC = 1 or 2 forgets the cached PDEs of every
     level above the VA's page (its walk reads all four levels again; RIC = 2
-    also the process table entry) and
-    keeps those of a region whose upper levels differ (2^39 bytes away: another
-    level-0 entry), on every core."""
+    also the process table entry) and keeps those of a region whose upper
+    levels differ (2^40 bytes away: another level-0 entry), on every core."""
     far = EA + (1 << 40)
     for base in (EA, far):
         w.pt.map(1, base, RA_OLD, "64K", rx.READ | rx.RW)
